@@ -1,0 +1,1 @@
+"""Baseline models; importing this package registers every baseline by name."""

@@ -1,0 +1,5 @@
+import sys
+
+from roma_bench.cli import main
+
+sys.exit(main())

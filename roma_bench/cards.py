@@ -1,0 +1,140 @@
+"""Task cards: the validated description of a task (``tasks/<name>.yaml``).
+
+A card fixes everything needed to regenerate a task bit for bit: the graph,
+the system's parameters, the integrator, the windows, the node and time splits,
+the noise level, the seed and a version. Unknown keys and out-of-range values
+are rejected with the field named. ``tasks/README.md`` documents every field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from roma_bench.config import ConfigError, StrictModel, load_yaml, validate
+from roma_bench.dynamics.params import KuramotoParams, SocialParams
+
+
+class GraphCard(StrictModel):
+    """Hyperbolic random graph (NetworKit), largest connected component of ``nodes`` nodes."""
+
+    nodes: int = Field(gt=0, description="nodes of the final graph (after keeping the LCC)")
+    avg_degree: float = Field(3.0, gt=0)
+    gamma: float = Field(3.0, gt=2, description="power-law exponent of the degree distribution")
+    temperature: float = Field(0.0, ge=0, lt=1)
+    seed: int = 0
+
+
+class SimulationCard(StrictModel):
+    """Fixed-step RK4: ``steps`` steps of ``dt``, one frame saved every ``save_every`` steps."""
+
+    dt: float = Field(gt=0)
+    steps: int = Field(gt=0)
+    save_every: int = Field(1, ge=1)
+    seed: int = 0
+
+    @property
+    def frames(self) -> int:
+        """Saved frames, including the initial state: ``steps // save_every + 1``."""
+        return self.steps // self.save_every + 1
+
+    @property
+    def frame_dt(self) -> float:
+        return self.dt * self.save_every
+
+
+class WindowCard(StrictModel):
+    """Lookback κ frames in, horizon H frames out; rollout R frames for rollout metrics."""
+
+    lookback: int = Field(gt=0)
+    horizon: int = Field(1, gt=0)
+    rollout: int = Field(16, gt=0)
+
+
+class SplitCard(StrictModel):
+    """Held-out node subgraphs (never in training) and the time split (train | val | test)."""
+
+    val_nodes: int = Field(gt=0, description="nodes in the validation subgraph")
+    test_nodes: int = Field(gt=0, description="nodes in the held-out test subgraph")
+    train_fraction: float = Field(0.7, gt=0, lt=1, description="first part of the frames")
+    val_fraction: float = Field(0.1, ge=0, lt=1, description="then this part; the rest is test")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SplitCard:
+        if self.train_fraction + self.val_fraction >= 1:
+            raise ValueError("train_fraction + val_fraction must leave a test range (< 1)")
+        return self
+
+
+class BatchCard(StrictModel):
+    """Random-walk (GraphSAINT-style) subgraphs of about ``nodes`` nodes."""
+
+    nodes: int = Field(512, gt=0)
+    walk_length: int = Field(16, gt=0)
+
+
+class EncodingCard(StrictModel):
+    """Positional encodings computed per subgraph: Laplacian eigenvectors and random-walk."""
+
+    laplacian: int = Field(8, ge=0)
+    random_walk: int = Field(8, ge=0)
+
+
+class CoarseCard(StrictModel):
+    """Coarse partition for the effective task: communities (PLM) or METIS parts."""
+
+    method: Literal["community", "metis"] = "community"
+    parts: int = Field(64, gt=0, description="number of METIS parts (ignored for communities)")
+
+
+class TaskCard(StrictModel):
+    """One task: graph + system + integrator + windows + splits + noise."""
+
+    name: str
+    version: str
+    description: str = ""
+    system: Literal["kuramoto", "social"]
+    graph: GraphCard
+    kuramoto: KuramotoParams | None = None
+    social: SocialParams | None = None
+    simulation: SimulationCard
+    window: WindowCard
+    split: SplitCard
+    batch: BatchCard = BatchCard()
+    encodings: EncodingCard = EncodingCard()
+    coarse: CoarseCard = CoarseCard()
+    noise: float = Field(0.0, ge=0, description="σ of the multiplicative log-normal noise")
+
+    @model_validator(mode="after")
+    def _system_section(self) -> TaskCard:
+        if self.system == "kuramoto":
+            if self.social is not None:
+                raise ValueError("a kuramoto card must not have a 'social' section")
+            if self.kuramoto is None:
+                self.__dict__["kuramoto"] = KuramotoParams()
+        else:
+            if self.kuramoto is not None:
+                raise ValueError("a social card must not have a 'kuramoto' section")
+            if self.social is None:
+                self.__dict__["social"] = SocialParams()
+        need = self.window.lookback + self.window.rollout
+        if self.simulation.frames < need:
+            raise ValueError(
+                f"simulation has {self.simulation.frames} frames, fewer than lookback + rollout = {need}"
+            )
+        return self
+
+
+def load_card(name_or_path: str | Path) -> TaskCard:
+    """Load and validate a task card by name (``km-tiny``) or path; errors name the field and file."""
+    from roma_bench.registry import task_card_path
+
+    path = task_card_path(str(name_or_path))
+    data = load_yaml(path)
+    card = validate(TaskCard, data, str(path))
+    if card.name != path.stem and Path(str(name_or_path)).suffix not in {".yaml", ".yml"}:
+        raise ConfigError(f"{path}: name {card.name!r} does not match the file name {path.stem!r}")
+    return card

@@ -1,0 +1,1 @@
+"""Models: the protocol (:mod:`roma_bench.models.base`) and ROMA (:mod:`roma_bench.models.roma`)."""

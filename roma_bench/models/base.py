@@ -1,0 +1,180 @@
+"""The protocol every model implements, and checkpoints that rebuild a model by name.
+
+A model is a :class:`ForecastModel`: an ``nn.Module`` built from a validated
+config (a :class:`~roma_bench.config.StrictModel` subclass named ``Config``) and
+a :class:`TaskSpec`, whose ``forward(batch)`` returns a :class:`ModelOutput` with
+predictions ``[n, H]`` and optional auxiliary losses. Sizes are named presets of
+config values (``SIZES``); ``--set key=value`` overrides apply on top.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from roma_bench.config import ConfigError, StrictModel, validate, with_overrides
+from roma_bench.data.batch import Batch, LearningTask, System
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a model may know about the task it is built for.
+
+    ``lookback`` κ and ``horizon`` H fix the history ``[n, κ]`` and prediction ``[n, H]``
+    shapes; ``encoding_sizes`` = (Laplacian-eigenvector channels, random-walk channels)
+    of ``Batch.encodings``; ``coarse_channels`` C of ``Batch.coarse_target``;
+    ``data_path`` is the task's HDF5 store (only the ``oracle`` floor reads it).
+    """
+
+    name: str
+    version: str
+    system: System
+    lookback: int
+    horizon: int
+    encoding_sizes: tuple[int, int]
+    coarse_channels: int
+    num_nodes: int
+    frame_dt: float
+    task: LearningTask = "forecast"
+    data_path: str | None = None
+
+    @property
+    def encoding_dim(self) -> int:
+        return int(sum(self.encoding_sizes))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["encoding_sizes"] = list(self.encoding_sizes)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskSpec:
+        data = dict(data)
+        data["encoding_sizes"] = tuple(data["encoding_sizes"])
+        return cls(**data)
+
+
+@dataclass
+class ModelOutput:
+    """What ``forward`` returns.
+
+    - ``prediction``: ``[n, H]`` the fine-scale field at the target frames.
+    - ``aux_losses``: already-weighted scalar losses the trainer adds to the data loss
+      (e.g. ROMA's ``w_pde·mean(residual²)``).
+    - ``diagnostics``: unweighted scalars worth logging (e.g. ``pde_residual``).
+    - ``coarse_prediction``: optional ``[m, H, C]`` coarse observables; when ``None`` the
+      harness aggregates ``prediction`` with :mod:`roma_bench.dynamics.observables`.
+    """
+
+    prediction: Tensor
+    aux_losses: dict[str, Tensor] = field(default_factory=dict)
+    diagnostics: dict[str, Tensor] = field(default_factory=dict)
+    coarse_prediction: Tensor | None = None
+
+
+class EmptyConfig(StrictModel):
+    """Config of a model without knobs (the reference floors)."""
+
+
+class ForecastModel(nn.Module):
+    """Base class of every registered model.
+
+    Subclasses set ``Config`` (a :class:`StrictModel`), ``SIZES`` (size name → config
+    values) and implement ``forward``. ``learnable = False`` marks floors that have no
+    trainable parameters (the trainer evaluates them without training).
+    """
+
+    name: ClassVar[str] = "unnamed"
+    Config: ClassVar[type[StrictModel]] = EmptyConfig
+    SIZES: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}}
+    learnable: ClassVar[bool] = True
+
+    def __init__(self, config: StrictModel, spec: TaskSpec) -> None:
+        super().__init__()
+        self.config = config
+        self.spec = spec
+        self.size = "custom"
+
+    @classmethod
+    def make_config(cls, spec: TaskSpec, size: str = "tiny", overrides: Any = ()) -> StrictModel:
+        """The validated config for ``size`` with ``overrides`` applied (``--set`` syntax)."""
+        if size not in cls.SIZES:
+            raise ConfigError(
+                f"model {cls.name!r}: unknown size {size!r}; sizes: {', '.join(cls.SIZES)}"
+            )
+        base = validate(cls.Config, cls.SIZES[size], f"{cls.name}[{size}]")
+        if overrides:
+            base = with_overrides(base, overrides, f"{cls.name}[{size}] --set")
+        return base
+
+    @classmethod
+    def from_spec(cls, spec: TaskSpec, size: str = "tiny", overrides: Any = ()) -> ForecastModel:
+        model = cls(cls.make_config(spec, size, overrides), spec)
+        model.size = size
+        return model
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Config overrides suggested by an Optuna ``trial`` (model knobs only). Default: none."""
+        return {}
+
+    def forward(self, batch: Batch) -> ModelOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def num_parameters(self, trainable_only: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+
+def save_checkpoint(model: ForecastModel, path: str | Path, **extra: Any) -> Path:
+    """Atomically write ``model`` (name, size, config, spec, weights, ``extra``) to ``path``.
+
+    ``extra`` values must be tensors or plain Python data so that the file loads
+    with ``torch.load(..., weights_only=True)``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "model_name": model.name,
+        "size": model.size,
+        "config": model.config.model_dump(mode="json"),
+        "spec": model.spec.to_dict(),
+        "state_dict": model.state_dict(),
+        "extra": extra,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[ForecastModel, dict[str, Any]]:
+    """Rebuild the model saved at ``path`` through the registry; returns ``(model, extra)``."""
+    from roma_bench.registry import get_model_class
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path}: no such file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise ValueError(f"checkpoint {path}: cannot be read ({err})") from None
+    cls = get_model_class(payload["model_name"])
+    spec = TaskSpec.from_dict(payload["spec"])
+    config = validate(cls.Config, payload["config"], f"checkpoint {path}: config")
+    model = cls(config, spec)
+    model.size = payload["size"]
+    model.load_state_dict(payload["state_dict"])
+    return model, payload.get("extra", {})

@@ -1,0 +1,1 @@
+"""ROMA: Renormalized Operators with Multiscale Attention (registered as ``roma``)."""

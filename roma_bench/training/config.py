@@ -1,0 +1,47 @@
+"""Validated training configuration (what ``roma-bench train --config FILE`` reads).
+
+``--set key=value`` overrides any field: ``--set optim.lr=3e-4``,
+``--set model.enc_width=64`` (``model`` holds the model's own config overrides).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from roma_bench.config import StrictModel
+
+
+class OptimConfig(StrictModel):
+    """AdamW with linear warm-up then cosine decay to ``min_lr_ratio·lr``; gradient-norm clipping."""
+
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = Field(20, ge=0)
+    min_lr_ratio: float = Field(0.05, ge=0, le=1)
+    grad_clip: float | None = Field(1.0, gt=0)
+
+
+class TrainConfig(StrictModel):
+    """One training run of ``model_name`` on ``task`` (a task card name)."""
+
+    model_name: str
+    task: str
+    size: str = "tiny"
+    seed: int = 0
+    steps: int = Field(300, gt=0)
+    learning_task: Literal["forecast", "effective"] = "forecast"
+    model: dict[str, Any] = Field(default_factory=dict, description="model config overrides")
+    optim: OptimConfig = OptimConfig()
+    loss: Literal["smspe", "mse"] = "smspe"
+    noise: float | None = Field(None, ge=0, description="override the card's noise σ")
+    val_every: int = Field(50, gt=0)
+    val_batches: int = Field(4, gt=0)
+    checkpoint_every: int = Field(100, gt=0)
+    early_stopping_patience: int | None = Field(None, gt=0, description="in validation rounds")
+    divergence_factor: float = Field(1e4, gt=1, description="stop if loss > factor·initial loss")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True
+    init_checkpoint: str | None = Field(None, description="start from these weights (fine-tuning)")
