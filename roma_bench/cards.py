@@ -46,11 +46,21 @@ class SimulationCard(StrictModel):
 
 
 class WindowCard(StrictModel):
-    """Lookback κ frames in, horizon H frames out; rollout R frames for rollout metrics."""
+    """Lookback κ frames in, horizon H frames out; rollout R frames for rollout metrics.
 
-    lookback: int = Field(gt=0)
-    horizon: int = Field(1, gt=0)
-    rollout: int = Field(16, gt=0)
+    Evaluation uses ``eval_windows`` evenly spaced window starts in the val/test time range.
+    """
+
+    lookback: int = Field(gt=0, description="κ, history frames given to a model")
+    horizon: int = Field(1, gt=0, description="H, frames a model predicts in one call")
+    rollout: int = Field(16, gt=0, description="R ≥ H, clean future frames of evaluation windows")
+    eval_windows: int = Field(8, gt=0, description="window starts per val/test split")
+
+    @model_validator(mode="after")
+    def _rollout_covers_horizon(self) -> WindowCard:
+        if self.rollout < self.horizon:
+            raise ValueError(f"rollout ({self.rollout}) must be ≥ horizon ({self.horizon})")
+        return self
 
 
 class SplitCard(StrictModel):
@@ -67,6 +77,17 @@ class SplitCard(StrictModel):
         if self.train_fraction + self.val_fraction >= 1:
             raise ValueError("train_fraction + val_fraction must leave a test range (< 1)")
         return self
+
+    def frame_ranges(self, frames: int) -> dict[str, tuple[int, int]]:
+        """Half-open frame ranges ``{'train': (0, a), 'val': (a, b), 'test': (b, frames)}``.
+
+        ``a = floor(train_fraction·frames)``, ``b = floor((train_fraction + val_fraction)·frames)``.
+        Training windows (history and targets) lie inside ``train``; an evaluation window's
+        targets and future frames lie inside its range, its history may reach back before it.
+        """
+        a = int(self.train_fraction * frames)
+        b = int((self.train_fraction + self.val_fraction) * frames)
+        return {"train": (0, a), "val": (a, b), "test": (b, frames)}
 
 
 class BatchCard(StrictModel):
@@ -93,8 +114,8 @@ class CoarseCard(StrictModel):
 class TaskCard(StrictModel):
     """One task: graph + system + integrator + windows + splits + noise."""
 
-    name: str
-    version: str
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    version: str = Field(min_length=1)
     description: str = ""
     system: Literal["kuramoto", "social"]
     graph: GraphCard
@@ -106,7 +127,9 @@ class TaskCard(StrictModel):
     batch: BatchCard = BatchCard()
     encodings: EncodingCard = EncodingCard()
     coarse: CoarseCard = CoarseCard()
-    noise: float = Field(0.0, ge=0, description="σ of the multiplicative log-normal noise")
+    noise: float = Field(
+        0.0, ge=0, le=1, description="σ, log-variance of the training noise x·exp(√σ·ξ)"
+    )
 
     @model_validator(mode="after")
     def _system_section(self) -> TaskCard:
@@ -120,12 +143,43 @@ class TaskCard(StrictModel):
                 raise ValueError("a social card must not have a 'kuramoto' section")
             if self.social is None:
                 self.__dict__["social"] = SocialParams()
-        need = self.window.lookback + self.window.rollout
-        if self.simulation.frames < need:
-            raise ValueError(
-                f"simulation has {self.simulation.frames} frames, fewer than lookback + rollout = {need}"
-            )
+        self._check_splits()
         return self
+
+    def _check_splits(self) -> None:
+        """Every split must hold at least one window, and training must keep enough nodes."""
+        frames = self.simulation.frames
+        window = self.window
+        ranges = self.split.frame_ranges(frames)
+        train_len = ranges["train"][1] - ranges["train"][0]
+        if train_len < window.lookback + window.horizon:
+            raise ValueError(
+                f"split.train_fraction: the train range has {train_len} of {frames} frames, fewer "
+                f"than window.lookback + window.horizon = {window.lookback + window.horizon}"
+            )
+        for name, field in (("val", "val_fraction"), ("test", "train_fraction + val_fraction")):
+            start, stop = ranges[name]
+            if stop - start < window.rollout:
+                raise ValueError(
+                    f"split.{field}: the {name} range has {stop - start} of {frames} frames, "
+                    f"fewer than window.rollout = {window.rollout}"
+                )
+        held_out = self.split.val_nodes + self.split.test_nodes
+        if self.graph.nodes - held_out < self.batch.nodes:
+            raise ValueError(
+                f"split.val_nodes + split.test_nodes = {held_out} leaves "
+                f"{self.graph.nodes - held_out} training nodes of graph.nodes = {self.graph.nodes},"
+                f" fewer than batch.nodes = {self.batch.nodes}"
+            )
+
+    @property
+    def frame_ranges(self) -> dict[str, tuple[int, int]]:
+        """Half-open ``train``/``val``/``test`` frame ranges (see :meth:`SplitCard.frame_ranges`)."""
+        return self.split.frame_ranges(self.simulation.frames)
+
+    def resolved(self) -> dict:
+        """The card with every default filled in, as plain JSON-able data (stored with the data)."""
+        return self.model_dump(mode="json")
 
 
 def load_card(name_or_path: str | Path) -> TaskCard:

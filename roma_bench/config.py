@@ -7,6 +7,7 @@ field named, never silently ignored.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,11 +80,9 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
             raise ConfigError(f"--set {pair!r}: expected key=value")
         value = yaml.safe_load(raw) if raw.strip() else ""
         # YAML 1.1 reads "1e-3" as a string; accept scientific notation as a float.
-        if isinstance(value, str):
-            try:
-                value = float(value) if any(c in value.lower() for c in "e.") else value
-            except ValueError:
-                pass
+        if isinstance(value, str) and any(c in value.lower() for c in "e."):
+            with contextlib.suppress(ValueError):
+                value = float(value)
         node = nested
         parts = key.split(".")
         for part in parts[:-1]:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import warnings
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -56,7 +56,10 @@ def register_model(name: str):
     def decorator(cls: T) -> T:
         existing = _MODELS.get(name)
         if existing is not None and existing is not cls:
-            same = (existing.__module__, existing.__qualname__) == (cls.__module__, cls.__qualname__)
+            same = (existing.__module__, existing.__qualname__) == (
+                cls.__module__,
+                cls.__qualname__,
+            )
             if not same:
                 raise RegistryError(
                     f"model name {name!r} is already registered by "

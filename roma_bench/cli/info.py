@@ -29,15 +29,29 @@ def environment() -> dict:
     from roma_bench.graphs.ops import dgl_supports
 
     versions = {}
-    for dist in ("roma-bench", "torch", "dgl", "neuraloperator", "optuna", "optuna-integration",
-                 "mlflow", "networkit", "numpy", "pandas", "h5py", "pydantic"):
+    for dist in (
+        "roma-bench",
+        "torch",
+        "dgl",
+        "neuraloperator",
+        "optuna",
+        "optuna-integration",
+        "mlflow",
+        "networkit",
+        "numpy",
+        "pandas",
+        "h5py",
+        "pydantic",
+    ):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             versions[dist] = None
     devices = ["cpu"]
     if torch.cuda.is_available():
-        devices += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+        devices += [
+            f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())
+        ]
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -60,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     for name, version in info["versions"].items():
         print(f"  {name:<20} {version or 'not installed'}")
     print(f"torch devices: {', '.join(info['torch_devices'])}")
-    print(f"DGL kernels on CUDA: {'yes' if info['dgl_cuda'] else 'no (CPU build; torch dispatch on GPU)'}")
+    print(
+        f"DGL kernels on CUDA: {'yes' if info['dgl_cuda'] else 'no (CPU build; torch dispatch on GPU)'}"
+    )
     print(f"models ({len(info['models'])}): {', '.join(info['models']) or '(none)'}")
     print(f"tasks ({len(info['tasks'])}): {', '.join(info['tasks']) or '(none)'}")
     return 0

@@ -19,7 +19,7 @@ Social (Burgers-like) dynamics: see :class:`SocialParams` and ``tasks/README.md`
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from roma_bench.config import StrictModel
 
@@ -40,18 +40,36 @@ class KuramotoParams(StrictModel):
 
 
 class SocialParams(StrictModel):
-    """Parameters of the Burgers-like social dynamics (activity u ≥ 0 on a directed core→periphery flow).
+    """Parameters of the Burgers-like social dynamics (activity u ≥ 0 on a core→periphery flow).
 
-    ``du_i/dt = −advection·[Σ_{j→i} flux in − Σ_{i→k} flux out] − viscosity·(L u)_i + shocks_i(t)``
-    with the upwind flux ``f(u) = u²/2`` on edges directed core→periphery; the exact
-    form is documented in ``tasks/README.md``.
+    Exact equations (see :class:`roma_bench.dynamics.social.SocialSystem`)::
+
+        du_i/dt = c·[Σ_{j→i} f(u_j)/d⁺_j − b_i f(u_i)] − ν·(u_i − Σ_{j~i} u_j/d_j) − γ·u_i + s_i(t)
+
+    with ``f(u) = u²/2`` (upwind: an edge j→i carries ``f(u_j)/d⁺_j`` from the more central
+    j to the more peripheral i), ``d⁺_j`` the out-degree of j, ``d_j`` its degree,
+    ``b_i = 1`` if i has an out-edge or ``outflow`` is set (else 0), and ``s_i(t)`` the
+    shocks: compound Poisson events (rate ``shock_rate`` per node per unit time) injecting a
+    truncated-Pareto amount ``A`` as the pulse ``(2A/w)·sin²(π(t − t₀)/w)`` over ``w``.
     """
 
-    advection: float = Field(1.0, ge=0, description="scale of the upwind flux f(u)=u²/2")
-    viscosity: float = Field(0.05, ge=0, description="ν, graph-Laplacian diffusion")
+    advection: float = Field(1.0, ge=0, description="c, scale of the upwind flux f(u)=u²/2")
+    viscosity: float = Field(0.05, ge=0, description="ν, rate of random-walk Laplacian diffusion")
     shock_rate: float = Field(0.02, ge=0, description="shocks per node per unit time")
     shock_scale: float = Field(0.5, gt=0, description="minimum shock amplitude (Pareto scale)")
     shock_tail: float = Field(2.5, gt=1, description="Pareto tail exponent of shock amplitudes")
-    shock_width: float = Field(0.05, gt=0, description="duration of a shock's injection")
-    initial_activity: float = Field(0.1, ge=0, description="mean of the initial activity")
-    dissipation: float = Field(0.05, ge=0, description="linear decay rate of activity")
+    shock_max: float = Field(10.0, gt=0, description="maximum shock amplitude (Pareto truncation)")
+    shock_width: float = Field(0.1, gt=0, description="w, duration of a shock's injection pulse")
+    initial_activity: float = Field(0.1, ge=0, description="mean of u(0) ~ Exponential")
+    dissipation: float = Field(0.05, ge=0, description="γ, linear decay rate of activity")
+    outflow: bool = Field(
+        True, description="periphery nodes (no out-edge) emit c·f(u) out of the graph (open end)"
+    )
+
+    @model_validator(mode="after")
+    def _shock_range(self) -> SocialParams:
+        if self.shock_max <= self.shock_scale:
+            raise ValueError(
+                f"shock_max ({self.shock_max}) must exceed shock_scale ({self.shock_scale})"
+            )
+        return self

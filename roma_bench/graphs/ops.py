@@ -54,7 +54,9 @@ def _use_dgl(graph: dgl.DGLGraph, device: torch.device, backend: Backend) -> boo
         return False
     if backend == "dgl":
         if not dgl_supports(device):
-            raise RuntimeError(f"the installed DGL cannot run kernels on {device}; use backend='torch'")
+            raise RuntimeError(
+                f"the installed DGL cannot run kernels on {device}; use backend='torch'"
+            )
         return True
     return dgl_supports(device)
 
@@ -70,7 +72,10 @@ def edge_index(graph: dgl.DGLGraph, device: torch.device | str = "cpu") -> tuple
     key = str(device)
     if key not in cache:
         src, dst = graph.edges()
-        cache[key] = (src.to(device=device, dtype=torch.int64), dst.to(device=device, dtype=torch.int64))
+        cache[key] = (
+            src.to(device=device, dtype=torch.int64),
+            dst.to(device=device, dtype=torch.int64),
+        )
     return cache[key]
 
 
@@ -111,7 +116,9 @@ def aggregate(
         raise ValueError(f"unknown reduce {reduce!r}; expected one of {REDUCES}")
     n = graph.num_nodes()
     if messages.shape[0] != graph.num_edges():
-        raise ValueError(f"messages: expected {graph.num_edges()} rows (edges), got {messages.shape[0]}")
+        raise ValueError(
+            f"messages: expected {graph.num_edges()} rows (edges), got {messages.shape[0]}"
+        )
     if reduce == "var":
         mean = aggregate(graph, messages, "mean", backend)
         mean_sq = aggregate(graph, messages * messages, "mean", backend)
@@ -120,7 +127,9 @@ def aggregate(
         return messages.new_zeros((n, *messages.shape[1:]))
     if _use_dgl(graph, messages.device, backend):
         g = _graph_on(graph, messages.device)
-        fn = {"sum": dgl.ops.copy_e_sum, "mean": dgl.ops.copy_e_mean, "max": dgl.ops.copy_e_max}[reduce]
+        fn = {"sum": dgl.ops.copy_e_sum, "mean": dgl.ops.copy_e_mean, "max": dgl.ops.copy_e_max}[
+            reduce
+        ]
         return fn(g, messages)
     _, dst = edge_index(graph, messages.device)
     if reduce == "sum":
@@ -129,7 +138,9 @@ def aggregate(
         deg = in_degrees(graph, messages.device).clamp_min(1).to(messages.dtype)
         return _torch_sum(messages, dst, n) / deg.view(-1, *([1] * (messages.dim() - 1)))
     out = messages.new_zeros((n, *messages.shape[1:]))
-    return out.scatter_reduce(0, _expand(dst, messages), messages, reduce="amax", include_self=False)
+    return out.scatter_reduce(
+        0, _expand(dst, messages), messages, reduce="amax", include_self=False
+    )
 
 
 def multi_aggregate(

@@ -1,0 +1,161 @@
+"""Small building blocks shared by the baselines: input scaling, MLPs, time and node features.
+
+Every learned baseline predicts the *increment* from the last observed frame in units of a
+robust per-batch scale, so that training is well conditioned whatever the system
+(Kuramoto's unwrapped phases reach |θ| ≫ 1; social activity is ≥ 0 and bursty):
+
+    x̃_{i,k} = (x_{i,k} − x_{i,t0}) / s,      ŷ_{i,h} = x_{i,t0} + s · f(x̃)_{i,h}
+
+with ``s = sqrt(mean((x_{i,k} − x_{i,k−1})²))`` over the batch (clamped at ``1e-6``), detached.
+Output layers start at zero, so an untrained model equals the persistence floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from roma_bench.data.batch import Batch
+from roma_bench.graphs import ops
+
+SCALE_FLOOR = 1e-6
+
+
+@dataclass
+class ScaledHistory:
+    """A history ``[n, κ]`` expressed as increments from its last frame, in units of ``scale``.
+
+    - ``inputs``: ``[n, κ]`` ``(x_k − x_t0) / s`` (the last column is 0).
+    - ``last``: ``[n, 1]`` the last observed frame ``x_t0``.
+    - ``scale``: ``[]`` the batch scale ``s`` (RMS of one-frame increments).
+    """
+
+    inputs: Tensor
+    last: Tensor
+    scale: Tensor
+
+    def decode(self, increments: Tensor) -> Tensor:
+        """``[n, H]`` scaled increments → ``[n, H]`` field values ``x_t0 + s · Δ``."""
+        return self.last + self.scale * increments
+
+
+def scale_history(history: Tensor) -> ScaledHistory:
+    """Scale a history ``[n, κ]`` (see the module docstring); κ = 1 gives ``s = 1``."""
+    if history.dim() != 2:
+        raise ValueError(f"history: expected [n, lookback], got shape {tuple(history.shape)}")
+    history = history.detach()
+    last = history[:, -1:]
+    if history.shape[1] > 1:
+        steps = history[:, 1:] - history[:, :-1]
+        scale = steps.pow(2).mean().sqrt().clamp_min(SCALE_FLOOR)
+    else:
+        scale = history.new_tensor(1.0)
+    return ScaledHistory(inputs=(history - last) / scale, last=last, scale=scale)
+
+
+def zero_init(layer: nn.Linear) -> nn.Linear:
+    """Zero a linear layer's weight and bias (the model starts as the persistence floor)."""
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+class MLP(nn.Sequential):
+    """``Linear → GELU → … → Linear`` with ``depth`` hidden layers of ``width`` channels.
+
+    ``[*, in_dim] → [*, out_dim]``; ``zero_last=True`` zeroes the final layer.
+    """
+
+    def __init__(
+        self, in_dim: int, width: int, out_dim: int, depth: int = 1, zero_last: bool = False
+    ) -> None:
+        layers: list[nn.Module] = []
+        dim = in_dim
+        for _ in range(depth):
+            layers += [nn.Linear(dim, width), nn.GELU()]
+            dim = width
+        last = nn.Linear(dim, out_dim)
+        layers.append(zero_init(last) if zero_last else last)
+        super().__init__(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """Pre-norm residual MLP block: ``h ← h + W₂ GELU(W₁ LayerNorm(h))``, ``[*, d] → [*, d]``."""
+
+    def __init__(self, width: int, expansion: int = 2) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.up = nn.Linear(width, expansion * width)
+        self.down = nn.Linear(expansion * width, width)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.down(torch.nn.functional.gelu(self.up(self.norm(h))))
+
+
+class ResidualMLP(nn.Module):
+    """``Linear(in→width)``, ``depth`` :class:`ResidualBlock` s, ``LayerNorm``, ``Linear(width→out)``.
+
+    ``[*, in_dim] → [*, out_dim]`` (the DeepONet branch of ``don``).
+    """
+
+    def __init__(
+        self, in_dim: int, width: int, out_dim: int, depth: int, expansion: int = 2
+    ) -> None:
+        super().__init__()
+        self.embed = nn.Linear(in_dim, width)
+        self.blocks = nn.Sequential(*[ResidualBlock(width, expansion) for _ in range(depth)])
+        self.norm = nn.LayerNorm(width)
+        self.out = nn.Linear(width, out_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.norm(self.blocks(self.embed(x))))
+
+
+def horizon_times(batch: Batch) -> Tensor:
+    """``[H, 1]`` target times relative to ``t0`` in units of the horizon, ``k / H`` for k = 1…H.
+
+    Relative (not absolute) times keep the trunk's input in ``(0, 1]`` for any ``t0``.
+    """
+    times = (batch.target_times() - batch.t0) / (batch.horizon * batch.frame_dt)
+    return times.view(-1, 1)
+
+
+def fourier_features(t: Tensor, num_frequencies: int) -> Tensor:
+    """``[*, 1] → [*, 1 + 2F]``: ``(t, sin(2^f π t), cos(2^f π t))`` for f = 0…F−1."""
+    freqs = (2.0 ** torch.arange(num_frequencies, device=t.device, dtype=t.dtype)) * torch.pi
+    angles = t * freqs
+    return torch.cat([t, torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+def neighbour_history(batch: Batch, inputs: Tensor) -> Tensor:
+    """``[n, κ] → [n, 2κ]``: the neighbours' mean and max of the scaled history (via ops.py).
+
+    ``mean_i = (1/d_i) Σ_{j→i} x̃_j``, ``max_i = max_{j→i} x̃_j`` (0 for isolated nodes).
+    """
+    messages = ops.gather_src(batch.graph, inputs)
+    return ops.multi_aggregate(batch.graph, messages, ("mean", "max"))
+
+
+def node_features(batch: Batch, scaled: ScaledHistory, use_encodings: bool = True) -> Tensor:
+    """``[n, κ (+P)]``: scaled history, then (optionally) the positional encodings."""
+    parts = [scaled.inputs]
+    if use_encodings and batch.encodings.shape[1] > 0:
+        parts.append(batch.encodings.to(scaled.inputs.dtype))
+    return torch.cat(parts, dim=-1)
+
+
+def poincare_disk(coords: Tensor, num_nodes: int, edge_radius: float = 0.9) -> Tensor:
+    """``[n, 2]`` hyperbolic (radius r, angle φ) → ``[n, 2]`` Cartesian points in the unit disk.
+
+    The hyperbolic random graph of ``N`` nodes lives in a disk of radius ``R = 2 ln N``;
+    the Poincaré map ``ρ = tanh(r/2)`` would push almost every node to ``ρ ≈ 1``, so the
+    curvature is rescaled to send ``r = R`` to ``ρ = edge_radius``:
+    ``ρ = tanh(r · artanh(edge_radius) / R)``, ``(x, y) = ρ (cos φ, sin φ)``.
+    """
+    big_r = 2.0 * torch.log(torch.tensor(float(max(num_nodes, 2))))
+    rate = torch.atanh(torch.tensor(edge_radius)) / big_r
+    rho = torch.tanh(coords[:, 0].clamp_min(0.0) * rate.to(coords.device))
+    return torch.stack([rho * torch.cos(coords[:, 1]), rho * torch.sin(coords[:, 1])], dim=-1)
