@@ -123,14 +123,17 @@ def aggregate(
         mean = aggregate(graph, messages, "mean", backend)
         mean_sq = aggregate(graph, messages * messages, "mean", backend)
         return (mean_sq - mean * mean).clamp_min(0.0)
-    if graph.num_edges() == 0:
-        return messages.new_zeros((n, *messages.shape[1:]))
-    if _use_dgl(graph, messages.device, backend):
+    # without edges the torch path still returns zeros attached to the autograd graph
+    if graph.num_edges() > 0 and _use_dgl(graph, messages.device, backend):
         g = _graph_on(graph, messages.device)
         fn = {"sum": dgl.ops.copy_e_sum, "mean": dgl.ops.copy_e_mean, "max": dgl.ops.copy_e_max}[
             reduce
         ]
-        return fn(g, messages)
+        out = fn(g, messages)
+        if reduce == "max":  # DGL leaves -inf on nodes without in-edges; the convention is 0
+            has_in = in_degrees(graph, messages.device) > 0
+            out = torch.where(has_in.view(-1, *([1] * (messages.dim() - 1))), out, 0.0)
+        return out
     _, dst = edge_index(graph, messages.device)
     if reduce == "sum":
         return _torch_sum(messages, dst, n)
@@ -157,9 +160,7 @@ def weighted_sum(
     graph: dgl.DGLGraph, x: Tensor, weight: Tensor | None = None, backend: Backend = "auto"
 ) -> Tensor:
     """``h_i = Σ_{j→i} w_e x_j`` for node features ``x`` ``[N, *]`` and edge weights ``w`` ``[E]``."""
-    if graph.num_edges() == 0:
-        return torch.zeros_like(x)
-    if _use_dgl(graph, x.device, backend):
+    if graph.num_edges() > 0 and _use_dgl(graph, x.device, backend):
         g = _graph_on(graph, x.device)
         if weight is None:
             return dgl.ops.copy_u_sum(g, x)

@@ -1,0 +1,201 @@
+"""Held-out node splits and GraphSAINT-style random-walk subgraph sampling.
+
+A :class:`NodeSplit` holds out two connected regions (validation and test) grown
+by breadth-first search from random nodes; :class:`RandomWalkSampler` draws
+training subgraphs by random walks that never leave the allowed (training)
+nodes, so held-out nodes never appear in a training subgraph.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import dgl
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class NodeSplit:
+    """Node ids (int64, ascending) of the training, validation and test nodes; disjoint, covering."""
+
+    train: Tensor
+    val: Tensor
+    test: Tensor
+
+
+def induced_subgraph(graph: dgl.DGLGraph, nodes: Tensor) -> dgl.DGLGraph:
+    """Subgraph induced by ``nodes`` ``[b]`` (local id ``i`` is ``nodes[i]``), with
+    ``ndata[dgl.NID]`` the original ids and every other ``ndata`` field sliced."""
+    return dgl.node_subgraph(graph, torch.as_tensor(nodes, dtype=torch.int64))
+
+
+def _csr(graph: dgl.DGLGraph):
+    import scipy.sparse as sp
+
+    src, dst = (t.numpy() for t in graph.edges())
+    n = graph.num_nodes()
+    adj = sp.coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n)).tocsr()
+    return adj + adj.T  # treat as undirected
+
+
+def _grow_region(adj, free: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` nodes among ``free`` (bool ``[n]``) forming a BFS ball around a random
+    free node; if its component is too small, further balls are grown from new random
+    free nodes until ``size`` is reached. Marks the chosen nodes not free."""
+    from scipy.sparse.csgraph import breadth_first_order
+
+    chosen: list[np.ndarray] = []
+    need = size
+    while need > 0:
+        candidates = np.flatnonzero(free)
+        start = int(candidates[rng.integers(len(candidates))])
+        sub = adj[free][:, free] if not free.all() else adj
+        local = np.flatnonzero(free)
+        position = int(np.searchsorted(local, start))
+        order = breadth_first_order(sub, position, directed=False, return_predecessors=False)
+        ball = local[order[:need]]
+        free[ball] = False
+        chosen.append(ball)
+        need -= len(ball)
+    return np.sort(np.concatenate(chosen))
+
+
+def node_split(graph: dgl.DGLGraph, val_nodes: int, test_nodes: int, seed: int) -> NodeSplit:
+    """Split the nodes into a connected validation region, a connected test region
+    (grown in the graph without the validation nodes) and the rest for training.
+
+    Each region is the first ``val_nodes`` / ``test_nodes`` nodes of a BFS from a
+    random node (seeded); a region only spans several balls when the component
+    of its start node is smaller than asked.
+    """
+    n = graph.num_nodes()
+    for name, value in (("val_nodes", val_nodes), ("test_nodes", test_nodes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if val_nodes + test_nodes >= n:
+        raise ValueError(
+            f"val_nodes + test_nodes must leave training nodes: {val_nodes} + {test_nodes} >= {n} nodes"
+        )
+    rng = np.random.default_rng(seed)
+    adj = _csr(graph)
+    free = np.ones(n, dtype=bool)
+    val = _grow_region(adj, free, val_nodes, rng) if val_nodes else np.zeros(0, dtype=np.int64)
+    test = _grow_region(adj, free, test_nodes, rng) if test_nodes else np.zeros(0, dtype=np.int64)
+    train = np.flatnonzero(free)
+    as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))  # noqa: E731
+    return NodeSplit(train=as_tensor(train), val=as_tensor(val), test=as_tensor(test))
+
+
+class RandomWalkSampler:
+    """GraphSAINT-style random-walk subgraph sampler restricted to ``allowed`` nodes.
+
+    Once, at construction, the graph induced by ``allowed`` is cut out
+    (``dgl.node_subgraph``) and its CSR kept. Each :meth:`sample` starts
+    ``r`` walks of ``walk_length`` steps from uniformly random allowed nodes
+    (a step moves to a uniformly random neighbour, ``x_{t+1} ~ U(N(x_t))``; a node
+    without allowed neighbours stays put), collects the visited nodes in order of
+    first visit, adds walks until ``batch_nodes`` distinct nodes are reached, keeps
+    the first ``batch_nodes`` and returns their induced subgraph. The work per
+    sample is ``O(r · walk_length)`` plus the subgraph's edges, independent of the
+    graph size. ``r`` follows the distinct nodes per walk measured on a pilot at construction.
+
+    Args:
+        graph: the whole graph (bidirected).
+        batch_nodes: nodes per subgraph (fewer only if fewer nodes are allowed).
+        walk_length: steps per walk.
+        allowed: node ids ``[a]`` the walks may visit (``None``: all).
+        seed: seed of the default generator used when :meth:`sample` gets none.
+
+    Example:
+        >>> g = dgl.graph(([0, 1, 1, 2], [1, 0, 2, 1]))
+        >>> sub = RandomWalkSampler(g, batch_nodes=2, allowed=torch.tensor([0, 1])).sample()
+        >>> sorted(sub.ndata[dgl.NID].tolist())
+        [0, 1]
+    """
+
+    def __init__(
+        self,
+        graph: dgl.DGLGraph,
+        batch_nodes: int,
+        walk_length: int = 16,
+        allowed: Tensor | None = None,
+        seed: int = 0,
+    ) -> None:
+        if isinstance(batch_nodes, bool) or not isinstance(batch_nodes, int) or batch_nodes <= 0:
+            raise ValueError(f"batch_nodes must be a positive integer, got {batch_nodes!r}")
+        if isinstance(walk_length, bool) or not isinstance(walk_length, int) or walk_length < 0:
+            raise ValueError(f"walk_length must be a non-negative integer, got {walk_length!r}")
+        self.batch_nodes = batch_nodes
+        self.walk_length = walk_length
+        if allowed is None:
+            allowed = torch.arange(graph.num_nodes(), dtype=torch.int64)
+        allowed = torch.unique(torch.as_tensor(allowed, dtype=torch.int64))
+        if len(allowed) and (allowed[0] < 0 or allowed[-1] >= graph.num_nodes()):
+            raise ValueError(f"allowed: node ids must be in [0, {graph.num_nodes()})")
+        if len(allowed) == 0:
+            raise ValueError("allowed: no nodes to sample from")
+        self.graph = dgl.node_subgraph(graph, allowed)  # ndata[dgl.NID] = original ids
+        self.original_ids = self.graph.ndata[dgl.NID]
+        indptr, indices, _ = self.graph.adj_tensors("csr")
+        self._indptr = indptr.to(torch.int64)
+        self._indices = indices.to(torch.int64)
+        self._degree = self._indptr[1:] - self._indptr[:-1]
+        self._generator = torch.Generator().manual_seed(seed)
+        # distinct nodes per walk, measured once on a pilot of walks (fixed afterwards so a
+        # sample depends on its generator only)
+        self._nodes_per_walk = 1.0
+        pilot_roots = torch.randint(
+            self.graph.num_nodes(), (64,), generator=torch.Generator().manual_seed(seed)
+        )
+        pilot = self._walks(pilot_roots, torch.Generator().manual_seed(seed + 1))
+        distinct = sum(len(torch.unique(walk)) for walk in pilot)
+        self._nodes_per_walk = max(distinct / len(pilot_roots), 1.0)
+
+    def _walks(self, roots: Tensor, generator: torch.Generator) -> Tensor:
+        """``[r, walk_length + 1]`` local node ids of walks from ``roots``."""
+        trace = [roots]
+        current = roots
+        for _ in range(self.walk_length):
+            degree = self._degree[current]
+            offset = (torch.rand(len(current), generator=generator) * degree).to(torch.int64)
+            offset = torch.minimum(offset, (degree - 1).clamp_min(0))
+            step = self._indices[
+                (self._indptr[current] + offset).clamp_max(max(len(self._indices) - 1, 0))
+            ]
+            current = torch.where(degree > 0, step, current) if len(self._indices) else current
+            trace.append(current)
+        return torch.stack(trace, dim=1)
+
+    def sample_nodes(self, generator: torch.Generator | None = None) -> Tensor:
+        """Local ids (into the allowed-only graph) of one sample, in order of first visit."""
+        generator = self._generator if generator is None else generator
+        n = self.graph.num_nodes()
+        target = min(self.batch_nodes, n)
+        visited = torch.zeros(0, dtype=torch.int64)
+        for _ in range(64):
+            missing = target - len(visited)
+            if missing <= 0:
+                break
+            roots_count = max(1, math.ceil(1.1 * missing / self._nodes_per_walk))
+            roots = torch.randint(n, (roots_count,), generator=generator)
+            trace = self._walks(roots, generator).reshape(-1)
+            visited = _first_visit_unique(torch.cat([visited, trace]))
+        return visited[:target]
+
+    def sample(self, generator: torch.Generator | None = None) -> dgl.DGLGraph:
+        """One training subgraph of about ``batch_nodes`` nodes; ``ndata[dgl.NID]`` = original ids."""
+        local = self.sample_nodes(generator)
+        sub = dgl.node_subgraph(self.graph, local)
+        sub.ndata[dgl.NID] = self.original_ids[local]
+        return sub
+
+
+def _first_visit_unique(sequence: Tensor) -> Tensor:
+    """Distinct values of ``sequence`` ``[m]`` in order of first occurrence."""
+    values, inverse = torch.unique(sequence, return_inverse=True)
+    first = torch.full((len(values),), len(sequence), dtype=torch.int64)
+    first.scatter_reduce_(0, inverse, torch.arange(len(sequence)), reduce="amin")
+    return values[torch.argsort(first)]

@@ -1,0 +1,114 @@
+"""Held-out node splits and the random-walk subgraph sampler."""
+
+from __future__ import annotations
+
+import dgl
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from scipy.sparse.csgraph import connected_components
+
+from roma_bench.graphs.sampler import RandomWalkSampler, induced_subgraph, node_split
+
+
+def grid(side: int) -> dgl.DGLGraph:
+    """Bidirected ``side × side`` grid graph."""
+    ids = np.arange(side * side).reshape(side, side)
+    pairs = np.concatenate(
+        [
+            np.stack([ids[:, :-1].ravel(), ids[:, 1:].ravel()], 1),
+            np.stack([ids[:-1].ravel(), ids[1:].ravel()], 1),
+        ]
+    )
+    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    dst = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    return dgl.graph((torch.from_numpy(src), torch.from_numpy(dst)), num_nodes=side * side)
+
+
+def is_connected(graph: dgl.DGLGraph, nodes: torch.Tensor) -> bool:
+    sub = induced_subgraph(graph, nodes)
+    src, dst = (t.numpy() for t in sub.edges())
+    n = sub.num_nodes()
+    return (
+        connected_components(sp.coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n)))[0] == 1
+    )
+
+
+@pytest.fixture(scope="module")
+def graph() -> dgl.DGLGraph:
+    return grid(60)  # 3600 nodes
+
+
+def test_node_split_is_a_disjoint_cover_of_connected_regions(graph):
+    split = node_split(graph, val_nodes=300, test_nodes=200, seed=0)
+    assert (len(split.train), len(split.val), len(split.test)) == (3100, 300, 200)
+    union = torch.cat([split.train, split.val, split.test])
+    assert torch.equal(torch.sort(union).values, torch.arange(3600))
+    assert is_connected(graph, split.val) and is_connected(graph, split.test)
+    again = node_split(graph, val_nodes=300, test_nodes=200, seed=0)
+    assert torch.equal(again.val, split.val) and torch.equal(again.test, split.test)
+    other = node_split(graph, val_nodes=300, test_nodes=200, seed=1)
+    assert not torch.equal(other.val, split.val)
+
+
+def test_node_split_rejects_bad_sizes(graph):
+    with pytest.raises(ValueError, match="val_nodes"):
+        node_split(graph, val_nodes=-1, test_nodes=5, seed=0)
+    with pytest.raises(ValueError, match="must leave training nodes"):
+        node_split(graph, val_nodes=3000, test_nodes=600, seed=0)
+
+
+def test_samples_have_the_asked_size_and_map_to_real_edges(graph):
+    sampler = RandomWalkSampler(graph, batch_nodes=256, walk_length=8, seed=0)
+    for _ in range(5):
+        sub = sampler.sample()
+        assert sub.num_nodes() == 256
+        original = sub.ndata[dgl.NID]
+        assert len(torch.unique(original)) == 256
+        src, dst = sub.edges()
+        assert sub.num_edges() > 0
+        assert bool(graph.has_edges_between(original[src], original[dst]).all())
+        # induced: every parent edge between sampled nodes is present
+        expected = induced_subgraph(graph, original)
+        assert expected.num_edges() == sub.num_edges()
+
+
+def test_held_out_nodes_never_appear_in_training_subgraphs(graph):
+    split = node_split(graph, val_nodes=400, test_nodes=400, seed=2)
+    sampler = RandomWalkSampler(graph, batch_nodes=300, walk_length=16, allowed=split.train, seed=1)
+    held_out = set(torch.cat([split.val, split.test]).tolist())
+    seen = set()
+    for _ in range(40):
+        ids = sampler.sample().ndata[dgl.NID].tolist()
+        assert held_out.isdisjoint(ids)
+        seen.update(ids)
+    assert len(seen) > 0.5 * len(split.train)  # the walks cover the training region
+
+
+def test_sampling_is_reproducible_with_a_generator(graph):
+    sampler = RandomWalkSampler(graph, batch_nodes=128)
+    a = sampler.sample(torch.Generator().manual_seed(5)).ndata[dgl.NID]
+    b = sampler.sample(torch.Generator().manual_seed(5)).ndata[dgl.NID]
+    c = sampler.sample(torch.Generator().manual_seed(6)).ndata[dgl.NID]
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_small_allowed_set_and_isolated_nodes():
+    graph = dgl.graph(([0, 1], [1, 0]), num_nodes=4)  # nodes 2 and 3 isolated
+    sampler = RandomWalkSampler(graph, batch_nodes=10, allowed=torch.tensor([0, 1, 3]))
+    ids = sorted(sampler.sample().ndata[dgl.NID].tolist())
+    assert ids == [0, 1, 3]
+    with pytest.raises(ValueError, match="allowed"):
+        RandomWalkSampler(graph, batch_nodes=2, allowed=torch.tensor([7]))
+    with pytest.raises(ValueError, match="batch_nodes"):
+        RandomWalkSampler(graph, batch_nodes=0)
+
+
+def test_induced_subgraph_keeps_ids_and_features(graph):
+    graph = graph.clone()
+    graph.ndata["x"] = torch.arange(graph.num_nodes(), dtype=torch.float32)
+    sub = induced_subgraph(graph, torch.tensor([5, 6, 66]))
+    assert sub.ndata[dgl.NID].tolist() == [5, 6, 66]
+    assert sub.ndata["x"].tolist() == [5.0, 6.0, 66.0]
+    assert sub.num_edges() == 4  # 5–6 and 6–66, both directions
