@@ -1,0 +1,107 @@
+"""Time the training loader: ms per batch, split into sampling, HDF5 reads and encodings.
+
+    python benchmarks/loader.py data/km-1m.h5 [--batches 50] [--seed 0]
+    python benchmarks/loader.py km-tiny            # the default store of a task name
+
+Prints the mean (and median) wall and CPU ms per training batch of ``WindowLoader(store, 'train')``,
+the time of each piece measured alone on the same subgraphs and windows, and the
+field read against a reference: h5py's own fancy indexing of the same rows and frames.
+Target (issue 3): a 512-node training batch from km-1m in under 50 ms. On a shared machine
+the wall time includes waiting for a core; the CPU time is what the batch costs. Run with
+``OMP_NUM_THREADS=1`` to measure as a DataLoader worker would (torch sets 1 thread there).
+Each batch reads fresh chunks: the store is opened with its default chunk cache, and
+window starts are random, so little is reused between batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _ms(samples: list[float]) -> str:
+    mean, median = 1000 * statistics.mean(samples), 1000 * statistics.median(samples)
+    return f"{mean:7.2f} ms (median {median:.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store", help="path of a task store, or a task name (its default path)")
+    parser.add_argument("--batches", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import dgl
+
+    from roma_bench.data.loader import WindowLoader
+    from roma_bench.data.store import TaskStore
+    from roma_bench.graphs import positional_encodings
+    from roma_bench.paths import task_data_path
+
+    path = Path(args.store)
+    if not path.exists():
+        path = task_data_path(args.store)
+    t_open = time.perf_counter()
+    store = TaskStore(path)
+    loader = WindowLoader(store, "train", seed=args.seed)
+    loader.sample()  # warm-up: loads the graph, split and partition once
+    setup = time.perf_counter() - t_open
+    card = store.card
+    print(f"{store}: chunks {store._file['field'].chunks}, setup {setup:.2f} s")
+
+    totals, cpu, sizes, batches = [], [], [], []
+    for _ in range(args.batches):
+        t0, c0 = time.perf_counter(), time.process_time()
+        batch = loader.sample()
+        totals.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+        sizes.append(batch.num_nodes)
+        batches.append(batch)
+
+    kappa, horizon = card.window.lookback, card.window.horizon
+    sampler = loader._sampler
+    sampling, reads, read_cpu, fancy, encodings = [], [], [], [], []
+    for batch in batches:
+        t0 = time.perf_counter()
+        sampler.sample()
+        sampling.append(time.perf_counter() - t0)
+        ids = batch.node_ids.numpy()
+        frame = round(batch.t0 / store.frame_dt)
+        start, stop = frame - kappa + 1, frame + horizon + 1
+        t0, c0 = time.perf_counter(), time.process_time()
+        store.read_field(ids, start, stop)
+        reads.append(time.perf_counter() - t0)
+        read_cpu.append(time.process_time() - c0)
+        t0 = time.perf_counter()
+        store._file["field"][np.sort(ids), start:stop]
+        fancy.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        positional_encodings(batch.graph, card.encodings.laplacian, card.encodings.random_walk)
+        encodings.append(time.perf_counter() - t0)
+        assert dgl.NID in batch.graph.ndata
+
+    print(
+        f"nodes per batch: mean {statistics.mean(sizes):.0f} (card batch.nodes = {card.batch.nodes})"
+    )
+    print(f"train batch (total)     {_ms(totals)}; CPU time {_ms(cpu)}")
+    print(f"  subgraph sampling     {_ms(sampling)}")
+    print(f"  field read (ours)     {_ms(reads)}; CPU time {_ms(read_cpu)}")
+    print(f"  positional encodings  {_ms(encodings)}")
+    print(
+        f"reference: h5py fancy-index read of the same rows {_ms(fancy)}; "
+        f"ours is {statistics.mean(fancy) / statistics.mean(reads):.2f}x faster"
+    )
+    t0 = time.perf_counter()
+    eval_batches = WindowLoader(store, "test").batches()
+    print(
+        f"test batches: {len(eval_batches)} × {eval_batches[0].num_nodes} nodes built in "
+        f"{time.perf_counter() - t0:.2f} s (once, then cached)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The unit of data every model consumes: one sampled subgraph with its windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import dgl
+import torch
+from torch import Tensor
+
+System = Literal["kuramoto", "social"]
+LearningTask = Literal["forecast", "effective"]
+
+
+@dataclass
+class Batch:
+    """A sampled subgraph of ``n`` nodes with a lookback window and its targets.
+
+    Shapes (``n`` nodes, ``κ`` lookback, ``H`` horizon, ``m`` coarse parts,
+    ``P`` encoding channels, ``C`` coarse-observable channels):
+
+    - ``graph``: bidirected :class:`dgl.DGLGraph` with ``n`` nodes, always on the CPU
+      (DGL from the package index is CPU-only; models move edge indices themselves
+      through :mod:`roma_bench.graphs.ops`).
+    - ``node_ids``: ``[n]`` int64, ids of the nodes in the whole task graph.
+    - ``history``: ``[n, κ]`` float32, the field at frames ``t0-κ+1 … t0``
+      (Kuramoto: unwrapped phase θ; social: activity u ≥ 0).
+    - ``target``: ``[n, H]`` float32, the field at frames ``t0+1 … t0+H``.
+    - ``t0``: float, physical time of the last history frame; frame spacing is ``frame_dt``.
+    - ``encodings``: ``[n, P]`` float32 positional encodings of the subgraph
+      (Laplacian eigenvectors then random-walk encodings, see ``encoding_sizes``).
+    - ``coords``: ``[n, 2]`` float32 hyperbolic coordinates (radius, angle) of the nodes.
+    - ``coarse_assignment``: ``[n]`` int64 in ``[0, m)``, the coarse part of each node
+      (relabelled to be contiguous inside the batch).
+    - ``coarse_target``: ``[m, H, C]`` float32 coarse observables of the batch's nodes at
+      the target frames (Kuramoto: C=2, ``(R_c cos ψ_c, R_c sin ψ_c)``; social: C=1,
+      the part's mean activity), computed from the clean fine-scale targets.
+    - ``future``: optional ``[n, R]`` float32 clean frames ``t0+1 … t0+R`` for rollout
+      evaluation (``R ≥ H``); ``None`` for training batches.
+    """
+
+    graph: dgl.DGLGraph
+    node_ids: Tensor
+    history: Tensor
+    target: Tensor
+    t0: float
+    frame_dt: float
+    encodings: Tensor
+    coords: Tensor
+    coarse_assignment: Tensor
+    coarse_target: Tensor
+    system: System
+    task: LearningTask = "forecast"
+    encoding_sizes: tuple[int, int] = (0, 0)
+    future: Tensor | None = None
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.history.shape[0])
+
+    @property
+    def lookback(self) -> int:
+        return int(self.history.shape[1])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.target.shape[1])
+
+    @property
+    def num_parts(self) -> int:
+        return int(self.coarse_target.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.history.device
+
+    def target_times(self) -> Tensor:
+        """``[H]`` physical times of the target frames, ``t0 + k·frame_dt`` for k = 1…H."""
+        steps = torch.arange(1, self.horizon + 1, dtype=torch.float32, device=self.device)
+        return self.t0 + steps * self.frame_dt
+
+    def to(self, device: torch.device | str) -> Batch:
+        """Move every tensor to ``device``; the graph stays on the CPU."""
+
+        def move(x: Tensor | None) -> Tensor | None:
+            return None if x is None else x.to(device, non_blocking=True)
+
+        return replace(
+            self,
+            node_ids=move(self.node_ids),
+            history=move(self.history),
+            target=move(self.target),
+            encodings=move(self.encodings),
+            coords=move(self.coords),
+            coarse_assignment=move(self.coarse_assignment),
+            coarse_target=move(self.coarse_target),
+            future=move(self.future),
+            extras={k: v.to(device) for k, v in self.extras.items()},
+        )
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the field whose shape disagrees with the others."""
+        n = self.graph.num_nodes()
+        checks = {
+            "node_ids": (self.node_ids, (n,)),
+            "history": (self.history, (n, None)),
+            "target": (self.target, (n, None)),
+            "encodings": (self.encodings, (n, None)),
+            "coords": (self.coords, (n, 2)),
+            "coarse_assignment": (self.coarse_assignment, (n,)),
+        }
+        for name, (tensor, shape) in checks.items():
+            ok = tensor.dim() == len(shape) and all(
+                want is None or got == want for got, want in zip(tensor.shape, shape)
+            )
+            if not ok:
+                raise ValueError(
+                    f"Batch.{name}: expected shape {tuple('*' if s is None else s for s in shape)}"
+                    f" for a graph of {n} nodes, got {tuple(tensor.shape)}"
+                )
+        if self.coarse_target.dim() != 3 or self.coarse_target.shape[1] != self.horizon:
+            raise ValueError(
+                f"Batch.coarse_target: expected [m, {self.horizon}, C], "
+                f"got {tuple(self.coarse_target.shape)}"
+            )

@@ -1,0 +1,229 @@
+"""Stream :class:`~roma_bench.data.batch.Batch` windows from a task store.
+
+Windows (frame indices; ``t0`` is the last history frame, κ lookback, H horizon, R rollout):
+
+- ``history`` = frames ``t0-κ+1 … t0``, ``target`` = ``t0+1 … t0+H``, ``future`` = ``t0+1 … t0+R``.
+- **train**: an infinite stream. Each batch is a random-walk subgraph of about
+  ``card.batch.nodes`` nodes drawn from the training nodes only, and a uniformly random
+  ``t0`` with the whole window inside the train frame range: ``κ-1 ≤ t0 ≤ a-1-H``. History
+  and target get the log-normal noise of :mod:`roma_bench.data.noise` (σ = the card's
+  ``noise`` unless overridden); ``coarse_target`` is computed from the clean target.
+- **val** / **test**: a fixed, finite list. Every batch is the whole held-out val (test)
+  subgraph, at ``card.window.eval_windows`` evenly spaced ``t0`` whose target and future
+  frames lie in the split's range ``[a, b)``: ``max(κ-1, a-1) ≤ t0 ≤ b-1-R`` (the history
+  may reach back before ``a``). Everything is clean, and ``future`` ``[n, R]`` is set.
+
+Only the rows and frames a batch needs are read from HDF5; the fixed evaluation
+subgraph, its encodings and its frames are read once and cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import numpy as np
+import torch
+
+from roma_bench.data.batch import Batch, LearningTask
+from roma_bench.data.noise import lognormal_noise
+from roma_bench.data.store import TaskStore
+
+Split = Literal["train", "val", "test"]
+
+
+def window_starts(card, split: Split) -> np.ndarray:
+    """Valid ``t0`` of ``split``: all of them for ``train``, the evenly spaced eval ones else."""
+    lookback, horizon, rollout = card.window.lookback, card.window.horizon, card.window.rollout
+    start, stop = card.frame_ranges[split]
+    if split == "train":
+        return np.arange(lookback - 1, stop - horizon, dtype=np.int64)
+    lo, hi = max(lookback - 1, start - 1), stop - 1 - rollout
+    if hi < lo:
+        raise ValueError(f"task {card.name}: the {split} range [{start}, {stop}) holds no window")
+    return np.unique(np.linspace(lo, hi, card.window.eval_windows).round().astype(np.int64))
+
+
+class WindowLoader:
+    """Batches of ``split`` from ``store`` (see the module docstring for the windows).
+
+    ``seed`` fixes the training stream (subgraphs, window starts, noise). ``noise`` overrides
+    the card's σ for training batches (``None``: use the card's). Iterate it; ``len()`` is
+    defined for ``val``/``test`` only.
+    """
+
+    def __init__(
+        self,
+        store: TaskStore,
+        split: Split,
+        learning_task: LearningTask = "forecast",
+        seed: int = 0,
+        noise: float | None = None,
+    ) -> None:
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"unknown split {split!r}; expected 'train', 'val' or 'test'")
+        if learning_task not in ("forecast", "effective"):
+            raise ValueError(f"unknown learning task {learning_task!r}")
+        self.store, self.split, self.learning_task = store, split, learning_task
+        self.card = store.card
+        self.noise = self.card.noise if noise is None else float(noise)
+        if self.noise < 0:
+            raise ValueError(f"noise σ must be ≥ 0, got {self.noise}")
+        self.seed = seed
+        self.starts = window_starts(self.card, split)
+        self._eval_batches: list[Batch] | None = None
+        self._generator = torch.Generator()
+        self._noise_generator = torch.Generator()
+        self._reseed(seed)
+        self._sampler = None
+        if split == "train":
+            from roma_bench.graphs import RandomWalkSampler
+
+            self._sampler = RandomWalkSampler(
+                store.graph,
+                self.card.batch.nodes,
+                walk_length=self.card.batch.walk_length,
+                allowed=store.split.train,
+                # Fixed: it only seeds the sampler's pilot walks (our generator drives every
+                # sample), so a batch depends on the stream's seed alone, not the loader's.
+                seed=0,
+            )
+
+    def _reseed(self, seed: int) -> None:
+        """Seed the two streams. They are separate so that the subgraphs and window starts
+        do not depend on the noise level."""
+        sample_seed, noise_seed = np.random.SeedSequence(seed).generate_state(2)
+        self._generator.manual_seed(int(sample_seed))
+        self._noise_generator.manual_seed(int(noise_seed))
+
+    # ------------------------------------------------------------------ pieces
+    def _make_batch(
+        self,
+        subgraph,
+        node_ids,
+        window: np.ndarray,
+        t0: int,
+        noisy: bool,
+        encodings: torch.Tensor | None = None,
+        assignment=None,
+    ) -> Batch:
+        """A Batch from ``window`` ``[n, κ+R']`` (frames ``t0-κ+1 …``) of the subgraph's nodes."""
+        from roma_bench.dynamics.observables import coarse_observables
+
+        lookback, horizon = self.card.window.lookback, self.card.window.horizon
+        window = torch.from_numpy(window)
+        history = window[:, :lookback]
+        target = window[:, lookback : lookback + horizon]
+        if encodings is None:
+            encodings = self._encodings(subgraph)
+        if assignment is None:
+            assignment = self._assignment(node_ids)
+        parts, labels = assignment
+        coarse = coarse_observables(target.double(), labels, parts, self.card.system).float()
+        future = None
+        if not noisy:
+            history, target = history.clone(), target.clone()
+            future = window[:, lookback:].clone()
+        elif self.noise > 0:
+            history = lognormal_noise(history, self.noise, self._noise_generator)
+            target = lognormal_noise(target, self.noise, self._noise_generator)
+        batch = Batch(
+            graph=subgraph,
+            node_ids=node_ids,
+            history=history.contiguous(),
+            target=target.contiguous(),
+            t0=float(self.store.times[t0]),
+            frame_dt=self.store.frame_dt,
+            encodings=encodings,
+            coords=self.store.coords[node_ids],
+            coarse_assignment=labels,
+            coarse_target=coarse.contiguous(),
+            system=self.card.system,
+            task=self.learning_task,
+            encoding_sizes=(self.card.encodings.laplacian, self.card.encodings.random_walk),
+            future=future,
+        )
+        batch.validate()
+        return batch
+
+    def _encodings(self, subgraph) -> torch.Tensor:
+        from roma_bench.graphs import positional_encodings
+
+        enc = self.card.encodings
+        return positional_encodings(subgraph, enc.laplacian, enc.random_walk).float()
+
+    def _assignment(self, node_ids: torch.Tensor) -> tuple[int, torch.Tensor]:
+        """Coarse parts of ``node_ids``, relabelled ``0 … m-1`` within the batch."""
+        parts, labels = torch.unique(self.store.partition[node_ids], return_inverse=True)
+        return int(parts.numel()), labels
+
+    # ------------------------------------------------------------------ train
+    def sample(self, seed: int | None = None) -> Batch:
+        """One random training batch; with ``seed`` the streams are reseeded first, so a
+        trainer can tie step k's batch to a seed (the batch is then a function of the store,
+        the split, the noise level and ``seed`` alone)."""
+        import dgl
+
+        if self._sampler is None:
+            raise TypeError(f"sample() is for the train split; iterate the {self.split} batches")
+        if seed is not None:
+            self._reseed(seed)
+        subgraph = self._sampler.sample(generator=self._generator)
+        node_ids = subgraph.ndata[dgl.NID].to(torch.int64)
+        index = torch.randint(len(self.starts), (1,), generator=self._generator).item()
+        t0 = int(self.starts[index])
+        lookback, horizon = self.card.window.lookback, self.card.window.horizon
+        window = self.store.read_field(node_ids.numpy(), t0 - lookback + 1, t0 + horizon + 1)
+        return self._make_batch(subgraph, node_ids, window, t0, noisy=True)
+
+    # ------------------------------------------------------------------ val / test
+    def batches(self) -> list[Batch]:
+        """The fixed evaluation batches of ``val``/``test`` (built once, then cached)."""
+        if self.split == "train":
+            raise TypeError("the train split is an infinite stream; use sample() or iterate it")
+        if self._eval_batches is None:
+            self._eval_batches = self._build_eval_batches()
+        return self._eval_batches
+
+    def _build_eval_batches(self) -> list[Batch]:
+        import dgl
+
+        from roma_bench.graphs import induced_subgraph
+
+        nodes = getattr(self.store.split, self.split)
+        subgraph = induced_subgraph(self.store.graph, nodes)
+        node_ids = subgraph.ndata[dgl.NID].to(torch.int64) if dgl.NID in subgraph.ndata else nodes
+        encodings = self._encodings(subgraph)
+        assignment = self._assignment(node_ids)
+        lookback, rollout = self.card.window.lookback, self.card.window.rollout
+        first, last = int(self.starts[0]) - lookback + 1, int(self.starts[-1]) + rollout + 1
+        frames = self.store.read_field(node_ids.numpy(), first, last)  # one read for all windows
+        batches = []
+        for t0 in self.starts.tolist():
+            offset = t0 - lookback + 1 - first
+            window = np.ascontiguousarray(frames[:, offset : offset + lookback + rollout])
+            batches.append(
+                self._make_batch(subgraph, node_ids, window, t0, False, encodings, assignment)
+            )
+        return batches
+
+    # ------------------------------------------------------------------ protocol
+    def __iter__(self) -> Iterator[Batch]:
+        if self.split == "train":
+            return self._stream()
+        return iter(self.batches())
+
+    def _stream(self) -> Iterator[Batch]:
+        while True:
+            yield self.sample()
+
+    def __len__(self) -> int:
+        if self.split == "train":
+            raise TypeError("the train split is an infinite stream and has no length")
+        return len(self.starts)
+
+    def __repr__(self) -> str:
+        return (
+            f"WindowLoader(task={self.card.name!r}, split={self.split!r}, "
+            f"task={self.learning_task!r}, windows={len(self.starts)}, noise={self.noise})"
+        )

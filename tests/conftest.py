@@ -1,0 +1,17 @@
+"""Shared fixtures: generated task stores (generated once per test session)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def km_tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of a complete, generated ``km-tiny`` store in a session temp folder (read-only use)."""
+    from roma_bench.cards import load_card
+    from roma_bench.data.store import generate_task
+
+    out = tmp_path_factory.mktemp("stores") / "km-tiny.h5"
+    return generate_task(load_card("km-tiny"), out, progress=False)
