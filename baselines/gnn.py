@@ -1,0 +1,212 @@
+"""Graph neural network baselines: GCN and GAT (``dgl.nn`` layers) and a MeshGraphNet-style MPNN.
+
+All read node features ``[x̃_i, enc_i]`` (scaled history ``[n, κ]`` and positional encodings
+``[n, P]``, :mod:`baselines.common`), run ``depth`` residual graph layers of ``width`` channels
+and decode scaled increments ``[n, H]``.
+
+- ``gcn``: ``h ← h + GELU(GraphConv(h))``, ``GraphConv(h)_i = Σ_{j∈N(i)∪{i}} h_j W / √(d_j d_i) + b``.
+- ``gat``: ``h ← h + GELU(concat_heads GATConv(h))``, with
+  ``a_ij = softmax_j LeakyReLU(a_lᵀ W h_j + a_rᵀ W h_i)``, ``GATConv(h)_i = Σ_j a_ij W h_j + b``.
+- ``mpnn`` (encode–process–decode, MeshGraphNet): edge latents from ``[x̃_j − x̃_i, p_j − p_i,
+  |p_j − p_i|]`` (``p`` = Poincaré-disk points); each step
+  ``e_ij ← e_ij + φ_e([e_ij, h_j, h_i])``, ``h_i ← h_i + φ_n([h_i, Σ_{j→i} e_ij])``.
+
+The installed DGL runs on the CPU only; when the features live on a device DGL cannot use,
+:class:`GraphConvLayer` and :class:`GATLayer` evaluate the *same parameters* with the torch
+kernels of :mod:`roma_bench.graphs.ops` (``tests/baselines/test_gnn_layers.py`` checks that
+both paths agree). The MPNN always goes through ``ops``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import dgl
+import torch
+from dgl.nn import GATConv, GraphConv
+from pydantic import Field
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from baselines.common import MLP, node_features, poincare_disk, scale_history
+from roma_bench.config import StrictModel
+from roma_bench.data.batch import Batch
+from roma_bench.graphs import ops
+from roma_bench.models.base import ForecastModel, ModelOutput, TaskSpec
+from roma_bench.registry import register_model
+
+_SELF_LOOP_ATTR = "_roma_bench_self_loops"
+
+
+def with_self_loops(graph: dgl.DGLGraph) -> dgl.DGLGraph:
+    """``graph`` with exactly one self-loop per node (cached on the graph object, CPU)."""
+    cached = graph.__dict__.get(_SELF_LOOP_ATTR)
+    if cached is None:
+        cached = dgl.add_self_loop(dgl.remove_self_loop(graph))
+        graph.__dict__[_SELF_LOOP_ATTR] = cached
+    return cached
+
+
+def _use_dgl(x: Tensor, backend: ops.Backend) -> bool:
+    return backend == "dgl" or (backend == "auto" and ops.dgl_supports(x.device))
+
+
+class GraphConvLayer(nn.Module):
+    """``dgl.nn.GraphConv`` (``norm='both'``) with a torch fallback on the same weights.
+
+    ``[n, in] → [n, out]``: ``h_i = Σ_{j→i} x_j W / √(max(d_out(j),1)·max(d_in(i),1)) + b``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.conv = GraphConv(in_dim, out_dim, norm="both", allow_zero_in_degree=True)
+
+    def forward(self, graph: dgl.DGLGraph, x: Tensor, backend: ops.Backend = "auto") -> Tensor:
+        if _use_dgl(x, backend):
+            return self.conv(graph if graph.device == x.device else graph.to(x.device), x)
+        src, dst = ops.edge_index(graph, x.device)
+        d_out = torch.bincount(src, minlength=graph.num_nodes()).clamp_min(1).to(x.dtype)
+        d_in = torch.bincount(dst, minlength=graph.num_nodes()).clamp_min(1).to(x.dtype)
+        weight = d_out.index_select(0, src).rsqrt() * d_in.index_select(0, dst).rsqrt()
+        return (
+            ops.weighted_sum(graph, x @ self.conv.weight, weight, backend="torch") + self.conv.bias
+        )
+
+
+class GATLayer(nn.Module):
+    """``dgl.nn.GATConv`` with heads concatenated, and a torch fallback on the same weights.
+
+    ``[n, in] → [n, heads·out]`` (see the module docstring for the attention formula).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads, self.out_dim = heads, out_dim
+        self.conv = GATConv(in_dim, out_dim, heads, allow_zero_in_degree=True)
+
+    def forward(self, graph: dgl.DGLGraph, x: Tensor, backend: ops.Backend = "auto") -> Tensor:
+        if _use_dgl(x, backend):
+            out = self.conv(graph if graph.device == x.device else graph.to(x.device), x)
+            return out.flatten(1)
+        conv = self.conv
+        feat = conv.fc(x).view(-1, self.heads, self.out_dim)
+        el = (feat * conv.attn_l).sum(-1, keepdim=True)  # [n, heads, 1]
+        er = (feat * conv.attn_r).sum(-1, keepdim=True)
+        scores = conv.leaky_relu(ops.gather_src(graph, el) + ops.gather_dst(graph, er))
+        attention = ops.edge_softmax(graph, scores, backend="torch")  # [E, heads, 1]
+        messages = ops.gather_src(graph, feat) * attention
+        out = ops.aggregate(graph, messages, "sum", backend="torch")
+        return (out + conv.bias.view(1, self.heads, self.out_dim)).flatten(1)
+
+
+class GNNConfig(StrictModel):
+    """Widths of a GNN baseline."""
+
+    width: int = Field(64, gt=0)
+    depth: int = Field(3, ge=1, description="graph layers (processor steps for mpnn)")
+    heads: int = Field(4, ge=1, description="attention heads (gat only)")
+    use_encodings: bool = True
+
+
+class ResidualGNN(ForecastModel):
+    """Shared encode → ``depth`` residual graph layers → decode; subclasses pick the layer."""
+
+    Config = GNNConfig
+    layer_kind: ClassVar[str] = "gcn"
+
+    def __init__(self, config: GNNConfig, spec: TaskSpec) -> None:
+        super().__init__(config, spec)
+        c = config
+        in_dim = spec.lookback + (spec.encoding_dim if c.use_encodings else 0)
+        self.encoder = nn.Linear(in_dim, c.width)
+        if self.layer_kind == "gat" and c.width % c.heads:
+            raise ValueError(f"{self.name}: width={c.width} must be divisible by heads={c.heads}")
+        self.layers = nn.ModuleList(
+            GATLayer(c.width, c.width // c.heads, c.heads)
+            if self.layer_kind == "gat"
+            else GraphConvLayer(c.width, c.width)
+            for _ in range(c.depth)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(c.width) for _ in range(c.depth))
+        self.decoder = MLP(c.width, c.width, spec.horizon, depth=1)
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        scaled = scale_history(batch.history)
+        h = self.encoder(node_features(batch, scaled, self.config.use_encodings))
+        graph = with_self_loops(batch.graph)
+        for layer, norm in zip(self.layers, self.norms):
+            h = h + F.gelu(layer(graph, norm(h)))
+        return ModelOutput(prediction=scaled.decode(self.decoder(h)))
+
+
+# Base sizes match ROMA-B (≈264M parameters) within 10% (tests/baselines/test_baseline_sizes.py).
+@register_model("gcn")
+class GCN(ResidualGNN):
+    """Residual GCN of ``dgl.nn.GraphConv`` layers with self-loops."""
+
+    SIZES: dict[str, dict[str, Any]] = {
+        "tiny": {"width": 64, "depth": 3},
+        "base": {"width": 7424, "depth": 4},
+    }
+    layer_kind = "gcn"
+
+
+@register_model("gat")
+class GAT(ResidualGNN):
+    """Residual GAT of ``dgl.nn.GATConv`` layers (heads concatenated) with self-loops."""
+
+    SIZES: dict[str, dict[str, Any]] = {
+        "tiny": {"width": 64, "depth": 3, "heads": 4},
+        "base": {"width": 7424, "depth": 4, "heads": 16},
+    }
+    layer_kind = "gat"
+
+
+class MPNNConfig(GNNConfig):
+    """Widths of the MeshGraphNet-style MPNN (``depth`` processor steps)."""
+
+    edge_radius: float = Field(0.9, gt=0, lt=1, description="Poincaré-disk rim of the graph")
+
+
+@register_model("mpnn")
+class MPNN(ForecastModel):
+    """Encode–process–decode MPNN with edge-MLP messages (MeshGraphNet), all through ops.py."""
+
+    Config = MPNNConfig
+    SIZES: dict[str, dict[str, Any]] = {
+        "tiny": {"width": 48, "depth": 3},
+        "base": {"width": 1536, "depth": 15},
+    }
+
+    def __init__(self, config: MPNNConfig, spec: TaskSpec) -> None:
+        super().__init__(config, spec)
+        c = config
+        in_dim = spec.lookback + (spec.encoding_dim if c.use_encodings else 0)
+        self.node_encoder = nn.Sequential(MLP(in_dim, c.width, c.width), nn.LayerNorm(c.width))
+        self.edge_encoder = nn.Sequential(
+            MLP(spec.lookback + 3, c.width, c.width), nn.LayerNorm(c.width)
+        )
+        self.edge_mlps = nn.ModuleList(
+            nn.Sequential(MLP(3 * c.width, c.width, c.width), nn.LayerNorm(c.width))
+            for _ in range(c.depth)
+        )
+        self.node_mlps = nn.ModuleList(
+            nn.Sequential(MLP(2 * c.width, c.width, c.width), nn.LayerNorm(c.width))
+            for _ in range(c.depth)
+        )
+        self.decoder = MLP(c.width, c.width, spec.horizon, depth=1)
+
+    def forward(self, batch: Batch) -> ModelOutput:
+        graph = batch.graph
+        scaled = scale_history(batch.history)
+        h = self.node_encoder(node_features(batch, scaled, self.config.use_encodings))
+        points = poincare_disk(batch.coords, self.spec.num_nodes, self.config.edge_radius)
+        offset = ops.gather_src(graph, points) - ops.gather_dst(graph, points)
+        history_gap = ops.gather_src(graph, scaled.inputs) - ops.gather_dst(graph, scaled.inputs)
+        e = self.edge_encoder(
+            torch.cat([history_gap, offset, offset.norm(dim=-1, keepdim=True)], dim=-1)
+        )
+        for edge_mlp, node_mlp in zip(self.edge_mlps, self.node_mlps):
+            e = e + edge_mlp(torch.cat([e, ops.gather_src(graph, h), ops.gather_dst(graph, h)], -1))
+            h = h + node_mlp(torch.cat([h, ops.aggregate(graph, e, "sum")], dim=-1))
+        return ModelOutput(prediction=scaled.decode(self.decoder(h)))
