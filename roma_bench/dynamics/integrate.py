@@ -8,10 +8,12 @@ a checkpointed ``(step, state)`` is bit-identical to an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import torch
 
 RHS = Callable[[float, np.ndarray], np.ndarray]
 
@@ -53,6 +55,24 @@ def rk4_step(rhs: RHS, t: float, y: np.ndarray, dt: float) -> np.ndarray:
     return k2
 
 
+@contextlib.contextmanager
+def single_threaded_torch() -> Iterator[None]:
+    """Run torch ops on one intra-op thread inside the block, then restore the thread count.
+
+    The simulators' kernels are single-threaded (scipy CSR mat-vecs); torch's OpenMP pool
+    only adds synchronisation, which costs ~10 ms per op on an oversubscribed machine.
+    """
+    previous = torch.get_num_threads()
+    if previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def simulate(
     system: DynamicalSystem,
     state: np.ndarray,
@@ -65,7 +85,11 @@ def simulate(
 
     Yields ``(step, t, state)`` (``t = step·dt``, ``state`` ``[N]`` float64, a fresh array
     the caller may keep) after every step in ``(start_step, stop_step]`` that is a
-    multiple of ``save_every``. The input ``state`` is not modified.
+    multiple of ``save_every``. The input ``state`` is not modified. If the system has a
+    ``check_state(step, y)`` method (e.g. non-negative activity), it is called on every
+    yielded state and its ``FloatingPointError`` (naming the step and the fix) propagates.
+    The steps between two yields run under :func:`single_threaded_torch`; the caller's
+    code between yields sees its own thread setting.
     """
     if dt <= 0 or not np.isfinite(dt):
         raise ValueError(f"dt must be a positive finite number, got {dt!r}")
@@ -76,7 +100,15 @@ def simulate(
     y = np.array(state, dtype=np.float64, copy=True)
     if y.ndim != 1:
         raise ValueError(f"state must be a 1-d array [N], got shape {y.shape}")
-    for step in range(start_step, stop_step):
-        y = rk4_step(system.rhs, step * dt, y, dt)
-        if (step + 1) % save_every == 0:
-            yield step + 1, (step + 1) * dt, y
+    check_state = getattr(system, "check_state", None)
+    step = start_step
+    while step < stop_step:
+        stop = min((step // save_every + 1) * save_every, stop_step)  # next save (or the end)
+        with single_threaded_torch():
+            for k in range(step, stop):
+                y = rk4_step(system.rhs, k * dt, y, dt)
+        step = stop
+        if step % save_every == 0:
+            if check_state is not None:
+                check_state(step, y)
+            yield step, step * dt, y
