@@ -45,3 +45,6 @@ class TrainConfig(StrictModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True
     init_checkpoint: str | None = Field(None, description="start from these weights (fine-tuning)")
+    log_every: int = Field(10, gt=0, description="log the training loss every this many steps")
+    evaluate_test: bool = Field(True, description="score the test split at the end of training")
+    plots: bool = Field(True, description="save loss/rollout/R(t) plots as run artifacts")

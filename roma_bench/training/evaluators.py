@@ -54,7 +54,9 @@ class TaskEvaluator:
             f"t0+1..t0+{H}; optional coarse_prediction: finite float tensor [m={m}, H={H}, C={C}]"
         )
 
-    def _check_tensor(self, label: str, value: object, shape: tuple[int, ...], batch: Batch) -> None:
+    def _check_tensor(
+        self, label: str, value: object, shape: tuple[int, ...], batch: Batch
+    ) -> None:
         if not isinstance(value, Tensor):
             raise EvaluationError(
                 f"evaluator {self.name}: {label} must be a torch tensor, got "

@@ -1,0 +1,132 @@
+"""``roma-bench leaderboard run|show``: train for a leaderboard, or regenerate it from runs."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+ORDER = 30
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "leaderboard",
+        help="train models for a task's leaderboard, or regenerate and print it",
+        description="`run` trains and scores each model for each seed and size, then writes "
+        "leaderboards/<task>.csv and .md; `show` regenerates both from the tracked MLflow runs "
+        "and prints the table. Runs of another task version or data checksum are refused.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run_p = actions.add_parser("run", help="train + evaluate, then write the leaderboard")
+    show_p = actions.add_parser("show", help="regenerate the leaderboard from tracked runs")
+    for sub in (run_p, show_p):
+        sub.add_argument("--task", required=True, help="task card name, e.g. km-tiny")
+        sub.add_argument("--tracking-uri", help="MLflow tracking URI (default runs/mlflow.db)")
+        sub.add_argument("--out", metavar="DIR", help="leaderboard folder (default leaderboards/)")
+        sub.add_argument("--board", help="leaderboard name (tag roma.leaderboard; default: task)")
+        sub.add_argument("--only-current", action="store_true",
+                         help="leave out runs of other task versions instead of refusing")  # fmt: skip
+    run_p.add_argument("--models", help="comma-separated model names (default: all registered)")
+    run_p.add_argument("--sizes", default="tiny", help="comma-separated sizes (default tiny)")
+    run_p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per model (default 3)")
+    run_p.add_argument("--steps", type=int, help="training steps per run (default 300)")
+    run_p.add_argument("--learning-task", choices=["forecast", "effective"], default="forecast")
+    run_p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    run_p.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="training config override for every run")  # fmt: skip
+    run_p.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
+def current_reference(task: str) -> tuple[str, str | None]:
+    """The task card's version and, when its data exists, the store's checksum."""
+    from roma_bench.cards import load_card
+    from roma_bench.paths import task_data_path
+
+    card = load_card(task)
+    checksum = None
+    path = task_data_path(card.name)
+    if path.exists():
+        from roma_bench.data.store import TaskStore
+
+        checksum = str(TaskStore(path).checksum)
+    return card.version, checksum
+
+
+def show_command(task: str, board: str | None, out) -> str:
+    """The ``leaderboard show`` command that regenerates this board."""
+    parts = ["roma-bench leaderboard show", f"--task {task}"]
+    if board and board != task:
+        parts.append(f"--board {board}")
+    if out:
+        parts.append(f"--out {out}")
+    return " ".join(parts)
+
+
+def regenerate(task: str, tracking_uri: str, out, only_current: bool, board_name=None, stream=None):
+    """Build the leaderboard from the store, write its files and print the Markdown."""
+    stream = stream or sys.stdout
+    from pathlib import Path
+
+    from roma_bench.cli import UsageError
+    from roma_bench.leaderboard import (
+        LeaderboardError,
+        build_leaderboard,
+        fetch_runs,
+        to_markdown,
+        write_leaderboard,
+    )
+
+    version, checksum = current_reference(task)
+    try:
+        records = fetch_runs(task, tracking_uri, board_name)
+        board = build_leaderboard(task, records, version, checksum,
+                                  exclude_mismatched=only_current)  # fmt: skip
+    except LeaderboardError as err:
+        raise UsageError(str(err)) from None
+    command = show_command(task, board_name, out)
+    csv_path, md_path = write_leaderboard(board, tracking_uri, Path(out) if out else None, command)
+    print(to_markdown(board, tracking_uri, command), file=stream)
+    print(f"wrote {csv_path} and {md_path}", file=stream)
+    return board
+
+
+def reproduce_command(args: argparse.Namespace, models: list[str], sizes: list[str]) -> str:
+    """The exact ``leaderboard run`` command of these arguments (models spelled out)."""
+    from roma_bench.training.config import TrainConfig
+
+    steps = args.steps or TrainConfig.model_fields["steps"].default
+    parts = ["roma-bench leaderboard run", f"--task {args.task}", f"--models {','.join(models)}",
+             f"--sizes {','.join(sizes)}", f"--seeds {args.seeds}", f"--steps {steps}"]  # fmt: skip
+    if args.learning_task != "forecast":
+        parts.append(f"--learning-task {args.learning_task}")
+    parts += [f"--set {shlex.quote(o)}" for o in args.overrides]
+    if args.board:
+        parts.append(f"--board {args.board}")
+    return " ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from roma_bench.registry import available_models
+    from roma_bench.tracking.runs import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri)
+    if args.action == "run":
+        from roma_bench.leaderboard import run_leaderboard
+
+        models = args.models.split(",") if args.models else available_models()
+        models = [m.strip() for m in models if m.strip()]
+        sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+        command = reproduce_command(args, models, sizes)
+        results = run_leaderboard(
+            args.task, models, sizes=sizes, board=args.board, seeds=args.seeds,
+            steps=args.steps, learning_task=args.learning_task, tracking_uri=uri,
+            command=command, device=args.device, progress=not args.quiet,
+            overrides=args.overrides,
+        )  # fmt: skip
+        failed = [r for r in results if r.status != "FINISHED"]
+        for r in failed:
+            print(f"run {r.run_id} {r.status}: {r.message}", file=sys.stderr)
+    regenerate(args.task, uri, args.out, args.only_current, args.board)
+    return 0

@@ -1,0 +1,352 @@
+"""Leaderboards regenerated from tracked MLflow runs (never typed by hand).
+
+``leaderboards/<task>.csv`` and ``leaderboards/<task>.md`` hold one row per
+(learning task, model, size): parameter count, every test metric as mean ± std
+over seeds (sample std, ddof = 1; OGB rule: seeds are never tuned), the seeds,
+the mean training time, the peak memory, the hardware, the task version and the
+exact command. Only finished runs tagged ``roma.leaderboard=<task>`` count (the
+latest per seed); runs of another task version or data checksum are refused,
+never mixed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from roma_bench.training.metrics import PRIMARY_METRIC, ROLLOUT_HORIZONS, rollout_metric_name
+
+METRICS = (
+    "smspe", "nrmse", *(rollout_metric_name(h) for h in ROLLOUT_HORIZONS), "phase_error",
+    "order_parameter_error", "coarse_smspe", "coarse_error", "pde_residual",
+)  # fmt: skip
+LEADERBOARD_TAG = "roma.leaderboard"
+COMMAND_TAG = "roma.leaderboard_command"
+
+
+class LeaderboardError(ValueError):
+    """Runs that cannot be put in one table (mixed task versions or data), or no runs at all."""
+
+
+@dataclass
+class RunRecord:
+    """What a leaderboard needs from one tracked run."""
+
+    run_id: str
+    model: str
+    size: str
+    seed: int
+    learning_task: str
+    task_version: str
+    data_checksum: str
+    status: str
+    start_time: int
+    num_parameters: int
+    train_time: float
+    peak_memory_mb: float
+    hardware: str
+    command: str
+    steps: int = 0
+    leaderboard_command: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_run(cls, run: Any) -> RunRecord:
+        tags, data = run.data.tags, run.data.metrics
+        gpu = float(tags.get("roma.gpu_peak_memory_mb", 0) or 0)
+        return cls(
+            run_id=run.info.run_id,
+            model=tags.get("roma.model", "?"),
+            size=tags.get("roma.size", "?"),
+            seed=int(tags.get("roma.seed", -1)),
+            learning_task=tags.get("roma.learning_task", "forecast"),
+            task_version=tags.get("roma.task_version", "?"),
+            data_checksum=tags.get("roma.data_checksum", "?"),
+            status=run.info.status,
+            start_time=int(run.info.start_time or 0),
+            num_parameters=int(tags.get("roma.num_parameters", 0)),
+            train_time=float(tags.get("roma.wall_time_s", "nan")),
+            peak_memory_mb=gpu if gpu > 0 else float(tags.get("roma.cpu_peak_memory_mb", "nan")),
+            hardware=tags.get("hardware", tags.get("device_name", "?")),
+            command=tags.get("roma.command", ""),
+            steps=int(run.data.params.get("steps", 0)),
+            leaderboard_command=tags.get(COMMAND_TAG, ""),
+            metrics={k[5:]: v for k, v in data.items() if k.startswith("test_")},
+        )
+
+
+def fetch_runs(
+    task: str, tracking_uri: str | None = None, board: str | None = None
+) -> list[RunRecord]:
+    """Every run of experiment ``task`` tagged ``roma.leaderboard=<board or task>`` (any status)."""
+    import mlflow
+
+    from roma_bench.tracking.runs import quiet_mlflow_logging, resolve_tracking_uri
+
+    quiet_mlflow_logging()
+    client = mlflow.MlflowClient(resolve_tracking_uri(tracking_uri))
+    experiment = client.get_experiment_by_name(task)
+    if experiment is None:
+        return []
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.`{LEADERBOARD_TAG}` = '{board or task}'",
+            max_results=1000,
+            page_token=token,
+        )
+        runs.extend(RunRecord.from_run(r) for r in page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+@dataclass
+class Leaderboard:
+    """The rows of one task's leaderboard and what they were computed from."""
+
+    task: str
+    task_version: str
+    data_checksum: str
+    rows: list[dict[str, Any]]
+    excluded: list[RunRecord] = field(default_factory=list)
+
+
+def check_versions(
+    records: Iterable[RunRecord], version: str, checksum: str | None, exclude: bool = False
+) -> tuple[list[RunRecord], list[RunRecord]]:
+    """Split runs into those of task ``version``/``checksum`` and the others; refuse the others.
+
+    ``exclude=False`` raises :class:`LeaderboardError` naming the mismatched runs.
+    """
+    keep, other = [], []
+    for record in records:
+        same = record.task_version == version and (
+            checksum is None or record.data_checksum == checksum
+        )
+        (keep if same else other).append(record)
+    if other and not exclude:
+        found = sorted({(r.task_version, r.data_checksum[:12]) for r in other})
+        listed = ", ".join(f"v{v} (data {c}…)" for v, c in found)
+        raise LeaderboardError(
+            f"refusing to mix task versions: {len(other)} run(s) were made on {listed}, "
+            f"the leaderboard is for v{version}"
+            + (f" (data {checksum[:12]}…)" if checksum else "")
+            + f"; offending runs: {', '.join(r.run_id for r in other[:5])}"
+            + ("…" if len(other) > 5 else "")
+            + ". Delete them or pass --only-current to leave them out."
+        )
+    return keep, other
+
+
+def build_leaderboard(
+    task: str,
+    records: Sequence[RunRecord],
+    version: str | None = None,
+    checksum: str | None = None,
+    exclude_mismatched: bool = False,
+) -> Leaderboard:
+    """Aggregate finished runs into rows; see the module docstring for the rules."""
+    if not records:
+        raise LeaderboardError(
+            f"no tracked leaderboard runs for task {task!r}; "
+            f"run `roma-bench leaderboard run --task {task}` first"
+        )
+    latest = max(records, key=lambda r: r.start_time)
+    version = version or latest.task_version
+    checksum = checksum or latest.data_checksum
+    keep, other = check_versions(records, version, checksum, exclude_mismatched)
+    per_seed: dict[tuple, RunRecord] = {}
+    failed: dict[tuple, int] = defaultdict(int)
+    for record in sorted(keep, key=lambda r: r.start_time):
+        key = (record.learning_task, record.model, record.size, record.steps)
+        if record.status == "FINISHED" and record.metrics:
+            per_seed[(*key, record.seed)] = record  # the latest run of each seed wins
+        elif record.status == "FAILED":
+            failed[key] += 1
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
+    for (*key, _seed), record in sorted(per_seed.items(), key=lambda kv: kv[0]):
+        groups[tuple(key)].append(record)
+    rows = []
+    for (learning_task, model, size, steps), runs in groups.items():
+        row: dict[str, Any] = {
+            "learning_task": learning_task, "model": model, "size": size, "steps": steps,
+            "params": runs[0].num_parameters, "seeds": len(runs),
+            "seed_list": " ".join(str(r.seed) for r in runs),
+            "failed_runs": failed.get((learning_task, model, size, steps), 0),
+        }  # fmt: skip
+        for metric in METRICS:
+            values = [r.metrics[metric] for r in runs if metric in r.metrics]
+            if values:
+                row[f"{metric}_mean"], row[f"{metric}_std"] = _mean_std(values)
+        row["train_time_s"] = _mean_std([r.train_time for r in runs])[0]
+        row["peak_memory_mb"] = max(r.peak_memory_mb for r in runs)
+        row["hardware"] = runs[-1].hardware
+        row["task_version"] = version
+        row["data_checksum"] = checksum
+        row["command"] = runs[-1].leaderboard_command or runs[-1].command
+        row["run_ids"] = " ".join(r.run_id for r in runs)
+        rows.append(row)
+
+    def rank(row: dict[str, Any]) -> tuple:
+        primary = row.get(f"{PRIMARY_METRIC[row['learning_task']]}_mean", math.inf)
+        return (row["learning_task"], primary)
+
+    rows.sort(key=rank)
+    return Leaderboard(task, version, checksum, rows, excluded=other)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def to_csv(board: Leaderboard) -> str:
+    """The CSV text: one column per field, ``<metric>_mean`` and ``<metric>_std`` per metric."""
+    import csv
+    import io
+
+    columns = ["learning_task", "model", "size", "steps", "params", "seeds", "seed_list",
+               "failed_runs"]  # fmt: skip
+    columns += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")
+                if any(f"{m}_mean" in r for r in board.rows)]  # fmt: skip
+    columns += ["train_time_s", "peak_memory_mb", "hardware", "task_version", "data_checksum",
+                "command", "run_ids"]  # fmt: skip
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in board.rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def format_mean_std(row: dict[str, Any], metric: str) -> str:
+    if f"{metric}_mean" not in row:
+        return "–"
+    return f"{row[f'{metric}_mean']:.4g} ± {row[f'{metric}_std']:.2g}"
+
+
+def verdict(board: Leaderboard, learning_task: str) -> str:
+    """One sentence: who ranks first by the primary metric, and whether ROMA wins."""
+    primary = PRIMARY_METRIC[learning_task]
+    rows = [r for r in board.rows if r["learning_task"] == learning_task and f"{primary}_mean" in r]
+    learned = [r for r in rows if r["model"] != "oracle"]
+    if not learned:
+        return ""
+    best = learned[0]
+    roma = [r for r in learned if r["model"] == "roma"]
+    text = f"Best by test {primary} (excluding the oracle): {best['model']} ({best['size']})."
+    if not roma:
+        return text + " ROMA has no finished runs in this table."
+    if best["model"] == "roma":
+        return text + " ROMA wins."
+    place = learned.index(roma[0]) + 1
+    return text + f" ROMA does not win here: it ranks {place} of {len(learned)}."
+
+
+def to_markdown(board: Leaderboard, tracking_uri: str, show_command: str = "") -> str:
+    """The Markdown page: header, one table per learning task, the verdict and provenance."""
+    shown = [m for m in METRICS if any(f"{m}_mean" in r for r in board.rows)]
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"# Leaderboard: {board.task} (task version {board.task_version})",
+        "",
+        f"Generated {now} from the MLflow store `{tracking_uri}` by "
+        f"`{show_command or f'roma-bench leaderboard show --task {board.task}'}` — never "
+        "edited by hand. "
+        f"Data checksum `{board.data_checksum}`. Scores on the held-out test subgraph and test "
+        "time range, mean ± sample std over seeds (lower is better). Rollout nRMSE at h frames "
+        "feeds predictions back as history.",
+        "",
+    ]
+    for learning_task in sorted({r["learning_task"] for r in board.rows}):
+        rows = [r for r in board.rows if r["learning_task"] == learning_task]
+        head = ["model", "size", "steps", "params", *shown, "seeds", "train time (s)",
+                "peak mem (MiB)",
+                "hardware"]  # fmt: skip
+        lines += [f"## {learning_task}", "", "| " + " | ".join(head) + " |",
+                  "|" + "---|" * len(head)]  # fmt: skip
+        for r in rows:
+            cells = [r["model"], r["size"], str(r["steps"]), f"{r['params']:,}",
+                     *(format_mean_std(r, m) for m in shown), str(r["seeds"]),
+                     f"{r['train_time_s']:.1f}", f"{r['peak_memory_mb']:.0f}", r["hardware"]]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", verdict(board, learning_task), "", "Commands (one per row):", ""]
+        lines += [f"- {r['model']} ({r['size']}): `{r['command']}`" for r in rows]
+        failed = [f"{r['model']} ({r['failed_runs']})" for r in rows if r["failed_runs"]]
+        if failed:
+            lines += ["", f"Failed runs (not in the means): {', '.join(failed)}."]
+        lines.append("")
+    if board.excluded:
+        lines += [f"{len(board.excluded)} run(s) of other task versions or data were left out.", ""]
+    return "\n".join(lines)
+
+
+def write_leaderboard(
+    board: Leaderboard, tracking_uri: str, folder: Path | None = None, show_command: str = ""
+) -> tuple[Path, Path]:
+    """Write ``<folder>/<task>.csv`` and ``.md`` atomically; returns both paths."""
+    from roma_bench.paths import leaderboard_dir
+
+    folder = Path(folder) if folder is not None else leaderboard_dir()
+    csv_path, md_path = folder / f"{board.task}.csv", folder / f"{board.task}.md"
+    _atomic_write(csv_path, to_csv(board))
+    _atomic_write(md_path, to_markdown(board, tracking_uri, show_command))
+    return csv_path, md_path
+
+
+def run_leaderboard(
+    task: str,
+    models: Sequence[str],
+    sizes: Sequence[str] = ("tiny",),
+    board: str | None = None,
+    seeds: int = 3,
+    steps: int | None = None,
+    learning_task: str = "forecast",
+    tracking_uri: str | None = None,
+    command: str = "",
+    device: str = "auto",
+    progress: bool = True,
+    overrides: Sequence[str] = (),
+) -> list[Any]:
+    """Train and score every (model, size, seed) on ``task``; returns the TrainResults.
+
+    Seeds are ``0 … seeds-1``; each run is tagged for the task's leaderboard. A run that
+    fails (e.g. diverges) is recorded as FAILED and the others go on.
+    """
+    from roma_bench.registry import get_model_class
+    from roma_bench.training.fit import train
+    from roma_bench.training.resolve import build_train_config
+
+    for name in models:
+        get_model_class(name)  # fail fast on a typo, before any training
+    results = []
+    for model in models:
+        for size in sizes:
+            for seed in range(seeds):
+                fields = {"model_name": model, "task": task, "size": size, "seed": seed,
+                          "steps": steps, "learning_task": learning_task, "device": device}  # fmt: skip
+                config = build_train_config(None, fields, overrides)
+                tags = {LEADERBOARD_TAG: board or task, COMMAND_TAG: command}
+                results.append(
+                    train(config, tracking_uri=tracking_uri, tags=tags, progress=progress)
+                )
+    return results

@@ -1,0 +1,192 @@
+"""MLflow runs: where they are stored, how a training run opens, logs and closes.
+
+Default store (no ``--tracking-uri``, no ``MLFLOW_TRACKING_URI``): SQLite at
+``<runs_dir>/mlflow.db`` (``./runs/mlflow.db``; ``ROMA_BENCH_RUNS`` moves it) with
+artifacts under ``<runs_dir>/mlartifacts/``. Browse it with
+``mlflow ui --backend-store-uri sqlite:///runs/mlflow.db``. With a server
+(``--tracking-uri http://host:5000``) artifacts go wherever the server stores them.
+
+One experiment per task (named after the task). Tags written by the harness start
+with ``roma.`` (see :data:`TAG_KEYS`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+TAG = "roma."
+TAG_KEYS = (
+    "task", "task_version", "data_checksum", "model", "size", "seed", "learning_task",
+    "command", "out_dir", "status", "failure", "num_parameters", "wall_time_s",
+    "cpu_peak_memory_mb", "gpu_peak_memory_mb", "learnable", "steps_done", "stopped_early",
+    "leaderboard", "leaderboard_command",
+)  # fmt: skip
+
+
+def tag(key: str) -> str:
+    """The full MLflow tag name of a harness tag ``key`` (``roma.<key>``)."""
+    return f"{TAG}{key}"
+
+
+def quiet_mlflow_logging() -> None:
+    """Silence database-migration and experiment-creation chatter."""
+    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.store"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """``uri``, else ``$MLFLOW_TRACKING_URI``, else the embedded SQLite store."""
+    from roma_bench.paths import default_tracking_uri, runs_dir
+
+    if uri:
+        return uri
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    runs_dir().mkdir(parents=True, exist_ok=True)
+    return default_tracking_uri()
+
+
+def local_artifact_root(tracking_uri: str) -> str | None:
+    """Artifact folder URI next to a local SQLite store (``<db dir>/mlartifacts``); else None."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    db = Path(tracking_uri[len("sqlite:///") :])
+    return (db.parent / "mlartifacts").resolve().as_uri()
+
+
+def ensure_experiment(name: str, tracking_uri: str) -> str:
+    """The id of experiment ``name`` in the store, created (with a local artifact root) if new."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=local_artifact_root(tracking_uri))
+    except Exception:  # created concurrently by another process
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"optim": {"lr": 1e-3}} → {"optim.lr": "0.001"}`` (MLflow params are flat strings)."""
+    flat: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, prefix=f"{name}."))
+        else:
+            flat[name] = str(value)[:6000]
+    return flat
+
+
+class TrackedRun:
+    """An open MLflow run: log params, metrics, tags and artifacts; close it with a status.
+
+    Used as a context manager; an exception escaping the block marks the run FAILED
+    (KILLED for Ctrl-C).
+    """
+
+    def __init__(
+        self,
+        experiment: str,
+        *,
+        tracking_uri: str | None = None,
+        run_name: str | None = None,
+        nested: bool = False,
+        tags: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        import mlflow
+
+        quiet_mlflow_logging()
+        active = mlflow.active_run()
+        if nested and active is not None and tracking_uri is None:
+            self.tracking_uri = mlflow.get_tracking_uri()
+        else:
+            self.tracking_uri = resolve_tracking_uri(tracking_uri)
+            mlflow.set_tracking_uri(self.tracking_uri)
+        self.client = mlflow.MlflowClient(self.tracking_uri)
+        if run_id is not None:
+            self._run = mlflow.start_run(run_id=run_id, nested=nested and active is not None)
+        else:
+            experiment_id = ensure_experiment(experiment, self.tracking_uri)
+            if nested and active is not None:
+                experiment_id = active.info.experiment_id
+            self._run = mlflow.start_run(
+                experiment_id=experiment_id,
+                run_name=run_name,
+                nested=nested and active is not None,
+                tags=dict(tags or {}),
+            )
+        self.run_id: str = self._run.info.run_id
+        self.closed = False
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        existing = self.client.get_run(self.run_id).data.params
+        fresh = [Param(k, v) for k, v in flatten(params).items() if k not in existing]
+        for start in range(0, len(fresh), 100):
+            self.client.log_batch(self.run_id, params=fresh[start : start + 100])
+
+    def log_metrics(self, values: Mapping[str, float], step: int | None = None) -> None:
+        self.log_metric_series([(step or 0, dict(values))])
+
+    def log_metric_series(self, series: list[tuple[int, Mapping[str, float]]]) -> None:
+        """Log ``[(step, {name: value})]`` in few database round trips."""
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(name, float(value), now, int(step))
+            for step, values in series
+            for name, value in values.items()
+        ]
+        for start in range(0, len(metrics), 1000):
+            self.client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        run_tags = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        if run_tags:
+            self.client.log_batch(self.run_id, tags=run_tags)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        """End the run with MLflow status FINISHED, FAILED or KILLED (used for pruned trials)."""
+        import mlflow
+
+        if self.closed:
+            return
+        self.closed = True
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == self.run_id:
+            mlflow.end_run(status=status)
+        else:
+            self.client.set_terminated(self.run_id, status=status)
+
+    def __enter__(self) -> TrackedRun:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and not self.closed:
+            # Ctrl-C is KILLED (resumable with --resume); any other exception is FAILED.
+            status = "KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED"
+            self.set_tags({tag("status"): status, tag("failure"): f"{exc_type.__name__}: {exc}"})
+            self.finish(status)
+        elif not self.closed:
+            self.finish("FINISHED")

@@ -1,0 +1,166 @@
+"""Scoring on held-out data: one-step metrics, autoregressive rollouts, whole checkpoints.
+
+Only the task's held-out subgraph and time ranges are scored (``val`` or ``test``;
+never ``train``). Each score is the mean over the split's batches weighted by the
+batch's node count. ``rollout_nrmse_h<h>``: the model's ``[n, H]`` predictions are
+fed back as history (the oldest frames dropped) until ``h`` frames are predicted;
+the score is :func:`~roma_bench.training.metrics.nrmse` of frame ``t0 + h`` against
+the clean ``batch.future``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from roma_bench.data.batch import Batch
+from roma_bench.dynamics.observables import coarse_observables
+from roma_bench.models.base import ForecastModel, TaskSpec
+from roma_bench.training import metrics
+from roma_bench.training.evaluators import TaskEvaluator
+
+
+@torch.no_grad()
+def rollout(model: ForecastModel, batch: Batch, frames: int, first: Tensor | None = None) -> Tensor:
+    """Autoregressive prediction ``[n, frames]`` of frames ``t0+1 … t0+frames``.
+
+    Each call predicts ``H`` frames from the latest ``κ`` (observed or predicted) ones.
+    Needs ``batch.future`` ``[n, R ≥ frames]`` to build each call's (unused) targets.
+    ``first``: the model's prediction ``[n, H]`` on ``batch`` itself, if already computed.
+    """
+    if batch.future is None or batch.future.shape[1] < frames:
+        have = None if batch.future is None else tuple(batch.future.shape)
+        raise ValueError(
+            f"rollout of {frames} frames needs batch.future [n, ≥{frames}], got {have}"
+        )
+    horizon, lookback = batch.horizon, batch.lookback
+    history, t0, chunks, done = batch.history, batch.t0, [], 0
+    while done < frames:
+        stop = min(done + horizon, batch.future.shape[1])
+        target = batch.future[:, done:stop]
+        if target.shape[1] < horizon:  # pad the unused target of the last call
+            target = torch.cat([target, target[:, -1:].expand(-1, horizon - target.shape[1])], 1)
+        step_batch = replace(
+            batch,
+            history=history,
+            target=target,
+            t0=t0,
+            coarse_target=coarse_observables(
+                target, batch.coarse_assignment, batch.num_parts, batch.system
+            ),
+            future=None,
+        )
+        if done == 0 and first is not None:
+            prediction = first.float()
+        else:
+            prediction = model(step_batch).prediction.float()
+        chunks.append(prediction)
+        history = torch.cat([history, prediction.to(history.dtype)], dim=1)[:, -lookback:]
+        t0 = t0 + horizon * batch.frame_dt
+        done += horizon
+    return torch.cat(chunks, dim=1)[:, :frames]
+
+
+@torch.no_grad()
+def score_batch(
+    model: ForecastModel,
+    batch: Batch,
+    evaluator: TaskEvaluator,
+    horizons: Sequence[int] = metrics.ROLLOUT_HORIZONS,
+) -> dict[str, float]:
+    """Every metric of one held-out batch: one-step scores and rollout nRMSE per horizon."""
+    output = model(batch)
+    scores = evaluator.score(output, batch)
+    if batch.future is not None:
+        usable = [h for h in horizons if h <= batch.future.shape[1]]
+        if usable:
+            predicted = rollout(model, batch, max(usable), first=output.prediction)
+            evaluator._check_tensor("rollout", predicted, (batch.num_nodes, max(usable)), batch)
+            for h in usable:
+                scores[metrics.rollout_metric_name(h)] = float(
+                    metrics.nrmse(predicted[:, h - 1], batch.future[:, h - 1].float())
+                )
+    return scores
+
+
+def mean_scores(per_batch: Sequence[tuple[int, dict[str, float]]]) -> dict[str, float]:
+    """Node-weighted mean of per-batch scores ``[(num_nodes, {metric: value})]``."""
+    totals: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for weight, scores in per_batch:
+        for name, value in scores.items():
+            totals[name] = totals.get(name, 0.0) + weight * value
+            weights[name] = weights.get(name, 0.0) + weight
+    return {name: totals[name] / weights[name] for name in sorted(totals)}
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: ForecastModel,
+    batches: Sequence[Batch],
+    spec: TaskSpec,
+    device: torch.device | str = "cpu",
+    horizons: Sequence[int] = metrics.ROLLOUT_HORIZONS,
+) -> dict[str, float]:
+    """Mean scores of ``model`` over held-out ``batches`` (see the module docstring)."""
+    if not batches:
+        raise ValueError(f"task {spec.name}: no held-out batches to evaluate on")
+    evaluator = TaskEvaluator(spec)
+    was_training = model.training
+    model.eval()
+    try:
+        per_batch = [
+            (b.num_nodes, score_batch(model, b.to(device), evaluator, horizons)) for b in batches
+        ]
+    finally:
+        model.train(was_training)
+    return mean_scores(per_batch)
+
+
+def evaluate_checkpoint(
+    path: str | Path,
+    task: str | None = None,
+    split: str = "test",
+    learning_task: str | None = None,
+    device: str = "cpu",
+) -> dict[str, float]:
+    """Load the model at ``path`` and score it on ``task``'s held-out ``split``.
+
+    ``task`` defaults to the task the checkpoint was trained on, ``learning_task`` to
+    its learning task. Evaluating on another task needs the same lookback and horizon.
+    """
+    from roma_bench.config import ConfigError
+    from roma_bench.models.base import load_checkpoint
+    from roma_bench.training import data as task_data
+
+    if split not in ("val", "test"):
+        raise ConfigError(
+            f"split {split!r}: expected 'val' or 'test' (training data is not scored)"
+        )
+    model, extra = load_checkpoint(path, map_location=device)
+    task = task or model.spec.name
+    learning_task = learning_task or model.spec.task
+    data = task_data.open_task_data(task, learning_task, seed=0, noise=None)
+    spec = data.spec
+    for field in ("lookback", "horizon", "system"):
+        if getattr(spec, field) != getattr(model.spec, field):
+            raise ConfigError(
+                f"checkpoint {path} was built for {field}={getattr(model.spec, field)!r} "
+                f"(task {model.spec.name}); task {task} has {field}={getattr(spec, field)!r}"
+            )
+    if task == model.spec.name and extra.get("data_checksum") not in (None, data.checksum):
+        warnings.warn(
+            f"checkpoint {path} was trained on data with checksum {extra['data_checksum']}, "
+            f"the store now has {data.checksum}",
+            stacklevel=2,
+        )
+    model.to(device)
+    scores = evaluate_model(
+        model, data.eval_batches(split), replace(spec, task=learning_task), device
+    )
+    return scores

@@ -1,0 +1,132 @@
+"""Leaderboards from tracked runs: rows, mean ± std over seeds, refusal to mix task versions."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+
+from roma_bench.cli import main
+from roma_bench.leaderboard import (
+    LeaderboardError,
+    build_leaderboard,
+    fetch_runs,
+    to_markdown,
+    write_leaderboard,
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """One SQLite store for the module (creating its tables takes seconds)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('lb') / 'mlflow.db'}"
+
+
+def log_run(uri, task, model, seed, smspe, *, version="1.0", checksum="abc123", status="FINISHED",
+            board=None, params=1000, steps=50, wall=10.0):  # fmt: skip
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name(task)
+    exp_id = experiment.experiment_id if experiment else client.create_experiment(task)
+    tags = {
+        "roma.leaderboard": board or task, "roma.model": model, "roma.size": "tiny",
+        "roma.seed": str(seed), "roma.learning_task": "forecast", "roma.task_version": version,
+        "roma.data_checksum": checksum, "roma.num_parameters": str(params),
+        "roma.wall_time_s": str(wall), "roma.cpu_peak_memory_mb": "512.0",
+        "roma.gpu_peak_memory_mb": "0.0", "hardware": "test-cpu (2 cores)",
+        "roma.command": f"roma-bench train --model {model} --task {task} --seed {seed}",
+        "roma.leaderboard_command": f"roma-bench leaderboard run --task {task} --seeds 2",
+    }  # fmt: skip
+    run = client.create_run(exp_id, tags=tags)
+    client.log_param(run.info.run_id, "steps", str(steps))
+    if status == "FINISHED":
+        client.log_metric(run.info.run_id, "test_smspe", smspe)
+        client.log_metric(run.info.run_id, "test_nrmse", 10 * smspe)
+    client.set_terminated(run.info.run_id, status)
+    return run.info.run_id
+
+
+def test_two_models_two_seeds(store, tmp_path):
+    task = "lb-two"
+    log_run(store, task, "alpha", 0, 0.9)  # superseded by the later run of seed 0
+    log_run(store, task, "alpha", 0, 0.1)
+    log_run(store, task, "alpha", 1, 0.3)
+    log_run(store, task, "beta", 0, 0.05, params=2000)
+    log_run(store, task, "beta", 1, 0.07, params=2000)
+    log_run(store, task, "beta", 2, 0.0, status="FAILED")
+    log_run(store, "lb-other", "gamma", 0, 0.5)  # another task's runs never appear
+
+    board = build_leaderboard(task, fetch_runs(task, store))
+    assert [(r["model"], r["seeds"], r["params"]) for r in board.rows] == [
+        ("beta", 2, 2000),
+        ("alpha", 2, 1000),
+    ]
+    beta, alpha = board.rows
+    assert alpha["smspe_mean"] == pytest.approx(0.2)
+    assert alpha["smspe_std"] == pytest.approx(math.sqrt(0.02))  # sample std of 0.1, 0.3
+    assert alpha["nrmse_mean"] == pytest.approx(2.0)
+    assert beta["smspe_mean"] == pytest.approx(0.06) and beta["smspe_std"] == pytest.approx(
+        math.sqrt(2e-4)
+    )
+    assert beta["failed_runs"] == 1 and alpha["failed_runs"] == 0
+    assert alpha["seed_list"] == "0 1"
+
+    csv_path, md_path = write_leaderboard(board, store, tmp_path)
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [r["model"] for r in rows] == ["beta", "alpha"]
+    assert float(rows[1]["smspe_mean"]) == pytest.approx(0.2)
+    assert rows[1]["task_version"] == "1.0" and rows[1]["hardware"] == "test-cpu (2 cores)"
+    assert rows[1]["command"] == "roma-bench leaderboard run --task lb-two --seeds 2"
+    text = md_path.read_text()
+    assert "| alpha | tiny | 50 | 1,000 | 0.2 ± 0.14 | 2 ± 1.4 | 2 |" in text
+    assert "never edited by hand" in text and "task version 1.0" in text
+    assert "Failed runs (not in the means): beta (1)." in text
+
+
+def test_mixing_task_versions_is_refused(store):
+    task = "lb-mixed"
+    log_run(store, task, "alpha", 0, 0.1, version="1.0")
+    old = log_run(store, task, "alpha", 1, 0.3, version="0.9")
+    records = fetch_runs(task, store)
+    with pytest.raises(
+        LeaderboardError, match=r"refusing to mix task versions: 1 run\(s\) were made on v0.9"
+    ) as err:
+        build_leaderboard(task, records, version="1.0", checksum="abc123")
+    assert old in str(err.value)
+    board = build_leaderboard(task, records, "1.0", "abc123", exclude_mismatched=True)
+    assert board.rows[0]["seeds"] == 1 and [r.run_id for r in board.excluded] == [old]
+    assert "1 run(s) of other task versions or data were left out" in to_markdown(board, store)
+
+
+def test_other_data_checksum_is_refused(store):
+    task = "lb-checksum"
+    log_run(store, task, "alpha", 0, 0.1, checksum="abc123")
+    log_run(store, task, "alpha", 1, 0.1, checksum="fff999")
+    with pytest.raises(LeaderboardError, match=r"v1.0 \(data fff999…\)"):
+        build_leaderboard(task, fetch_runs(task, store), version="1.0", checksum="abc123")
+
+
+def test_cli_show_writes_files_and_refuses_old_versions(store, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ROMA_BENCH_DATA", str(tmp_path / "no-data"))  # reference: card version
+    log_run(store, "km-tiny", "roma", 0, 0.01)
+    log_run(store, "km-tiny", "persistence", 0, 0.02)
+    code = main(["leaderboard", "show", "--task", "km-tiny", "--tracking-uri", store,
+                 "--out", str(tmp_path / "boards")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ROMA wins." in out
+    assert (tmp_path / "boards" / "km-tiny.csv").is_file()
+    assert (tmp_path / "boards" / "km-tiny.md").read_text().startswith("# Leaderboard: km-tiny")
+
+    log_run(store, "km-tiny", "roma", 1, 0.01, version="0.1")
+    code = main(["leaderboard", "show", "--task", "km-tiny", "--tracking-uri", store,
+                 "--out", str(tmp_path / "boards")])  # fmt: skip
+    assert code == 2
+    assert "refusing to mix task versions" in capsys.readouterr().err
+
+
+def test_no_runs_says_how_to_make_them(store):
+    with pytest.raises(LeaderboardError, match="roma-bench leaderboard run --task lb-none"):
+        build_leaderboard("lb-none", fetch_runs("lb-none", store))
