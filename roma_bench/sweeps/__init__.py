@@ -1,1 +1,1 @@
-"""sweeps"""
+"""Optuna sweeps: search spaces, storages shared by many workers, and the sweep runner."""

@@ -1,0 +1,148 @@
+"""``roma-bench study transfer|scaling|noise``: the studies of DESIGN.md section 4."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from roma_bench.cli.sweep import add_base_config_arguments, base_config
+
+ORDER = 45
+
+
+def _csv(kind):
+    def parse(text: str) -> list:
+        try:
+            return [kind(item) for item in text.split(",") if item.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {kind.__name__}s, got {text!r}"
+            ) from None
+
+    return parse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "study",
+        help="transfer, scaling and noise studies (CSV + plot under leaderboards/studies/)",
+        description=(
+            "Run a study: each is one parent MLflow run with nested training runs, and writes "
+            "<leaderboards>/studies/<study>-<task>.csv, .png and .md."
+        ),
+    )
+    kinds = parser.add_subparsers(dest="study", metavar="STUDY", required=True)
+
+    transfer = kinds.add_parser(
+        "transfer",
+        help="pretrain forecast → fine-tune effective (and the reverse) versus scratch",
+        description="Positive transfer = error(scratch)/error(transferred) − 1, same fine-tuning "
+        "budget for both, per model, mean ± std over seeds.",
+    )
+    _common(transfer)
+    transfer.add_argument("--pretrain-steps", type=int, required=True)
+    transfer.add_argument("--finetune-steps", type=int, required=True)
+    transfer.set_defaults(handler=run_transfer)
+
+    scaling = kinds.add_parser(
+        "scaling",
+        help="parameter scaling (width factors) and data scaling (tasks), power-law fits",
+        description="Fit L = a·N^(−α) per model family over parameter count (width factors of "
+        "the model config) and over task size (--data-tasks).",
+    )
+    _common(scaling, default_seeds="0")
+    scaling.add_argument(
+        "--width-factors", type=_csv(float), default=[0.5, 1.0, 2.0, 4.0],
+        help="multipliers of every width field (default 0.5,1,2,4)",
+    )  # fmt: skip
+    scaling.add_argument(
+        "--data-tasks", type=_csv(str), default=[],
+        help="tasks of growing size for data scaling, e.g. km-tiny,km-38k",
+    )  # fmt: skip
+    scaling.set_defaults(handler=run_scaling)
+
+    noise = kinds.add_parser(
+        "noise",
+        help="train at noise σ, evaluate clean, error vs σ per model",
+        description="Train each model at each σ (TrainConfig.noise) and score the clean test split.",
+    )
+    _common(noise)
+    noise.add_argument(
+        "--sigmas", type=_csv(float), default=[0.0, 1e-4, 1e-3, 1e-2],
+        help="noise levels (default 0,1e-4,1e-3,1e-2)",
+    )  # fmt: skip
+    noise.set_defaults(handler=run_noise)
+
+
+def _common(parser: argparse.ArgumentParser, default_seeds: str = "0,1,2") -> None:
+    add_base_config_arguments(parser, model_required=False)
+    parser.add_argument("--models", type=_csv(str), required=True, help="e.g. roma,don-mp,fno")
+    parser.add_argument(
+        "--seeds", type=_csv(int), default=_csv(int)(default_seeds),
+        help=f"training seeds (default {default_seeds})",
+    )  # fmt: skip
+    parser.add_argument("--out-dir", type=Path, help="default <leaderboards>/studies")
+
+
+def _base(args: argparse.Namespace):
+    from roma_bench.cli import UsageError
+    from roma_bench.registry import get_model_class
+
+    if not args.models:
+        raise UsageError("--models: give at least one model")
+    for name in args.models:
+        get_model_class(name)
+    return base_config(args, args.models[0])
+
+
+def run_transfer(args: argparse.Namespace) -> int:
+    from roma_bench.cli import UsageError
+    from roma_bench.studies.transfer import run_transfer_study
+
+    for flag in ("pretrain_steps", "finetune_steps"):
+        if getattr(args, flag) < 1:
+            raise UsageError(f"--{flag.replace('_', '-')}: must be at least 1")
+    rows, files = run_transfer_study(
+        _base(args), args.models, args.seeds, pretrain_steps=args.pretrain_steps,
+        finetune_steps=args.finetune_steps, tracking_uri=args.tracking_uri, out_dir=args.out_dir,
+    )  # fmt: skip
+    return _report(rows, files)
+
+
+def run_scaling(args: argparse.Namespace) -> int:
+    from roma_bench.cli import UsageError
+    from roma_bench.studies.scaling import run_scaling_study
+
+    if len(args.width_factors) < 2 and not args.data_tasks:
+        raise UsageError("--width-factors: need at least 2 factors (4 for a study) or --data-tasks")
+    rows, fits, files = run_scaling_study(
+        _base(args), args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
+        seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir,
+    )  # fmt: skip
+    for fit in fits:
+        print(
+            f"{fit['axis']:>10} {fit['model']:<12} α = {fit['alpha']:.3f} ± {fit['alpha_se']:.3f}"
+        )
+    return _report(rows, files)
+
+
+def run_noise(args: argparse.Namespace) -> int:
+    from roma_bench.studies.noise import run_noise_study
+
+    rows, summary, files = run_noise_study(
+        _base(args), args.models, sigmas=args.sigmas, seeds=args.seeds,
+        tracking_uri=args.tracking_uri, out_dir=args.out_dir,
+    )  # fmt: skip
+    for row in summary:
+        print(
+            f"{row['model']:<12} σ={row['sigma']:<8g} {row['error']:.4g} ± {row['error_std']:.2g}"
+        )
+    return _report(rows, files)
+
+
+def _report(rows, files) -> int:
+    failed = [r for r in rows if r.get("status") != "ok"]
+    for row in failed:
+        print(f"failed: {row.get('model')}: {row.get('status')}")
+    print(f"wrote {files.csv}, {files.png}, {files.md}")
+    return 1 if failed and len(failed) == len(rows) else 0

@@ -1,0 +1,123 @@
+"""``roma-bench sweep``: Optuna hyperparameter search for one model on one task."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+ORDER = 40
+
+
+def add_base_config_arguments(parser: argparse.ArgumentParser, *, model_required: bool) -> None:
+    """The options that make the base :class:`TrainConfig` (shared with ``roma-bench study``)."""
+    parser.add_argument("--task", required=True, help="task card name, e.g. km-tiny")
+    if model_required:
+        parser.add_argument("--model", help="registered model name (or give --config)")
+    parser.add_argument("--config", type=Path, help="a TrainConfig YAML to start from")
+    parser.add_argument("--size", help="model size preset (default tiny)")
+    parser.add_argument("--seed", type=int, help="training seed (default 0)")
+    parser.add_argument("--steps", type=int, help="training steps per run")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any TrainConfig field, e.g. --set optim.lr=3e-4 (repeatable)",
+    )
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: local SQLite store)")
+
+
+def base_config(args: argparse.Namespace, model: str | None) -> Any:
+    """The validated base TrainConfig from ``--config``, the flags and ``--set``."""
+    from roma_bench.cli import UsageError
+    from roma_bench.config import load_yaml, parse_overrides, validate, with_overrides
+    from roma_bench.training.config import TrainConfig
+
+    data: dict[str, Any] = load_yaml(args.config) if args.config else {}
+    data["task"] = args.task
+    if model is not None:
+        data["model_name"] = model
+    if "model_name" not in data:
+        raise UsageError("--model: required (or a --config that names model_name)")
+    for flag, key in (("size", "size"), ("seed", "seed"), ("steps", "steps")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            data[key] = value
+    config = validate(TrainConfig, data, str(args.config or "command line"))
+    if args.overrides:
+        config = with_overrides(config, parse_overrides(args.overrides), "--set")
+    return config
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep",
+        help="tune a model's hyperparameters with Optuna (TPE, median pruning)",
+        description=(
+            "Run Optuna trials for one model on one task: each trial trains with suggested "
+            "learning rate, weight decay and model knobs and is tracked as a nested MLflow run "
+            "under one parent sweep run. Start the same command in several processes (or "
+            "machines, with --storage postgresql://...) to run workers in parallel; together "
+            "they run exactly --n-trials trials. The best configuration is written as a YAML "
+            "file that `roma-bench train --config FILE` accepts."
+        ),
+    )
+    add_base_config_arguments(parser, model_required=True)
+    parser.add_argument("--n-trials", type=int, required=True, help="total trials of the study")
+    parser.add_argument(
+        "--storage",
+        help="journal file path or SQLAlchemy URL (postgresql://...); "
+        "default: <runs>/sweeps/<study>.journal",
+    )
+    parser.add_argument("--study-name", help="default: <model>-<task>-<size>-seed<seed>")
+    parser.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
+    parser.add_argument("--sampler-seed", type=int, help="TPE seed (default: the training seed)")
+    parser.add_argument(
+        "--export", type=Path, help="best-config YAML (default <runs>/sweeps/<study>-best.yaml)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from roma_bench.cli import UsageError
+    from roma_bench.registry import get_model_class
+    from roma_bench.sweeps.runner import run_sweep
+    from roma_bench.sweeps.storage import storage_kind
+
+    if args.n_trials < 1:
+        raise UsageError(f"--n-trials: must be at least 1 (got {args.n_trials})")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError(f"--timeout: must be positive (got {args.timeout})")
+    if args.storage:
+        try:
+            storage_kind(args.storage)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    config = base_config(args, args.model)
+    get_model_class(config.model_name)  # unknown model → one clear line
+    result = run_sweep(
+        config,
+        args.n_trials,
+        storage=args.storage,
+        study_name=args.study_name,
+        timeout=args.timeout,
+        sweep_seed=args.sampler_seed,
+        tracking_uri=args.tracking_uri,
+        export_path=args.export,
+    )
+    worker = result.worker
+    print(
+        f"study {result.study_name} ({result.storage}): {result.n_finished} finished trials; "
+        f"this worker: {len(worker.completed)} complete, {len(worker.pruned)} pruned, "
+        f"{len(worker.failed)} failed"
+        + (f", {len(worker.reaped)} abandoned trials re-queued" if worker.reaped else "")
+    )
+    if result.best_trial is None:
+        print("no trial completed; nothing exported")
+        return 1
+    print(f"best trial {result.best_trial}: validation loss {result.best_value:.6g}")
+    print(f"best config: {result.best_config_path}")
+    print(f"reproduce:   roma-bench train --config {result.best_config_path}")
+    return 0

@@ -1,0 +1,222 @@
+"""What every study shares: the parent MLflow run, train-and-score, CSV/PNG/markdown output.
+
+A study writes three files under ``<leaderboard_dir>/studies/`` (atomically):
+``<study>-<task>.csv`` (one row per training run, the command on its first line as a
+``#`` comment — read it with ``pandas.read_csv(path, comment="#")``), ``<study>-<task>.png``
+(its plot) and ``<study>-<task>.md`` (the command and the summary table). Each training run
+is an MLflow run nested under one parent run per study invocation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shlex
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from roma_bench.paths import leaderboard_dir
+from roma_bench.training.config import TrainConfig
+
+TrainFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class StudyFiles:
+    """The CSV, plot and markdown summary of one study on one task."""
+
+    csv: Path
+    png: Path
+    md: Path
+
+
+def study_files(study: str, task: str, out_dir: Path | None = None) -> StudyFiles:
+    """``<out_dir or leaderboard_dir()/studies>/<study>-<task>.{csv,png,md}``."""
+    folder = Path(out_dir) if out_dir is not None else leaderboard_dir() / "studies"
+    stem = f"{study}-{Path(task).stem}"
+    return StudyFiles(folder / f"{stem}.csv", folder / f"{stem}.png", folder / f"{stem}.md")
+
+
+def current_command() -> str:
+    """The command line that is running, as ``roma-bench ...`` when run through the CLI."""
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name in ("roma-bench", "__main__.py"):
+        argv[0] = "roma-bench"
+    return shlex.join(argv)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: Path, command: str) -> Path:
+    """One row per dict (columns in first-seen order) under a ``# command: ...`` line."""
+    import pandas as pd
+
+    buffer = io.StringIO()
+    buffer.write(f"# command: {command}\n")
+    pd.DataFrame(list(rows)).to_csv(buffer, index=False, float_format="%.6g")
+    return atomic_write_bytes(path, buffer.getvalue().encode())
+
+
+def read_csv(path: Path) -> Any:
+    """The rows of a study CSV as a ``pandas.DataFrame`` (the command line skipped)."""
+    import pandas as pd
+
+    return pd.read_csv(path, comment="#")
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def new_figure(ncols: int = 1) -> tuple[Any, Any]:
+    """A figure with ``ncols`` axes on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(5.5 * ncols, 4.2), squeeze=False)
+    return fig, axes[0]
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for one value) of the finite values."""
+    array = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if array.size == 0:
+        return float("nan"), float("nan")
+    return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
+
+
+def primary_metric(learning_task: str) -> str:
+    """The error a study reports: sMSPE for forecast, coarse sMSPE for effective."""
+    from roma_bench.training.metrics import PRIMARY_METRIC
+
+    return PRIMARY_METRIC[learning_task]
+
+
+def test_error(result: Any, config: TrainConfig, metric: str | None = None) -> float:
+    """The clean test error of a finished run: its end-of-training scores, else re-evaluated."""
+    metric = metric or primary_metric(config.learning_task)
+    scores = dict(getattr(result, "metrics", {}) or {})
+    if metric not in scores:
+        from roma_bench.training.evaluate import evaluate_checkpoint
+
+        scores = evaluate_checkpoint(
+            result.checkpoint, task=config.task, split="test", learning_task=config.learning_task
+        )
+    if metric not in scores:
+        raise KeyError(f"metric {metric!r} not in the scores ({', '.join(sorted(scores))})")
+    return float(scores[metric])
+
+
+@contextlib.contextmanager
+def parent_run(
+    study: str, task: str, tracking_uri: str | None, params: dict[str, Any]
+) -> Iterator[Any]:
+    """An MLflow run ``study <study> <task>`` that the study's training runs nest under.
+
+    Yields the active run; it ends FINISHED, or FAILED when the study raises.
+    """
+    import mlflow
+
+    from roma_bench.paths import default_tracking_uri
+
+    uri = tracking_uri or default_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(f"study-{study}")
+    run = mlflow.start_run(run_name=f"study {study} {task}")
+    mlflow.set_tags({"roma.study": study, "roma.task": task, "roma.command": current_command()})
+    mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+    try:
+        yield run
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run()
+
+
+def run_training(
+    config: TrainConfig,
+    train_fn: TrainFn,
+    *,
+    tracking_uri: str | None,
+    parent_run_id: str | None,
+    study: str,
+    run_name: str,
+    out_dir: Path | None = None,
+) -> Any:
+    """``train_fn(config)`` as a run nested under the study's parent run."""
+    tags = {"roma.study": study}
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    return train_fn(
+        config,
+        tracking_uri=tracking_uri,
+        run_name=run_name,
+        nested=True,
+        tags=tags,
+        progress=False,
+        out_dir=out_dir,
+    )
+
+
+def log_outputs(files: StudyFiles) -> None:
+    """Attach the study's files to the active (parent) MLflow run."""
+    import mlflow
+
+    for path in (files.csv, files.png, files.md):
+        if path.exists():
+            mlflow.log_artifact(str(path), "study")
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A GitHub markdown table of ``rows`` (columns of the first row)."""
+    if not rows:
+        return "(no rows)\n"
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def write_markdown(files: StudyFiles, title: str, command: str, body: str) -> Path:
+    """The study's summary: title, the command that made it, the body, links to CSV and plot."""
+    text = (
+        f"# {title}\n\nGenerated by `{command}`; do not edit by hand.\n\n{body}\n"
+        f"Rows: [{files.csv.name}]({files.csv.name}); plot: [{files.png.name}]({files.png.name}).\n"
+    )
+    return atomic_write_bytes(files.md, text.encode())

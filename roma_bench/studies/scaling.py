@@ -1,0 +1,249 @@
+"""Scaling study: test error against parameter count and against data size, with a power law.
+
+*Parameter scaling*: per model family, every width field of the model config (the
+fields :func:`roma_bench.sweeps.space.width_fields` finds, e.g. ``hidden``, ``d_model``)
+is multiplied by each factor of ``width_factors`` (≥ 4 sizes), the same training budget
+each; N = the trained parameter count.
+
+*Data scaling*: the same model trained on tasks of growing size (``km-tiny`` → ``km-38k``
+→ ...); N = the task's node count.
+
+Fit: ``L = a·N^(−α)`` by least squares on ``log L = log a − α log N``:
+with ``X = [1, log N]`` and residual variance ``s² = RSS/(n − 2)``, the covariance of
+``(log a, −α)`` is ``s²·(XᵀX)⁻¹``; the standard error of α is the square root of its
+diagonal entry (undefined for fewer than 3 points).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from roma_bench.studies.common import (
+    StudyFiles,
+    TrainFn,
+    current_command,
+    log_outputs,
+    markdown_table,
+    new_figure,
+    parent_run,
+    primary_metric,
+    run_training,
+    save_figure,
+    study_files,
+    test_error,
+    write_csv,
+    write_markdown,
+)
+from roma_bench.training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """``L = a·N^(−α)``: α with its standard error, log a with its, and R² in log-log space."""
+
+    a: float
+    alpha: float
+    alpha_se: float
+    log_a_se: float
+    r2: float
+    n_points: int
+
+    def predict(self, n: np.ndarray) -> np.ndarray:
+        return self.a * np.asarray(n, dtype=float) ** (-self.alpha)
+
+
+def fit_power_law(n: Sequence[float], loss: Sequence[float]) -> PowerLawFit:
+    """Least-squares fit of ``log L = log a − α log N`` with the parameter covariance.
+
+    ``n``, ``loss``: ``[k]`` positive values (k ≥ 2; the standard errors need k ≥ 3).
+    """
+    x = np.asarray(n, dtype=float)
+    y = np.asarray(loss, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(
+            f"fit_power_law: n and loss must be 1-D of one length, got {x.shape}, {y.shape}"
+        )
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("fit_power_law: N and L must be positive (a log-log fit)")
+    if x.size < 2 or np.unique(x).size < 2:
+        raise ValueError(f"fit_power_law: need at least 2 distinct N, got {x.size} points")
+    design = np.column_stack([np.ones_like(x), np.log(x)])
+    target = np.log(y)
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    residual = target - design @ coef
+    dof = x.size - 2
+    if dof > 0:
+        s2 = float(residual @ residual) / dof
+        cov = s2 * np.linalg.inv(design.T @ design)
+        log_a_se, alpha_se = math.sqrt(cov[0, 0]), math.sqrt(cov[1, 1])
+    else:
+        log_a_se = alpha_se = float("nan")
+    total = float(((target - target.mean()) ** 2).sum())
+    r2 = 1.0 - float(residual @ residual) / total if total > 0 else float("nan")
+    return PowerLawFit(
+        a=float(math.exp(coef[0])),
+        alpha=float(-coef[1]),
+        alpha_se=alpha_se,
+        log_a_se=log_a_se,
+        r2=r2,
+        n_points=int(x.size),
+    )
+
+
+def width_overrides(model_name: str, size: str, factor: float) -> dict[str, int]:
+    """Every width field of ``model_name`` at ``size`` times ``factor`` (kept divisible by heads)."""
+    from roma_bench.registry import get_model_class
+    from roma_bench.sweeps.space import heads_multiple, size_values, width_fields
+
+    values = size_values(get_model_class(model_name), size)
+    fields = width_fields(values)
+    if not fields:
+        raise ValueError(
+            f"model {model_name!r} has no width field to scale (config fields: {', '.join(values)})"
+        )
+    multiple = heads_multiple(values)
+    out = {}
+    for name in fields:
+        scaled = max(multiple, round(values[name] * factor / multiple) * multiple)
+        out[name] = int(scaled)
+    return out
+
+
+def task_nodes(task: str) -> int:
+    """Node count of ``task`` from its card."""
+    from roma_bench.cards import load_card
+
+    return int(load_card(task).graph.nodes)
+
+
+def run_scaling_study(
+    base: TrainConfig,
+    models: Sequence[str],
+    *,
+    width_factors: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
+    data_tasks: Sequence[str] = (),
+    seeds: Sequence[int] = (0,),
+    tracking_uri: str | None = None,
+    out_dir: Path | None = None,
+    train_fn: TrainFn | None = None,
+    command: str | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
+    """Run both axes; returns (rows, fits, files). ``data_tasks`` empty → parameter axis only."""
+    if train_fn is None:
+        from roma_bench.training.fit import train as train_fn
+    command = command or current_command()
+    files = study_files("scaling", base.task, out_dir)
+    jobs: list[tuple[str, str, float, TrainConfig]] = []
+    for model in models:
+        for factor in width_factors:
+            overrides = {**base.model, **width_overrides(model, base.size, factor)}
+            for seed in seeds:
+                config = base.model_copy(
+                    update={"model_name": model, "seed": seed, "model": overrides}
+                )
+                jobs.append(("parameters", model, factor, config))
+        for task in data_tasks:
+            for seed in seeds:
+                config = base.model_copy(update={"model_name": model, "seed": seed, "task": task})
+                jobs.append(("data", model, float(task_nodes(task)), config))
+    rows: list[dict[str, Any]] = []
+    params = {"task": base.task, "models": ",".join(models), "steps": base.steps,
+              "width_factors": ",".join(map(str, width_factors)), "data_tasks": ",".join(data_tasks)}  # fmt: skip
+    with parent_run("scaling", base.task, tracking_uri, params) as parent:
+        from tqdm.auto import tqdm
+
+        for axis, model, knob, config in tqdm(jobs, desc="scaling study", dynamic_ncols=True):
+            rows.append(
+                _run_job(axis, model, knob, config, train_fn, tracking_uri, parent.info.run_id)
+            )
+            write_csv(rows, files.csv, command)
+        fits = fit_rows(rows)
+        _plot(rows, fits, files.png, base.task)
+        body = (
+            f"Budget: {base.steps} steps per run, size {base.size}, seeds "
+            f"{','.join(map(str, seeds))}; width factors {params['width_factors']}. "
+            "Fit L = a·N^(−α) by log-log least squares; ± is the standard error of α.\n\n"
+            + markdown_table(fits)
+        )
+        write_markdown(files, f"Scaling study on {base.task}", command, body)
+        log_outputs(files)
+    return rows, fits, files
+
+
+def _run_job(axis, model, knob, config, train_fn, tracking_uri, parent_id) -> dict[str, Any]:
+    label = f"{model}-{axis}-{knob:g}-s{config.seed}"
+    row: dict[str, Any] = {"axis": axis, "model": model, "task": config.task, "seed": config.seed,
+                           "width_factor": knob if axis == "parameters" else None,
+                           "nodes": int(knob) if axis == "data" else None}  # fmt: skip
+    try:
+        result = run_training(
+            config, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
+            study="scaling", run_name=label,
+        )  # fmt: skip
+        if result.status != "FINISHED":
+            raise RuntimeError(f"training {result.status}: {getattr(result, 'message', '')}")
+        row.update(
+            num_parameters=int(result.num_parameters),
+            steps=int(result.steps_done),
+            metric=primary_metric(config.learning_task),
+            error=test_error(result, config),
+            run_id=result.run_id,
+            status="ok",
+        )
+    except Exception as err:
+        row.update(status=f"failed: {type(err).__name__}: {err}"[:300])
+    return row
+
+
+def fit_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One power-law fit per (axis, model) over the finished rows (mean error per N)."""
+    fits = []
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("status") == "ok":
+            groups.setdefault((row["axis"], row["model"]), []).append(row)
+    for (axis, model), group in sorted(groups.items()):
+        key = "num_parameters" if axis == "parameters" else "nodes"
+        by_n: dict[float, list[float]] = {}
+        for row in group:
+            by_n.setdefault(float(row[key]), []).append(float(row["error"]))
+        n = sorted(by_n)
+        entry: dict[str, Any] = {"axis": axis, "model": model, "points": len(n), "N": key}
+        try:
+            fit = fit_power_law(n, [float(np.mean(by_n[v])) for v in n])
+            entry.update(alpha=fit.alpha, alpha_se=fit.alpha_se, a=fit.a, r2=fit.r2)
+        except ValueError as err:
+            entry.update(alpha=float("nan"), alpha_se=float("nan"), a=float("nan"), r2=float("nan"),
+                         note=str(err))  # fmt: skip
+        fits.append(entry)
+    return fits
+
+
+def _plot(rows, fits, path: Path, task: str) -> None:
+    axes_names = [a for a in ("parameters", "data") if any(r.get("axis") == a for r in rows)]
+    fig, axes = new_figure(max(1, len(axes_names)))
+    for ax, axis in zip(axes, axes_names):
+        key = "num_parameters" if axis == "parameters" else "nodes"
+        for fit in (f for f in fits if f["axis"] == axis):
+            points = [r for r in rows if r.get("axis") == axis and r["model"] == fit["model"]
+                      and r.get("status") == "ok"]  # fmt: skip
+            n = np.array([r[key] for r in points], dtype=float)
+            err = np.array([r["error"] for r in points], dtype=float)
+            (line,) = ax.loglog(n, err, "o", label=f"{fit['model']}")
+            if np.isfinite(fit["alpha"]):
+                grid = np.geomspace(n.min(), n.max(), 50)
+                ax.loglog(grid, fit["a"] * grid ** (-fit["alpha"]), "-", color=line.get_color(),
+                          label=f"α = {fit['alpha']:.3f} ± {fit['alpha_se']:.3f}")  # fmt: skip
+        ax.set_xlabel("parameters N" if axis == "parameters" else "task nodes N")
+        ax.set_ylabel("test error L")
+        ax.set_title(f"{axis} scaling ({task})")
+        ax.legend(fontsize=8)
+    save_figure(fig, path)

@@ -1,0 +1,144 @@
+"""Study bookkeeping with a recording trainer: budgets, what is compared, the files written.
+
+The trainer here is a stand-in that records each config and returns a known error, so
+the tests check the study's logic exactly; ``test_study_training.py`` runs real training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pytest
+
+from roma_bench.studies.common import read_csv
+from roma_bench.studies.noise import run_noise_study
+from roma_bench.studies.scaling import run_scaling_study
+from roma_bench.studies.transfer import plan_transfer, run_transfer_study
+from roma_bench.training.config import TrainConfig
+
+
+@dataclass
+class FakeResult:
+    run_id: str
+    checkpoint: Path
+    best_val_loss: float
+    final_val_loss: float
+    steps_done: int
+    wall_time: float
+    num_parameters: int
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class RecordingTrainer:
+    """Records ``(config, kwargs)``; the test error is ``error_of(config)``."""
+
+    def __init__(self, tmp: Path, error_of) -> None:
+        self.calls: list[tuple[TrainConfig, dict[str, Any]]] = []
+        self.tmp, self.error_of = tmp, error_of
+
+    def __call__(self, config: TrainConfig, **kwargs: Any) -> FakeResult:
+        self.calls.append((config, kwargs))
+        checkpoint = self.tmp / f"ckpt-{len(self.calls)}.pt"
+        checkpoint.write_text("weights")
+        error = self.error_of(config)
+        metric = "smspe" if config.learning_task == "forecast" else "coarse_smspe"
+        width = config.model.get("dec_width", 64)
+        return FakeResult(
+            run_id=f"run{len(self.calls)}", checkpoint=checkpoint, best_val_loss=error,
+            final_val_loss=error, steps_done=config.steps, wall_time=0.1,
+            num_parameters=10 * width**2, status="FINISHED", metrics={metric: error},
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One MLflow store for the module (creating an SQLite store takes seconds)."""
+    yield f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+def test_transfer_fine_tune_and_scratch_share_one_budget(tmp_path: Path, tracking: str) -> None:
+    base = TrainConfig(model_name="gcn", task="km-tiny", steps=999, optim={"lr": 3e-3})
+    trainer = RecordingTrainer(tmp_path, lambda c: 0.5 if c.init_checkpoint else 1.0 + 0.1 * c.seed)
+    rows, files = run_transfer_study(
+        base, ["gcn", "don"], [0, 1, 2], pretrain_steps=7, finetune_steps=3,
+        tracking_uri=tracking, out_dir=tmp_path / "studies", train_fn=trainer, command="cmd",
+    )  # fmt: skip
+    assert len(trainer.calls) == 2 * 3 * 2 * 3  # models × seeds × directions × (pre, fine, scratch)
+    for k in range(0, len(trainer.calls), 3):
+        (pre, _), (fine, fine_kw), (scratch, _) = trainer.calls[k : k + 3]
+        assert pre.steps == 7 and pre.init_checkpoint is None
+        assert fine.init_checkpoint == str(tmp_path / f"ckpt-{k + 1}.pt")  # the pretrained weights
+        assert scratch.init_checkpoint is None
+        # Same budget and settings: the two target runs differ only in their initial weights.
+        assert fine.model_dump(exclude={"init_checkpoint"}) == scratch.model_dump(
+            exclude={"init_checkpoint"}
+        )
+        assert fine.steps == 3 and fine.learning_task != pre.learning_task
+        assert fine.optim.lr == 3e-3 and fine.seed == pre.seed
+        assert fine_kw["nested"] is True and fine_kw["tags"]["mlflow.parentRunId"]
+    assert {r["finetune_steps"] for r in rows} == {r["scratch_steps"] for r in rows} == {3}
+    for row in rows:
+        assert row["positive_transfer"] == pytest.approx((1.0 + 0.1 * row["seed"]) / 0.5 - 1)
+    table = read_csv(files.csv)
+    assert len(table) == 12 and files.csv.read_text().startswith("# command: cmd\n")
+    assert files.png.stat().st_size > 1000
+    md = files.md.read_text()
+    assert "forecast → effective" in md and "effective → forecast" in md
+    parent = mlflow.MlflowClient(tracking).get_run(fine_kw["tags"]["mlflow.parentRunId"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["roma.study"] == "transfer"
+
+
+def test_transfer_plan_refers_only_to_the_budget_asked() -> None:
+    base = TrainConfig(model_name="gcn", task="km-tiny", steps=10, init_checkpoint="x.pt")
+    plans = plan_transfer(base, ["gcn"], [0, 1, 2], 20, 5)
+    assert len(plans) == 6 and all(p.scratch is p.finetune for p in plans)
+    assert all(p.pretrain.init_checkpoint is None and p.scratch.steps == 5 for p in plans)
+
+
+def test_a_failed_model_is_recorded_and_the_others_go_on(tmp_path: Path, tracking: str) -> None:
+    def error_of(config: TrainConfig) -> float:
+        if config.model_name == "don":
+            raise RuntimeError("loss is nan")
+        return 1.0
+
+    rows, _ = run_transfer_study(
+        TrainConfig(model_name="gcn", task="km-tiny"), ["don", "gcn"], [0], pretrain_steps=1,
+        finetune_steps=1, tracking_uri=tracking, out_dir=tmp_path, train_fn=RecordingTrainer(tmp_path, error_of),
+    )  # fmt: skip
+    assert [r["status"] for r in rows[:2]] == ["failed: RuntimeError: loss is nan"] * 2
+    assert [r["status"] for r in rows[2:]] == ["ok", "ok"]
+
+
+def test_noise_study_trains_at_each_sigma(tmp_path: Path, tracking: str) -> None:
+    trainer = RecordingTrainer(tmp_path, lambda c: 1.0 + 10 * c.noise + 0.01 * c.seed)
+    _rows, summary, files = run_noise_study(
+        TrainConfig(model_name="gcn", task="km-tiny", steps=5), ["gcn"], seeds=[0, 1, 2],
+        tracking_uri=tracking, out_dir=tmp_path, train_fn=trainer, command="cmd",
+    )  # fmt: skip
+    assert sorted({c.noise for c, _ in trainer.calls}) == [0.0, 1e-4, 1e-3, 1e-2]
+    assert [r["sigma"] for r in summary] == [0.0, 1e-4, 1e-3, 1e-2]
+    assert summary[-1]["error"] == pytest.approx(1.1 + 0.01)
+    assert summary[-1]["error_std"] == pytest.approx(0.01)
+    assert summary[-1]["error_vs_clean"] == pytest.approx(1.11 / 1.01)
+    assert files.png.exists() and len(read_csv(files.csv)) == 12
+
+
+def test_scaling_study_widths_and_fit(tmp_path: Path, tracking: str) -> None:
+    # error = 3·P^(−0.25) with P = 10·width² → the fit must give α = 0.25 exactly.
+    trainer = RecordingTrainer(tmp_path, lambda c: 3.0 * (10 * c.model["dec_width"] ** 2) ** -0.25)
+    _rows, fits, files = run_scaling_study(
+        TrainConfig(model_name="roma", task="km-tiny", steps=5), ["roma"],
+        width_factors=(0.5, 1, 2, 4), tracking_uri=tracking, out_dir=tmp_path, train_fn=trainer,
+    )  # fmt: skip
+    assert [c.model["dec_width"] for c, _ in trainer.calls] == [32, 64, 128, 256]
+    assert [c.model["enc_width"] for c, _ in trainer.calls] == [16, 32, 64, 128]
+    assert len(fits) == 1 and fits[0]["points"] == 4
+    assert fits[0]["alpha"] == pytest.approx(0.25) and fits[0]["alpha_se"] < 1e-9
+    assert np.isfinite(read_csv(files.csv)["error"]).all()
