@@ -1,0 +1,276 @@
+"""ROMA: Renormalized Operators with Multiscale Attention (registered as ``roma``).
+
+Forward pass for a batch of ``n`` nodes, lookback κ, horizon H:
+
+1. **Normalization** (inside the model; inputs are raw physical values): with ``ℓ_i`` the
+   last history value of node ``i`` and ``s`` a robust per-batch scale of one-frame
+   increments, ``s = max(median|Δh|, 0.1·mean|Δh|, 1e-6)``, the model sees
+   ``ũ_i = (h_i − ℓ_i)/s`` and predicts normalized increments ``ŷ``; the forecast is
+   ``ℓ_i + s·ŷ_ik``. (Unwrapped Kuramoto phases can be large; social activity is ≥ 0 and
+   bursty — both become O(1) increments.) A model lookback longer than the batch's is
+   left-padded with the first frame; encodings are cropped or zero-padded per type.
+2. **Precoder** (:class:`~.encoder.Precoder`): hyperbolic embedding ``z`` ``[n, D]``.
+3. **Renormalization**: Fermi–Dirac link loss on ``exp₀(z)``; learned coarse-graining
+   gives supernode tokens (:mod:`.renorm`).
+4. **Multiscale attention** over fine + supernode tokens gives branch coefficients
+   ``b`` ``[p, x_dim]`` per token (:mod:`.attention`).
+5. **Operator head**: ``u(τ, y)`` by DeepONet/NOMAD with trunk over ``[φ(τ, y), z]``;
+   ``ŷ_ik = R(u_i(τ_k, 0)) + (W ũ_i)_k`` at the relative target times ``τ_k = k`` (frames);
+   ``W`` ``[H, κ]`` is a zero-initialized autoregressive skip (``history_skip``; it lets
+   the model pick up the local trend of each node at once, which sMSPE rewards heavily
+   near zero crossings, while the operator learns the rest).
+6. **Effective dynamics**: a second operator sharing the branch (its own context
+   embedding when ``pde_context``) gives the latent PDE's right-hand side; residual
+   ``r`` from :func:`~.pde.pde_residual` at the same points.
+
+Auxiliary losses (already weighted): ``pde = w_pde·mean(r²)``, ``gpde = w_gpde·mean(|∇r|²)``,
+``pool_entropy_s = w_ms·w_pool_s·Σ_l H_S``, ``pool_entropy_a = w_ms·w_pool_a·Σ_l H_A``,
+``link = w_ms·w_link·L_link``. The trainer adds the sMSPE data loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from roma_bench.data.batch import Batch
+from roma_bench.models.base import ForecastModel, ModelOutput, TaskSpec
+from roma_bench.models.roma.attention import (
+    MultiscaleTransformer,
+    TokenEmbedding,
+    coarse_fine_summary,
+)
+from roma_bench.models.roma.config import SIZES, RomaConfig
+from roma_bench.models.roma.encoder import Precoder
+from roma_bench.models.roma.manifold import PoincareBall
+from roma_bench.models.roma.operator import (
+    BoundOperator,
+    FourierFeatures,
+    LatentOperator,
+    Reduction,
+)
+from roma_bench.models.roma.pde import FieldDerivatives, pde_residual
+from roma_bench.models.roma.renorm import CoarseGraining, FermiDiracDecoder
+from roma_bench.registry import register_model
+
+
+def robust_scale(history: Tensor) -> Tensor:
+    """``max(median|Δh|, 0.1·mean|Δh|, 1e-6)`` over all one-frame increments of ``[n, κ]``."""
+    if history.shape[1] < 2:
+        return history.new_tensor(1.0)
+    inc = (history[:, 1:] - history[:, :-1]).abs().flatten()
+    scale = torch.maximum(inc.median(), 0.1 * inc.mean())
+    return scale.clamp_min(1e-6).detach()
+
+
+@register_model("roma")
+class Roma(ForecastModel):
+    """ROMA (see the module docstring); ``Config`` = :class:`RomaConfig`, sizes tiny…H."""
+
+    Config: ClassVar[type[RomaConfig]] = RomaConfig
+    SIZES: ClassVar[dict[str, dict[str, Any]]] = SIZES
+
+    def __init__(self, config: RomaConfig, spec: TaskSpec) -> None:
+        super().__init__(config, spec)
+        cfg = config
+        self.lookback = cfg.lookback if cfg.lookback > 0 else spec.lookback
+        self.pe_sizes = (
+            cfg.le_size if cfg.le_size >= 0 else spec.encoding_sizes[0],
+            cfg.rw_size if cfg.rw_size >= 0 else spec.encoding_sizes[1],
+        )
+        self.pde_form = (
+            cfg.pde
+            if cfg.pde != "auto"
+            else ("emergent" if spec.system == "kuramoto" else "burgers")
+        )
+        ball = PoincareBall(cfg.c)
+        self.precoder = Precoder(
+            self.lookback,
+            self.pe_sizes,
+            cfg.pe_embed_dim,
+            cfg.enc_width,
+            cfg.enc_depth,
+            ball,
+            cfg.mlp_factor,
+        )
+        embed = self.precoder.out_dim
+        self.link = FermiDiracDecoder(ball, cfg.r, cfg.t, cfg.neg_ratio)
+        self.pool = CoarseGraining(
+            embed, cfg.pool_sizes, cfg.pool_width, cfg.pool_depth, ball, cfg.mlp_factor
+        )
+        self.tokens = TokenEmbedding(
+            self.lookback,
+            cfg.num_func,
+            embed,
+            cfg.index_size,
+            cfg.pool_sizes,
+            cfg.lift_length_scale,
+            1 + int(cfg.pde_context),
+            cfg.use_lifted,
+            cfg.use_context,
+            cfg.use_index,
+            cfg.use_scale,
+        )
+        x_dim, p = cfg.x_dim, cfg.p_basis
+        self.branch = MultiscaleTransformer(
+            self.tokens.dim,
+            p * x_dim,
+            cfg.dec_width,
+            cfg.dec_depth,
+            cfg.num_heads,
+            cfg.ffn_factor,
+            cfg.dropout,
+        )
+        fourier = FourierFeatures(x_dim, cfg.coord_dim, cfg.t_freq_std, cfg.y_freq_std)
+        width, layers = cfg.trunk_hidden, cfg.trunk_layers
+        self.decoder = LatentOperator(fourier, embed, p, x_dim, x_dim, width, layers, cfg.nonlinear)
+        self.reduction = Reduction(cfg.reduction, x_dim)
+        self.history_skip = nn.Linear(self.lookback, spec.horizon) if cfg.history_skip else None
+        if self.history_skip is not None:
+            nn.init.zeros_(self.history_skip.weight)
+            nn.init.zeros_(self.history_skip.bias)
+        if self.pde_form == "emergent":
+            cond = embed + x_dim + x_dim * x_dim + x_dim  # z, u, ∇u, Δu
+            self.pde_rhs = LatentOperator(
+                fourier, cond, p, x_dim, x_dim, width, layers, cfg.nonlinear
+            )
+            self.pde_viscosity = None
+        else:
+            self.pde_rhs = LatentOperator(fourier, embed, p, x_dim, 1, width, layers, cfg.nonlinear)
+            self.pde_viscosity = LatentOperator(
+                fourier, embed, p, x_dim, 1, width, layers, cfg.nonlinear
+            )
+
+    # ---------------------------------------------------------------- inputs
+    def _history(self, batch: Batch) -> Tensor:
+        h = batch.history
+        if h.shape[1] >= self.lookback:
+            return h[:, h.shape[1] - self.lookback :]
+        pad = h[:, :1].expand(-1, self.lookback - h.shape[1])
+        return torch.cat([pad, h], dim=1)
+
+    def _encodings(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        sizes = batch.encoding_sizes if sum(batch.encoding_sizes) else self.spec.encoding_sizes
+        enc = batch.encodings
+        if enc.shape[1] != sum(sizes):
+            raise ValueError(
+                f"Batch.encodings: {enc.shape[1]} channels, but encoding_sizes says {tuple(sizes)}"
+            )
+        parts = enc.split(list(sizes), dim=1)
+        out = []
+        for part, want in zip(parts, self.pe_sizes):
+            if part.shape[1] >= want:
+                out.append(part[:, :want])
+            else:
+                out.append(F.pad(part, (0, want - part.shape[1])))
+        return out[0], out[1]
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, batch: Batch) -> ModelOutput:
+        return self._run(batch, need_weights=False)[0]
+
+    def attention_maps(self, batch: Batch) -> tuple[list[Tensor], dict[str, Tensor]]:
+        """Per-layer attention maps ``[heads, T, T]`` and the coarse↔fine summary (no grad)."""
+        with torch.no_grad():
+            _, maps, n = self._run(batch, need_weights=True)
+        return maps, coarse_fine_summary(maps, n)
+
+    def _run(self, batch: Batch, need_weights: bool) -> tuple[ModelOutput, list[Tensor], int]:
+        cfg = self.config
+        graph, backend = batch.graph, cfg.backend
+        raw = self._history(batch)
+        n, H = raw.shape[0], self.spec.horizon
+        last, scale = raw[:, -1:], robust_scale(raw)
+        history = (raw - last) / scale
+        le, rw = self._encodings(batch)
+        z = self.precoder(graph, history, le, rw, backend)
+
+        aux: dict[str, Tensor] = {}
+        diag: dict[str, Tensor] = {"input_scale": scale}
+        if cfg.w_ms * cfg.w_link > 0:
+            link = self.link.loss(graph, z)
+            aux["link"] = cfg.w_ms * cfg.w_link * link
+            diag["link_loss"] = link.detach()
+        coarse = self.pool(graph, z, history, backend)
+        if coarse.assignments:
+            ent_s, ent_a = sum(coarse.entropy_s), sum(coarse.entropy_a)
+            aux["pool_entropy_s"] = cfg.w_ms * cfg.w_pool_s * ent_s
+            aux["pool_entropy_a"] = cfg.w_ms * cfg.w_pool_a * ent_a
+            diag["entropy_s"], diag["entropy_a"] = ent_s.detach(), ent_a.detach()
+
+        histories = torch.cat([history, *coarse.histories], dim=0)
+        contexts = torch.cat([z, *coarse.features], dim=0)
+        level_sizes = [n] + [f.shape[0] for f in coarse.features]
+        tokens = self.tokens(histories, contexts, level_sizes, context=0)
+        coeffs, maps = self.branch(tokens, need_weights)
+        coeffs = coeffs[:n]
+
+        # points (τ_k, y = 0) for every fine node and target step, node-major
+        taus = torch.arange(1, H + 1, dtype=z.dtype, device=z.device)
+        tx = torch.zeros(n * H, 1 + cfg.x_dim, dtype=z.dtype, device=z.device)
+        tx[:, 0] = taus.repeat(n)
+        cond = z.repeat_interleave(H, dim=0)
+        coeffs_rep = coeffs.repeat_interleave(H, dim=0)
+
+        u_fn = BoundOperator(self.decoder, cond, coeffs_rep)
+        if cfg.w_pde > 0 or cfg.w_gpde > 0:
+            if cfg.pde_context:
+                pde_tokens = self.tokens(histories, contexts, level_sizes, context=1)
+                pde_coeffs = self.branch(pde_tokens)[0][:n].repeat_interleave(H, dim=0)
+            else:
+                pde_coeffs = coeffs_rep
+            result = pde_residual(
+                u_fn,
+                _RightHandSide(self, cond, pde_coeffs),
+                tx,
+                self.pde_form,
+                with_gradient=cfg.w_gpde > 0,
+            )
+            u = result.derivatives.u
+            res2 = result.residual.square().mean()
+            aux["pde"] = cfg.w_pde * res2
+            diag["pde_residual"] = res2.detach()
+            if result.gradient is not None:
+                g2 = result.gradient.square().mean()
+                aux["gpde"] = cfg.w_gpde * g2
+                diag["pde_residual_grad"] = g2.detach()
+        else:
+            u = u_fn(tx)
+        increments = self.reduction(u).view(n, H)
+        if self.history_skip is not None:
+            increments = increments + self.history_skip(history)
+        prediction = last + scale * increments
+        return ModelOutput(prediction=prediction, aux_losses=aux, diagnostics=diag), maps, n
+
+
+class _RightHandSide:
+    """The learned right-hand side ``F(t, y, z, u, ∇u, Δu)`` (emergent) or ``(F, ν)`` (Burgers).
+
+    ``ν = softplus(·) ≥ 0``. ``jet`` also returns its derivatives along the axes of
+    ``(t, y)`` with the field's derivatives held fixed (for the ``gpde`` term).
+    """
+
+    def __init__(self, model: Roma, cond: Tensor, coeffs: Tensor) -> None:
+        self.model, self.cond, self.coeffs = model, cond, coeffs
+
+    def _cond(self, d: FieldDerivatives) -> Tensor:
+        if self.model.pde_viscosity is None:
+            return torch.cat([self.cond, d.u, d.grad_y.flatten(1), d.lap_y], dim=-1)
+        return self.cond
+
+    def __call__(self, tx: Tensor, d: FieldDerivatives) -> Tensor | tuple[Tensor, Tensor]:
+        m, cond = self.model, self._cond(d)
+        if m.pde_viscosity is None:
+            return m.pde_rhs(tx, cond, self.coeffs)
+        return m.pde_rhs(tx, cond, self.coeffs), F.softplus(m.pde_viscosity(tx, cond, self.coeffs))
+
+    def jet(self, tx: Tensor, d: FieldDerivatives) -> tuple[Any, Any]:
+        m, cond = self.model, self._cond(d)
+        value, tangent, _ = m.pde_rhs.jet(tx, cond, self.coeffs, order=1)
+        if m.pde_viscosity is None:
+            return value, tangent
+        raw, raw_tangent, _ = m.pde_viscosity.jet(tx, cond, self.coeffs, order=1)
+        return (value, F.softplus(raw)), (tangent, torch.sigmoid(raw) * raw_tangent)
