@@ -144,13 +144,14 @@ def parent_run(
     """
     import mlflow
 
-    from roma_bench.paths import default_tracking_uri
+    from roma_bench.tracking.runs import ensure_experiment, resolve_tracking_uri
 
-    uri = tracking_uri or default_tracking_uri()
+    uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment(f"study-{study}")
+    # ensure_experiment puts artifacts next to a local store, never in ./mlruns.
+    mlflow.set_experiment(experiment_id=ensure_experiment(f"study-{study}", uri))
     run = mlflow.start_run(run_name=f"study {study} {task}")
     mlflow.set_tags({"roma.study": study, "roma.task": task, "roma.command": current_command()})
     mlflow.log_params({k: str(v)[:500] for k, v in params.items()})

@@ -140,12 +140,15 @@ def _parent_run(study: optuna.Study, lock: ClaimLock, tracking_uri: str | None) 
     """Start (first worker) or resume (others) the study's parent MLflow run; return its id."""
     import mlflow
 
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
+    from roma_bench.tracking.runs import ensure_experiment, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
     with lock.hold():
         run_id = study.user_attrs.get("mlflow_parent_run_id")
         if run_id is None:
-            mlflow.set_experiment(f"sweep-{study.study_name}")
+            # ensure_experiment puts artifacts next to a local store, never in ./mlruns.
+            mlflow.set_experiment(experiment_id=ensure_experiment(f"sweep-{study.study_name}", uri))
             run = mlflow.start_run(run_name=f"sweep {study.study_name}")
             run_id = run.info.run_id
             study.set_user_attr("mlflow_parent_run_id", run_id)
