@@ -14,7 +14,7 @@ import time
 
 ORDER = 5
 QUICKSTART_MODELS = ("roma", "persistence", "linear", "oracle", "don-mp", "fno", "gino", "gcn")
-QUICKSTART_STEPS = 25
+QUICKSTART_STEPS = 100
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
