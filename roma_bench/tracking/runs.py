@@ -116,6 +116,10 @@ class TrackedRun:
             mlflow.set_tracking_uri(self.tracking_uri)
         self.client = mlflow.MlflowClient(self.tracking_uri)
         if run_id is not None:
+            # MLflow refuses to resume a run outside the process's active experiment (which an
+            # earlier set_experiment, e.g. a sweep's, may have changed): select the run's own.
+            run_experiment = self.client.get_run(run_id).info.experiment_id
+            mlflow.set_experiment(experiment_id=run_experiment)
             self._run = mlflow.start_run(run_id=run_id, nested=nested and active is not None)
         else:
             experiment_id = ensure_experiment(experiment, self.tracking_uri)
