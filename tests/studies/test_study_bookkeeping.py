@@ -6,7 +6,6 @@ the tests check the study's logic exactly; ``test_study_training.py`` runs real 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,7 @@ from roma_bench.studies.noise import run_noise_study
 from roma_bench.studies.scaling import run_scaling_study
 from roma_bench.studies.transfer import plan_transfer, run_transfer_study
 from roma_bench.training.config import TrainConfig
-
-
-@dataclass
-class FakeResult:
-    run_id: str
-    checkpoint: Path
-    best_val_loss: float
-    final_val_loss: float
-    steps_done: int
-    wall_time: float
-    num_parameters: int
-    status: str
-    metrics: dict[str, float] = field(default_factory=dict)
+from roma_bench.training.fit import TrainResult
 
 
 class RecordingTrainer:
@@ -41,14 +28,14 @@ class RecordingTrainer:
         self.calls: list[tuple[TrainConfig, dict[str, Any]]] = []
         self.tmp, self.error_of = tmp, error_of
 
-    def __call__(self, config: TrainConfig, **kwargs: Any) -> FakeResult:
+    def __call__(self, config: TrainConfig, **kwargs: Any) -> TrainResult:
         self.calls.append((config, kwargs))
         checkpoint = self.tmp / f"ckpt-{len(self.calls)}.pt"
         checkpoint.write_text("weights")
         error = self.error_of(config)
         metric = "smspe" if config.learning_task == "forecast" else "coarse_smspe"
         width = config.model.get("dec_width", 64)
-        return FakeResult(
+        return TrainResult(
             run_id=f"run{len(self.calls)}", checkpoint=checkpoint, best_val_loss=error,
             final_val_loss=error, steps_done=config.steps, wall_time=0.1,
             num_parameters=10 * width**2, status="FINISHED", metrics={metric: error},
