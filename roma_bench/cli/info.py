@@ -22,31 +22,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def environment() -> dict:
     """Versions and devices, as logged with every tracked run."""
-    from importlib import metadata
-
     import torch
 
     from roma_bench.graphs.ops import dgl_supports
+    from roma_bench.versions import installed_versions
 
-    versions = {}
-    for dist in (
-        "roma-bench",
-        "torch",
-        "dgl",
-        "neuraloperator",
-        "optuna",
-        "optuna-integration",
-        "mlflow",
-        "networkit",
-        "numpy",
-        "pandas",
-        "h5py",
-        "pydantic",
-    ):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
+    versions = installed_versions(
+        (
+            "roma-bench",
+            "torch",
+            "dgl",
+            "neuraloperator",
+            "optuna",
+            "optuna-integration",
+            "mlflow",
+            "networkit",
+            "numpy",
+            "pandas",
+            "h5py",
+            "pydantic",
+        )
+    )
     devices = ["cpu"]
     if torch.cuda.is_available():
         devices += [

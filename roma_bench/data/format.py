@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -120,10 +119,6 @@ def package_versions() -> dict[str, str | None]:
     """Versions of the packages that shape the generated data (stored with it)."""
     import platform
 
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    from roma_bench.versions import installed_versions
+
+    return {"python": platform.python_version(), **installed_versions(VERSIONED_PACKAGES)}
