@@ -150,6 +150,11 @@ class KuramotoSystem:
         """``θ(0) = theta0_std·N(0, 1)`` ``[N]`` float64 (a fresh copy)."""
         return self._theta0.copy()
 
+    def forecast_system(self, t0: float) -> KuramotoSystem:
+        """The system a forecast from ``t0`` may use: this one. K(t) is a documented schedule
+        of time (a model is given t), not an exogenous event, so the oracle may know it."""
+        return self
+
     def coupling(self, t: float) -> float:
         """K(t) (module docstring)."""
         return float(self.params.coupling * coupling_profile(t, self.params, self.total_time))

@@ -19,7 +19,7 @@ Social (Burgers-like) dynamics: see :class:`SocialParams` and ``tasks/README.md`
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from roma_bench.config import StrictModel
 
@@ -48,28 +48,26 @@ class SocialParams(StrictModel):
 
     with ``f(u) = u²/2`` (upwind: an edge j→i carries ``f(u_j)/d⁺_j`` from the more central
     j to the more peripheral i), ``d⁺_j`` the out-degree of j, ``d_j`` its degree,
-    ``b_i = 1`` if i has an out-edge or ``outflow`` is set (else 0), and ``s_i(t)`` the
-    shocks: compound Poisson events (rate ``shock_rate`` per node per unit time) injecting a
-    truncated-Pareto amount ``A`` as the pulse ``(2A/w)·sin²(π(t − t₀)/w)`` over ``w``.
+    ``b_i = 1`` if i has an out-edge or ``outflow`` is set (else 0), and the smooth drive
+    ``s_i(t) = a·Σ_k W_ik g_k(t)``: K external series ``g_k = logistic((z_k − θ)/β)`` of
+    Gaussian processes z_k with time scale τ, mixed by a core-rooted matrix W spread by
+    neighbour-message rounds (max row sum 1).
     """
 
-    advection: float = Field(1.0, ge=0, description="c, scale of the upwind flux f(u)=u²/2")
-    viscosity: float = Field(0.05, ge=0, description="ν, rate of random-walk Laplacian diffusion")
-    shock_rate: float = Field(0.02, ge=0, description="shocks per node per unit time")
-    shock_scale: float = Field(0.5, gt=0, description="minimum shock amplitude (Pareto scale)")
-    shock_tail: float = Field(2.5, gt=1, description="Pareto tail exponent of shock amplitudes")
-    shock_max: float = Field(10.0, gt=0, description="maximum shock amplitude (Pareto truncation)")
-    shock_width: float = Field(0.1, gt=0, description="w, duration of a shock's injection pulse")
-    initial_activity: float = Field(0.1, ge=0, description="mean of u(0) ~ Exponential")
+    advection: float = Field(5.0, ge=0, description="c, scale of the upwind flux f(u)=u²/2")
+    viscosity: float = Field(0.01, ge=0, description="ν, rate of random-walk Laplacian diffusion")
     dissipation: float = Field(0.05, ge=0, description="γ, linear decay rate of activity")
+    drive_baseline: float = Field(0.03, ge=0, description="s₀, constant inflow rate of every node")
+    drive_amplitude: float = Field(20.0, ge=0, description="a, the largest drive rate of a node")
+    drive_series: int = Field(4, ge=1, le=64, description="K, external series mixed by W")
+    drive_timescale: float = Field(2.0, gt=0, description="τ, correlation time of the series")
+    drive_threshold: float = Field(1.0, description="θ, level of z_k where a burst is half on")
+    drive_sharpness: float = Field(0.01, gt=0, description="β, width of the logistic switch")
+    drive_core: float = Field(
+        0.005, gt=0, le=1, description="fraction of nodes (smallest radius) fed by the series"
+    )
+    drive_rounds: int = Field(0, ge=0, le=64, description="neighbour-message rounds spreading W")
+    initial_activity: float = Field(0.1, ge=0, description="mean of u(0) ~ Exponential")
     outflow: bool = Field(
         True, description="periphery nodes (no out-edge) emit c·f(u) out of the graph (open end)"
     )
-
-    @model_validator(mode="after")
-    def _shock_range(self) -> SocialParams:
-        if self.shock_max <= self.shock_scale:
-            raise ValueError(
-                f"shock_max ({self.shock_max}) must exceed shock_scale ({self.shock_scale})"
-            )
-        return self

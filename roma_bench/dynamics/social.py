@@ -1,11 +1,11 @@
-"""Burgers-like social dynamics: activity flowing from the core to the periphery of a graph.
+"""Burgers-like social dynamics: activity fronts travelling from the core to the periphery.
 
 Activity ``u_i ≥ 0`` (parameters in :class:`~roma_bench.dynamics.params.SocialParams`)::
 
     du_i/dt = c·[ Σ_{j→i} f(u_j)/d⁺_j − b_i·f(u_i) ]          upwind advection, f(u) = u²/2
             + ν·[ Σ_{j~i} u_j/d_j − h_i·u_i ]                  random-walk Laplacian diffusion
             − γ·u_i                                           dissipation
-            + s_i(t)                                          exogenous shocks
+            + s_i(t)                                          exogenous drive
 
 * Flow: each undirected edge {j, i} is directed j → i from the smaller to the larger
   hyperbolic radius (ties broken by node id), so it carries activity core → periphery.
@@ -13,32 +13,49 @@ Activity ``u_i ≥ 0`` (parameters in :class:`~roma_bench.dynamics.params.Social
   enters i (conservative). ``b_i = 1`` if i has an out-edge, or if ``outflow`` is set;
   periphery nodes with no out-edge then emit ``c·f(u_i)`` out of the graph (an open end,
   as at the outlet of a Burgers pipe); with ``outflow: false`` the flow ends there.
-  On a path 0 → 1 → … this is the upwind scheme for ``u_t + c(u²/2)_x = 0`` with dx = 1.
+  On a path 0 → 1 → … this is the upwind scheme for ``u_t + c(u²/2)_x = 0`` with dx = 1:
+  a pulse steepens into a front whose speed grows with its height.
 * Diffusion: ``d_j`` is j's degree; each node sends ``ν·u_j/d_j`` per unit time to each
   neighbour (``h_i = 1`` if i has a neighbour). The operator is ``−ν·L D⁻¹`` with L the
   combinatorial Laplacian: it conserves Σu and its spectrum lies in ``[−2ν, 0]`` whatever
   the hub degrees, so the stable step does not shrink with the graph.
-* Shocks: a compound Poisson process, drawn once from ``seed`` at construction (so the
-  right-hand side is a deterministic function of t): event count ~ Poisson(rate·N·T),
-  start times t₀ ~ U[0, T), nodes ~ U{0..N−1}, amounts ``A`` truncated Pareto on
-  ``[shock_scale, shock_max]`` with tail ``shock_tail`` (``P(A > a) ∝ a^−tail``). An event
-  injects ``(2A/w)·sin²(π(t − t₀)/w)`` over ``t₀ ≤ t < t₀ + w`` (``w = shock_width``):
-  a smooth pulse of total amount exactly A.
+* Drive: ``s_i(t) = a·Σ_k W_ik g_k(t)`` with K = ``drive_series`` smooth external series
+
+      z_k(t) = √(2/M) Σ_m cos(ω_km·t + φ_km),   ω_km ~ N(0, 1/τ²),  φ_km ~ U[0, 2π),
+      g_k(t) = logistic((z_k(t) − θ)/β) ∈ (0, 1)
+
+  (M = :data:`DRIVE_MODES` random Fourier modes: z_k is a stationary Gaussian process with
+  unit variance and covariance ``exp(−s²/2τ²)`` — Gaussian-smoothed white noise —
+  evaluable at any t; θ = ``drive_threshold``, β = ``drive_sharpness``, so each g_k is a
+  train of smooth bursts of duration ~τ = ``drive_timescale``). The mixing matrix
+  ``W [N, K]`` is built once: the ``drive_core`` fraction of nodes with the smallest radius
+  get i.i.d. Exp(1) weights (the others 0), then ``drive_rounds`` rounds of neighbour
+  messages ``W ← (W + D⁻¹A·W)/2`` spread them to neighbours, then W is divided by
+  ``max_i Σ_k W_ik`` so every node's drive lies in ``[0, a]``. Evaluating s(t) costs
+  O(K·M + N·K).
 * Initial state: ``u_i(0) = initial_activity · Exp(1)``.
 
+Everything random (u(0), the Fourier modes, W) is drawn from ``seed`` at construction, so the
+right-hand side is a deterministic function of t and u.
+
 Balance: with ``M(t) = Σ_i u_i``, ``dM/dt = S(t) − γ·M − c·Σ_{i: d⁺_i = 0} b_i f(u_i)`` where
-``S(t) = Σ_i s_i(t)`` (:meth:`SocialSystem.injected_mass` integrates it); advection and
-diffusion conserve M exactly.
+``S(t) = Σ_i s_i(t)`` (:meth:`SocialSystem.total_drive`); advection and diffusion conserve M.
 
 Stability and non-negativity: every loss of node i is proportional to ``u_i`` and every
 gain is ≥ 0, so the exact flow keeps ``u ≥ 0``. The Jacobian's Gershgorin discs lie in
 ``|λ + c·u_i + ν + γ| ≤ c·u_i + ν``; the step is vouched for (RK4 stable, stages
-non-negative in practice) when ``dt·(c·U + ν + γ) ≤ 1/2`` with U a bound on the
-activity; :meth:`SocialSystem.max_stable_dt` uses ``U = max u(0) + 2·shock_max``.
-:meth:`SocialSystem.check_state` enforces ``u ≥ 0`` on the saved frames.
+non-negative in practice) when ``dt·(c·U + ν + γ) ≤ 1/2`` with U a bound on the activity;
+:meth:`SocialSystem.max_stable_dt` uses ``U = max u(0) + 2·√(2a/c)`` (twice the height at
+which a driven node's outflux ``c·u²/2`` balances the largest drive a; ``a/(ν + γ)`` when
+c = 0). :meth:`SocialSystem.check_state` enforces ``u ≥ 0`` on the saved frames.
+
+The forecast oracle does not know the future drive: :meth:`SocialSystem.with_drive_held`
+returns the same system with ``s(t) = s(t0)`` for all t.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,14 +66,8 @@ from roma_bench.dynamics.params import SocialParams
 STABILITY_SAFETY = 0.5
 """``dt·(c·U + ν + γ)`` allowed by :meth:`SocialSystem.max_stable_dt`."""
 
-
-def truncated_pareto(
-    rng: np.random.Generator, size: int, scale: float, tail: float, cap: float
-) -> np.ndarray:
-    """``[size]`` draws with ``P(A > a) = (a^−tail − cap^−tail)/(scale^−tail − cap^−tail)``."""
-    uniform = rng.random(size)
-    mass = 1.0 - (scale / cap) ** tail
-    return scale * (1.0 - uniform * mass) ** (-1.0 / tail)
+DRIVE_MODES = 32
+"""M, random Fourier modes per external series."""
 
 
 class SocialSystem:
@@ -68,8 +79,8 @@ class SocialSystem:
     num_nodes : N.
     radius : ``[N]`` hyperbolic radii; flow goes from smaller to larger radius.
     params : the card's :class:`SocialParams`.
-    total_time : T = dt·steps; shocks start in ``[0, T)``.
-    seed : seeds u(0) and the shocks.
+    total_time : T = dt·steps, the length of the run (checked positive).
+    seed : seeds u(0), the external series and the mixing matrix.
 
     >>> import numpy as np
     >>> src, dst = np.array([0, 1, 1, 2]), np.array([1, 0, 2, 1])
@@ -102,6 +113,7 @@ class SocialSystem:
         self.params = params
         self.total_time = float(total_time)
         self.seed = seed
+        self.held_at: float | None = None
         shape = (num_nodes, num_nodes)
 
         keep = src != dst  # self-loops neither flow nor diffuse
@@ -121,47 +133,75 @@ class SocialSystem:
         self.out_degree = out_degree
         self.emits = (out_degree > 0) | params.outflow  # b_i
 
-        initial_stream, shock_stream = np.random.SeedSequence(seed).spawn(2)
+        initial_stream, series_stream, mixing_stream = np.random.SeedSequence(seed).spawn(3)
         rng = np.random.default_rng(initial_stream)
         self._initial = params.initial_activity * rng.exponential(1.0, num_nodes)
-        self._draw_shocks(np.random.default_rng(shock_stream))
+        self._draw_series(np.random.default_rng(series_stream))
+        self.mixing = self._mixing_matrix(radius, np.random.default_rng(mixing_stream))
+        self._mixing_total = self.mixing.sum(axis=0)  # [K], Σ_i W_ik
 
         # Linear loss rate per node: ν·h_i + γ.
         self._linear_loss = params.viscosity * self.has_neighbour + params.dissipation
         self._advect_loss = params.advection * self.emits.astype(np.float64)
 
-    def _draw_shocks(self, rng: np.random.Generator) -> None:
-        """Precompute the compound Poisson shocks (sorted by start time)."""
-        p = self.params
-        count = int(rng.poisson(p.shock_rate * self.num_nodes * self.total_time))
-        starts = np.sort(rng.uniform(0.0, self.total_time, count))
-        self.shock_start = starts  # [S]
-        self.shock_node = rng.integers(0, self.num_nodes, count)  # [S]
-        self.shock_amount = truncated_pareto(rng, count, p.shock_scale, p.shock_tail, p.shock_max)
+    # ------------------------------------------------------------------ drive
+    def _draw_series(self, rng: np.random.Generator) -> None:
+        """Random Fourier modes of the K external series: ``ω, φ`` ``[K, M]``."""
+        shape = (self.params.drive_series, DRIVE_MODES)
+        self.series_frequency = rng.normal(0.0, 1.0 / self.params.drive_timescale, shape)
+        self.series_phase = rng.uniform(0.0, 2.0 * np.pi, shape)
 
+    def _mixing_matrix(self, radius: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``W [N, K]``: Exp(1) weights on the core nodes, neighbour-message rounds, max row sum 1."""
+        p = self.params
+        n, k = self.num_nodes, p.drive_series
+        weights = np.zeros((n, k))
+        if n == 0:
+            return weights
+        core = max(1, round(p.drive_core * n))
+        core_nodes = np.argsort(radius, kind="stable")[:core]
+        weights[core_nodes] = rng.exponential(1.0, (core, k))
+        # Row-normalized adjacency D⁻¹A: the transpose of the column-normalized diffusion.
+        mean_of_neighbours = self.diffusion.T.tocsr()
+        for _ in range(p.drive_rounds):
+            weights = 0.5 * (weights + mean_of_neighbours @ weights)
+        return weights / weights.sum(axis=1).max()
+
+    def series(self, t: float) -> np.ndarray:
+        """``g(t)`` ``[K]``: the external series, each a logistic of a smooth Gaussian process."""
+        p = self.params
+        z = np.sqrt(2.0 / DRIVE_MODES) * np.cos(self.series_frequency * t + self.series_phase).sum(
+            axis=1
+        )
+        return 0.5 * (1.0 + np.tanh(0.5 * (z - p.drive_threshold) / p.drive_sharpness))
+
+    def drive(self, t: float) -> np.ndarray:
+        """``s(t) = a·W g(t)`` ``[N]`` (``s(t0)`` at every t once the drive is held)."""
+        at = t if self.held_at is None else self.held_at
+        p = self.params
+        return p.drive_baseline + p.drive_amplitude * (self.mixing @ self.series(at))
+
+    def total_drive(self, t: float) -> float:
+        """``S(t) = Σ_i s_i(t) = a·Σ_k (Σ_i W_ik) g_k(t)``."""
+        at = t if self.held_at is None else self.held_at
+        p = self.params
+        bursts = p.drive_amplitude * (self._mixing_total @ self.series(at))
+        return float(p.drive_baseline * self.num_nodes + bursts)
+
+    def with_drive_held(self, t0: float) -> SocialSystem:
+        """This system with the drive frozen at ``s(t0)`` (shares the operators; no future input)."""
+        held = copy.copy(self)
+        held.held_at = float(t0)
+        return held
+
+    def forecast_system(self, t0: float) -> SocialSystem:
+        """The system a forecast from ``t0`` may use: the drive held at ``s(t0)``."""
+        return self.with_drive_held(t0)
+
+    # ------------------------------------------------------------------ dynamics
     def initial_state(self) -> np.ndarray:
         """``u(0) = initial_activity·Exp(1)`` ``[N]`` float64 (a fresh copy)."""
         return self._initial.copy()
-
-    def forcing(self, t: float) -> np.ndarray:
-        """``s(t)`` ``[N]``: the summed pulses ``(2A/w)·sin²(π(t − t₀)/w)`` of the active shocks."""
-        out = np.zeros(self.num_nodes)
-        self._add_forcing(t, out)
-        return out
-
-    def _add_forcing(self, t: float, out: np.ndarray) -> None:
-        width = self.params.shock_width
-        lo = np.searchsorted(self.shock_start, t - width, side="right")
-        hi = np.searchsorted(self.shock_start, t, side="right")
-        if hi > lo:
-            phase = np.pi * (t - self.shock_start[lo:hi]) / width
-            pulse = (2.0 / width) * self.shock_amount[lo:hi] * np.sin(phase) ** 2
-            np.add.at(out, self.shock_node[lo:hi], pulse)
-
-    def injected_mass(self, t: float) -> float:
-        """``∫₀ᵗ Σ_i s_i dτ = Σ_events A·F(clip((t − t₀)/w, 0, 1))``, ``F(x) = x − sin(2πx)/(2π)``."""
-        x = np.clip((t - self.shock_start) / self.params.shock_width, 0.0, 1.0)
-        return float(np.sum(self.shock_amount * (x - np.sin(2.0 * np.pi * x) / (2.0 * np.pi))))
 
     def outflow_rate(self, y: np.ndarray) -> float:
         """Activity leaving through the open periphery per unit time: ``c·Σ_{d⁺_i=0} b_i f(u_i)``."""
@@ -178,19 +218,24 @@ class SocialSystem:
         flux *= self._advect_loss
         out -= flux
         out -= self._linear_loss * u
-        self._add_forcing(t, out)
+        out += self.drive(t)
         return out
 
     def activity_bound(self) -> float:
-        """The activity scale U used for the step bound: ``max u(0) + 2·shock_max``."""
+        """The activity scale U of the step bound: ``max u(0) + 2·√(2a/c)`` (``a/(ν+γ)`` if c = 0)."""
+        p = self.params
         initial_max = float(self._initial.max()) if self.num_nodes else 0.0
-        return initial_max + 2.0 * self.params.shock_max
+        if p.advection > 0:
+            return initial_max + 2.0 * np.sqrt(2.0 * p.drive_amplitude / p.advection)
+        loss = p.viscosity + p.dissipation
+        return initial_max + (p.drive_amplitude / loss if loss > 0 else 0.0)
 
     def max_stable_dt(self, activity_bound: float | None = None) -> float:
         """``dt_max = 1/2 / (c·U + ν + γ)`` with ``U = activity_bound`` (default :meth:`activity_bound`)."""
         p = self.params
         bound = self.activity_bound() if activity_bound is None else float(activity_bound)
-        return STABILITY_SAFETY / (p.advection * bound + p.viscosity + p.dissipation)
+        rate = p.advection * bound + p.viscosity + p.dissipation
+        return STABILITY_SAFETY / rate if rate > 0 else float("inf")
 
     def check_state(self, step: int, y: np.ndarray, tolerance: float = 1e-9) -> None:
         """Raise ``FloatingPointError`` if the activity is non-finite or below ``−tolerance·max(1, max u)``."""

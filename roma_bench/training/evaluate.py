@@ -5,7 +5,9 @@ never ``train``). Each score is the mean over the split's batches weighted by th
 batch's node count. ``rollout_nrmse_h<h>``: the model's ``[n, H]`` predictions are
 fed back as history (the oldest frames dropped) until ``h`` frames are predicted;
 the score is :func:`~roma_bench.training.metrics.nrmse` of frame ``t0 + h`` against
-the clean ``batch.future``.
+the clean ``batch.future``. A model that defines ``rollout(batch, frames) -> [n, frames]``
+(the ``oracle``, which integrates its own full-graph state) is asked for the whole rollout
+at once instead.
 """
 
 from __future__ import annotations
@@ -32,7 +34,11 @@ def rollout(model: ForecastModel, batch: Batch, frames: int, first: Tensor | Non
     Each call predicts ``H`` frames from the latest ``κ`` (observed or predicted) ones.
     Needs ``batch.future`` ``[n, R ≥ frames]`` to build each call's (unused) targets.
     ``first``: the model's prediction ``[n, H]`` on ``batch`` itself, if already computed.
+    A model with its own ``rollout(batch, frames)`` hook is asked directly (no feedback here).
     """
+    own_rollout = getattr(model, "rollout", None)
+    if callable(own_rollout):
+        return own_rollout(batch, frames).float()
     if batch.future is None or batch.future.shape[1] < frames:
         have = None if batch.future is None else tuple(batch.future.shape)
         raise ValueError(

@@ -1,4 +1,4 @@
-"""Burgers-like social dynamics: conservation, balance with forcing, non-negativity, shocks."""
+"""Burgers-like social dynamics: conservation, the smooth drive, the mass budget, travelling fronts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from roma_bench.dynamics.integrate import simulate
 from roma_bench.dynamics.params import SocialParams
-from roma_bench.dynamics.social import SocialSystem, truncated_pareto
+from roma_bench.dynamics.social import SocialSystem
 
 
 def tree_like_graph(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -27,7 +27,7 @@ def path_graph(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.concatenate([a, a + 1]), np.concatenate([a + 1, a]), np.arange(n, dtype=float)
 
 
-QUIET = dict(shock_rate=0.0, dissipation=0.0, outflow=False)
+QUIET = dict(drive_baseline=0.0, drive_amplitude=0.0, dissipation=0.0, outflow=False)
 
 
 def test_operators_are_conservative_and_oriented_outward() -> None:
@@ -53,92 +53,6 @@ def test_closed_graph_conserves_total_activity() -> None:
     assert np.abs(u - u0).max() > 0.1 * u0.max()  # it did move
 
 
-def test_rhs_balance_identity() -> None:
-    """Σ_i du_i/dt = S(t) − γ·M − (outflow at the periphery), exactly, for any state."""
-    src, dst, radius = tree_like_graph(150, 2)
-    params = SocialParams(shock_rate=2.0, dissipation=0.3, outflow=True, shock_width=0.5)
-    system = SocialSystem(src, dst, 150, radius, params, 5.0, seed=2)
-    rng = np.random.default_rng(0)
-    for t in rng.uniform(0.0, 5.0, 10):
-        u = rng.exponential(1.0, 150)
-        expected = system.forcing(t).sum() - 0.3 * u.sum() - system.outflow_rate(u)
-        assert system.rhs(t, u).sum() == pytest.approx(expected, rel=1e-12, abs=1e-12)
-        assert system.forcing(t).sum() > 0 or t > 0  # shocks are active (rate·N·w ≫ 1)
-
-
-def test_forcing_integrates_to_injected_mass() -> None:
-    src, dst, radius = tree_like_graph(50, 3)
-    params = SocialParams(shock_rate=0.5, shock_width=0.2)
-    system = SocialSystem(src, dst, 50, radius, params, 4.0, seed=3)
-    assert system.shock_amount.size > 20
-    t = np.linspace(0.0, 4.3, 4301)
-    rates = np.array([system.forcing(s).sum() for s in t])
-    quad = np.sum((rates[1:] + rates[:-1]) * np.diff(t)) / 2  # trapezoid, h = w/200
-    assert quad == pytest.approx(system.injected_mass(4.3), rel=1e-4)
-    assert system.injected_mass(2.0) == pytest.approx(quad_until(t, rates, 2.0), rel=1e-3)
-    assert system.injected_mass(4.3) == pytest.approx(system.shock_amount.sum(), rel=1e-12)
-
-
-def quad_until(t: np.ndarray, rates: np.ndarray, stop: float) -> float:
-    keep = t <= stop
-    return float(np.sum((rates[keep][1:] + rates[keep][:-1]) * np.diff(t[keep])) / 2)
-
-
-class WithLosses:
-    """The system augmented with the accumulated losses D' = γ·M + outflow, state [u, D]."""
-
-    name = "social+losses"
-
-    def __init__(self, system: SocialSystem) -> None:
-        self.system = system
-
-    def initial_state(self) -> np.ndarray:
-        return np.append(self.system.initial_state(), 0.0)
-
-    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
-        u = y[:-1]
-        lost = self.system.params.dissipation * u.sum() + self.system.outflow_rate(u)
-        return np.append(self.system.rhs(t, u), lost)
-
-
-def test_total_activity_equals_initial_plus_injected_minus_lost() -> None:
-    """M(t) = M(0) + injected(t) − lost(t); RK4 integrates the pulses by Simpson's rule, so
-    the gap is the quadrature error of the pulses' kinks: small, and O(dt³) as dt halves."""
-    src, dst, radius = tree_like_graph(100, 4)
-    params = SocialParams(shock_rate=0.4, dissipation=0.1, outflow=True, shock_width=0.1)
-    system = SocialSystem(src, dst, 100, radius, params, 10.0, seed=4)
-    augmented = WithLosses(system)
-    y0 = augmented.initial_state()
-    total0 = y0[:-1].sum()
-
-    def worst_gap(dt: float) -> float:
-        gaps = []
-        for _, t, y in simulate(augmented, y0, 0, round(10.0 / dt), dt, round(1.0 / dt)):
-            budget = total0 + system.injected_mass(t) - y[-1]
-            gaps.append(abs(y[:-1].sum() - budget) / budget)
-        return max(gaps)
-
-    coarse, fine = worst_gap(0.02), worst_gap(0.01)  # measured: 2.9e-5, 4.3e-6
-    assert coarse < 1e-4
-    assert fine < coarse / 4
-    assert system.injected_mass(10.0) > 5 * total0  # the forcing dominates the budget
-
-
-def test_activity_stays_non_negative_with_heavy_shocks() -> None:
-    src, dst, radius = tree_like_graph(300, 5)
-    params = SocialParams(shock_rate=0.3, shock_scale=1.0, shock_tail=1.5, shock_max=20.0)
-    system = SocialSystem(src, dst, 300, radius, params, 30.0, seed=5)
-    dt = system.max_stable_dt()
-    steps = int(30.0 / dt)
-    peak = 0.0
-    for step, _, u in simulate(system, system.initial_state(), 0, steps, dt, 10):
-        system.check_state(step, u)
-        assert u.min() >= 0.0
-        peak = max(peak, float(u.max()))
-    assert peak > 5.0  # big shocks did hit
-    assert peak < system.activity_bound()
-
-
 def test_smooth_bump_steepens_into_a_shock() -> None:
     n = 200
     src, dst, radius = path_graph(n)
@@ -155,25 +69,121 @@ def test_smooth_bump_steepens_into_a_shock() -> None:
     assert u.min() >= 0.0
 
 
-def test_shocks_reproducible_and_in_range() -> None:
-    src, dst, radius = tree_like_graph(100, 6)
-    params = SocialParams(shock_rate=0.1, shock_scale=0.5, shock_max=4.0)
-    a = SocialSystem(src, dst, 100, radius, params, 50.0, seed=9)
-    b = SocialSystem(src, dst, 100, radius, params, 50.0, seed=9)
-    c = SocialSystem(src, dst, 100, radius, params, 50.0, seed=10)
-    np.testing.assert_array_equal(a.shock_amount, b.shock_amount)
+def test_drive_is_deterministic_per_seed_and_smooth_in_time() -> None:
+    src, dst, radius = tree_like_graph(200, 6)
+    params = SocialParams(drive_sharpness=0.25, drive_timescale=1.0)
+    a = SocialSystem(src, dst, 200, radius, params, 50.0, seed=9)
+    b = SocialSystem(src, dst, 200, radius, params, 50.0, seed=9)
+    c = SocialSystem(src, dst, 200, radius, params, 50.0, seed=10)
+    times = np.linspace(0.0, 50.0, 5001)  # h = 0.01 = τ/100
+    drive = np.stack([a.drive(t) for t in times])  # [T, N]
+    np.testing.assert_array_equal(drive, np.stack([b.drive(t) for t in times]))
     np.testing.assert_array_equal(a.initial_state(), b.initial_state())
-    assert not np.array_equal(a.initial_state(), c.initial_state())
-    assert abs(a.shock_amount.size - 500) < 5 * np.sqrt(500)
-    assert a.shock_amount.min() >= 0.5 and a.shock_amount.max() <= 4.0
-    assert (np.diff(a.shock_start) >= 0).all()
+    assert not np.allclose(drive[::100], np.stack([c.drive(t) for t in times[::100]]))
+    # Smooth: the second difference is O(h²·max|s''|) — tiny against the drive's range —
+    # and the drive really varies (bursts switch on and off).
+    span = drive.max() - drive.min()
+    assert span > 0.5 * params.drive_amplitude
+    assert np.abs(np.diff(drive, 2, axis=0)).max() < 1e-3 * span
+    # Bounded: 0 ≤ s_i − s₀ ≤ a, and only the core (smallest radius) is fed.
+    assert drive.min() >= params.drive_baseline - 1e-12
+    assert drive.max() <= params.drive_baseline + params.drive_amplitude + 1e-12
+    fed = np.flatnonzero(a.mixing.sum(1) > 0)
+    assert fed.size == max(1, round(params.drive_core * 200))
+    assert radius[fed].max() <= np.sort(radius)[fed.size - 1]
 
 
-def test_truncated_pareto_tail() -> None:
-    draws = truncated_pareto(np.random.default_rng(0), 200_000, 1.0, 2.0, 10.0)
-    for level in (2.0, 5.0):
-        expected = (level**-2 - 10.0**-2) / (1.0 - 10.0**-2)
-        assert np.mean(draws > level) == pytest.approx(expected, rel=0.03)
+def test_neighbour_message_rounds_spread_the_mixing_matrix() -> None:
+    src, dst, radius = tree_like_graph(200, 7)
+    flat = SocialSystem(src, dst, 200, radius, SocialParams(drive_core=0.05), 10.0, seed=0)
+    spread = SocialSystem(
+        src, dst, 200, radius, SocialParams(drive_core=0.05, drive_rounds=3), 10.0, seed=0
+    )
+    assert (spread.mixing.sum(1) > 0).sum() > 2 * (flat.mixing.sum(1) > 0).sum()
+    for system in (flat, spread):
+        assert system.mixing.min() >= 0.0
+        assert system.mixing.sum(1).max() == pytest.approx(1.0, rel=1e-12)
+
+
+def test_held_drive_is_frozen_at_t0_and_shares_the_operators() -> None:
+    src, dst, radius = tree_like_graph(100, 8)
+    system = SocialSystem(src, dst, 100, radius, SocialParams(drive_sharpness=0.25), 20.0, seed=1)
+    held = system.forecast_system(3.0)
+    np.testing.assert_array_equal(held.drive(7.5), system.drive(3.0))
+    assert not np.array_equal(system.drive(7.5), system.drive(3.0))
+    assert system.held_at is None and held.transport is system.transport
+    assert held.total_drive(9.0) == pytest.approx(system.drive(3.0).sum(), rel=1e-12)
+
+
+class WithBudget:
+    """The system augmented with ∫S dt (injected) and ∫(γM + outflow) dt (lost): [u, I, L]."""
+
+    name = "social+budget"
+
+    def __init__(self, system: SocialSystem) -> None:
+        self.system = system
+
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        u = y[:-2]
+        lost = self.system.params.dissipation * u.sum() + self.system.outflow_rate(u)
+        return np.concatenate([self.system.rhs(t, u), [self.system.total_drive(t), lost]])
+
+
+def test_mass_budget_closes_with_the_drive() -> None:
+    """Σ_i du_i/dt = S(t) − γ·M − outflow exactly, so M(t) = M(0) + ∫S − ∫losses; RK4 keeps
+    this linear invariant of the augmented system to round-off."""
+    src, dst, radius = tree_like_graph(150, 2)
+    params = SocialParams(dissipation=0.3, drive_core=0.1, drive_sharpness=0.25)
+    system = SocialSystem(src, dst, 150, radius, params, 10.0, seed=2)
+    rng = np.random.default_rng(0)
+    for t in rng.uniform(0.0, 10.0, 10):
+        u = rng.exponential(1.0, 150)
+        expected = system.drive(t).sum() - 0.3 * u.sum() - system.outflow_rate(u)
+        assert system.rhs(t, u).sum() == pytest.approx(expected, rel=1e-12, abs=1e-12)
+        assert system.total_drive(t) == pytest.approx(system.drive(t).sum(), rel=1e-12)
+    y0 = np.concatenate([system.initial_state(), [0.0, 0.0]])
+    for _, _, y in simulate(WithBudget(system), y0, 0, 1000, 0.01, 100):
+        budget = y0[:-2].sum() + y[-2] - y[-1]
+        assert abs(y[:-2].sum() - budget) < 1e-11 * budget
+    assert y[-2] > 5 * y0[:-2].sum()  # the drive dominates the budget
+
+
+def test_activity_stays_non_negative_and_below_the_step_bound() -> None:
+    src, dst, radius = tree_like_graph(300, 5)
+    system = SocialSystem(src, dst, 300, radius, SocialParams(drive_core=0.05), 30.0, seed=5)
+    dt = system.max_stable_dt()
+    peak = 0.0
+    for step, _, u in simulate(system, system.initial_state(), 0, int(30.0 / dt), dt, 10):
+        system.check_state(step, u)
+        assert u.min() >= 0.0
+        peak = max(peak, float(u.max()))
+    assert peak > 1.0  # bursts did hit
+    assert peak < system.activity_bound()
+
+
+def test_a_core_burst_reaches_downstream_nodes_later_as_a_steep_front() -> None:
+    """On a path 0 → 1 → … driven only at node 0, the burst arrives at node 30 after node 10,
+    and the arrival there is steeper (shorter rise time) than at node 10."""
+    n = 60
+    src, dst, radius = path_graph(n)
+    params = SocialParams(
+        advection=5.0, viscosity=0.001, dissipation=0.0, drive_baseline=0.0, drive_core=1 / n
+    )
+    system = SocialSystem(src, dst, n, radius, params, 40.0, seed=3)
+    assert np.flatnonzero(system.mixing.sum(1)).tolist() == [0]
+    frames = np.stack([u for *_, u in simulate(system, np.zeros(n), 0, 8000, 0.005, 2)], 1)
+    first = np.argmax(frames[0] > 0.5 * frames[0].max())
+
+    def rise(node: int) -> tuple[int, int]:
+        """(frame of half height, frames from 10% to 90% of the first peak) after ``first``."""
+        series = frames[node, first:]
+        peak = series.max()
+        lo, half, hi = (int(np.argmax(series > q * peak)) for q in (0.1, 0.5, 0.9))
+        return half, hi - lo
+
+    (arrive_near, rise_near), (arrive_far, rise_far) = rise(10), rise(30)
+    assert 0 < arrive_near < arrive_far  # core → periphery, in order
+    assert rise_far < rise_near  # the front steepened on the way
 
 
 def test_check_state_and_bad_input() -> None:
@@ -185,6 +195,6 @@ def test_check_state_and_bad_input() -> None:
         system.check_state(7, np.array([1.0, np.nan, 1.0, 1.0, 1.0]))
     with pytest.raises(ValueError, match="radius"):
         SocialSystem(src, dst, 5, radius[:3], SocialParams(), 1.0, seed=0)
-    with pytest.raises(ValueError, match="shock_max"):
-        SocialParams(shock_scale=2.0, shock_max=1.0)
-    assert system.max_stable_dt(10.0) == pytest.approx(0.5 / (10.0 + 0.05 + 0.05))
+    bound = system.activity_bound()
+    assert bound == pytest.approx(system.initial_state().max() + 2 * np.sqrt(2 * 20.0 / 5.0))
+    assert system.max_stable_dt(10.0) == pytest.approx(0.5 / (5.0 * 10.0 + 0.01 + 0.05))
