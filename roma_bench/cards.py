@@ -128,7 +128,10 @@ class TaskCard(StrictModel):
     encodings: EncodingCard = EncodingCard()
     coarse: CoarseCard = CoarseCard()
     noise: float = Field(
-        0.0, ge=0, le=1, description="σ, log-variance of the training noise x·exp(√σ·ξ)"
+        0.0,
+        ge=0,
+        le=1,
+        description="σ, std of the training noise: θ + σξ on phases, u·exp(σξ) on activity",
     )
 
     @model_validator(mode="after")

@@ -68,8 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _common(noise)
     noise.add_argument(
-        "--sigmas", type=_csv(float), default=[0.0, 1e-4, 1e-3, 1e-2],
-        help="noise levels (default 0,1e-4,1e-3,1e-2)",
+        "--sigmas", type=_csv(float), default=None,
+        help="noise σ (std: radians on phases, of log u on activity); default per system: "
+        "kuramoto 0,1e-3,1e-2,0.1; social 0,0.01,0.03,0.1",
     )  # fmt: skip
     noise.set_defaults(handler=run_noise)
 

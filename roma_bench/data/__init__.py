@@ -19,6 +19,8 @@ _EXPORTS = {
     "WindowLoader": "loader",
     "window_starts": "loader",
     "lognormal_noise": "noise",
+    "gaussian_noise": "noise",
+    "observation_noise": "noise",
     "task_spec": "spec",
 }
 

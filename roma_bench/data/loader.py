@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from roma_bench.data.batch import Batch, LearningTask
-from roma_bench.data.noise import lognormal_noise
+from roma_bench.data.noise import observation_noise
 from roma_bench.data.store import TaskStore
 
 Split = Literal["train", "val", "test"]
@@ -125,8 +125,9 @@ class WindowLoader:
             history, target = history.clone(), target.clone()
             future = window[:, lookback:].clone()
         elif self.noise > 0:
-            history = lognormal_noise(history, self.noise, self._noise_generator)
-            target = lognormal_noise(target, self.noise, self._noise_generator)
+            system, draws = self.card.system, self._noise_generator  # independent draws
+            history = observation_noise(history, self.noise, system, draws)
+            target = observation_noise(target, self.noise, system, draws)
         batch = Batch(
             graph=subgraph,
             node_ids=node_ids,

@@ -1,8 +1,9 @@
 """Noise study: train at observation noise σ, evaluate on clean test data.
 
 Each model is trained with ``TrainConfig.noise = σ`` for σ ∈ ``sigmas`` (default
-{0, 1e-4, 1e-3, 1e-2}): the loader multiplies training inputs and targets by
-``exp(√σ·ξ)``, ξ ~ N(0, 1) (:mod:`roma_bench.data.noise`); the held-out test split is
+:data:`DEFAULT_SIGMAS` of the task's system): the loader adds ``σ·ξ`` radians to Kuramoto
+phases and multiplies social activity by ``exp(σ·ξ)``, ξ ~ N(0, 1), independently on
+inputs and targets (:mod:`roma_bench.data.noise`); the held-out test split is
 never noised, so the reported error is the clean test error. The plot shows error
 (mean ± std over seeds) against σ per model, σ on a symmetric-log axis so that σ = 0
 is shown.
@@ -35,21 +36,39 @@ from roma_bench.studies.common import (
 )
 from roma_bench.training.config import TrainConfig
 
-DEFAULT_SIGMAS: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2)
+DEFAULT_SIGMAS: dict[str, tuple[float, ...]] = {
+    "kuramoto": (0.0, 1e-3, 1e-2, 1e-1),
+    "social": (0.0, 1e-2, 3e-2, 1e-1),
+}
+"""σ per system, spanning "below the signal" to "comparable to it". Kuramoto (radians): a
+phase moves by about |ω|·Δ ≈ 0.1 rad per frame (σ_ω = 1, Δ = 0.1), so σ = 1e-3 … 1e-1 runs
+from 1% of one frame's change to all of it. Social (std of log u): 1%, 3% and 10% relative
+error on the activity (the v1 log-variances 1e-4, 1e-3, 1e-2 are stds 0.01, 0.03, 0.1)."""
+
+
+def default_sigmas(task: str) -> tuple[float, ...]:
+    """:data:`DEFAULT_SIGMAS` of ``task``'s system (read from its card)."""
+    from roma_bench.cards import load_card
+
+    return DEFAULT_SIGMAS[load_card(task).system]
 
 
 def run_noise_study(
     base: TrainConfig,
     models: Sequence[str],
     *,
-    sigmas: Sequence[float] = DEFAULT_SIGMAS,
+    sigmas: Sequence[float] | None = None,
     seeds: Sequence[int] = (0, 1, 2),
     tracking_uri: str | None = None,
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
     command: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
-    """Train every (model, σ, seed); returns (rows, summary per model and σ, files)."""
+    """Train every (model, σ, seed); returns (rows, summary per model and σ, files).
+
+    ``sigmas`` defaults to :func:`default_sigmas` of ``base.task``.
+    """
+    sigmas = default_sigmas(base.task) if sigmas is None else sigmas
     if any(s < 0 for s in sigmas):
         raise ValueError(f"noise σ must be ≥ 0, got {list(sigmas)}")
     if train_fn is None:
