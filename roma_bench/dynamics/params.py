@@ -57,7 +57,6 @@ class SocialParams(StrictModel):
     advection: float = Field(5.0, ge=0, description="c, scale of the upwind flux f(u)=u²/2")
     viscosity: float = Field(0.01, ge=0, description="ν, rate of random-walk Laplacian diffusion")
     dissipation: float = Field(0.05, ge=0, description="γ, linear decay rate of activity")
-    drive_baseline: float = Field(0.03, ge=0, description="s₀, constant inflow rate of every node")
     drive_amplitude: float = Field(20.0, ge=0, description="a, the largest drive rate of a node")
     drive_series: int = Field(4, ge=1, le=64, description="K, external series mixed by W")
     drive_timescale: float = Field(2.0, gt=0, description="τ, correlation time of the series")

@@ -178,15 +178,12 @@ class SocialSystem:
     def drive(self, t: float) -> np.ndarray:
         """``s(t) = a·W g(t)`` ``[N]`` (``s(t0)`` at every t once the drive is held)."""
         at = t if self.held_at is None else self.held_at
-        p = self.params
-        return p.drive_baseline + p.drive_amplitude * (self.mixing @ self.series(at))
+        return self.params.drive_amplitude * (self.mixing @ self.series(at))
 
     def total_drive(self, t: float) -> float:
         """``S(t) = Σ_i s_i(t) = a·Σ_k (Σ_i W_ik) g_k(t)``."""
         at = t if self.held_at is None else self.held_at
-        p = self.params
-        bursts = p.drive_amplitude * (self._mixing_total @ self.series(at))
-        return float(p.drive_baseline * self.num_nodes + bursts)
+        return float(self.params.drive_amplitude * (self._mixing_total @ self.series(at)))
 
     def with_drive_held(self, t0: float) -> SocialSystem:
         """This system with the drive frozen at ``s(t0)`` (shares the operators; no future input)."""

@@ -27,7 +27,7 @@ def path_graph(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.concatenate([a, a + 1]), np.concatenate([a + 1, a]), np.arange(n, dtype=float)
 
 
-QUIET = dict(drive_baseline=0.0, drive_amplitude=0.0, dissipation=0.0, outflow=False)
+QUIET = dict(drive_amplitude=0.0, dissipation=0.0, outflow=False)
 
 
 def test_operators_are_conservative_and_oriented_outward() -> None:
@@ -85,9 +85,9 @@ def test_drive_is_deterministic_per_seed_and_smooth_in_time() -> None:
     span = drive.max() - drive.min()
     assert span > 0.5 * params.drive_amplitude
     assert np.abs(np.diff(drive, 2, axis=0)).max() < 1e-3 * span
-    # Bounded: 0 ≤ s_i − s₀ ≤ a, and only the core (smallest radius) is fed.
-    assert drive.min() >= params.drive_baseline - 1e-12
-    assert drive.max() <= params.drive_baseline + params.drive_amplitude + 1e-12
+    # Bounded: 0 ≤ s_i ≤ a, and only the core (smallest radius) is fed.
+    assert drive.min() >= 0.0
+    assert drive.max() <= params.drive_amplitude + 1e-12
     fed = np.flatnonzero(a.mixing.sum(1) > 0)
     assert fed.size == max(1, round(params.drive_core * 200))
     assert radius[fed].max() <= np.sort(radius)[fed.size - 1]
@@ -166,9 +166,7 @@ def test_a_core_burst_reaches_downstream_nodes_later_as_a_steep_front() -> None:
     and the arrival there is steeper (shorter rise time) than at node 10."""
     n = 60
     src, dst, radius = path_graph(n)
-    params = SocialParams(
-        advection=5.0, viscosity=0.001, dissipation=0.0, drive_baseline=0.0, drive_core=1 / n
-    )
+    params = SocialParams(advection=5.0, viscosity=0.001, dissipation=0.0, drive_core=1 / n)
     system = SocialSystem(src, dst, n, radius, params, 40.0, seed=3)
     assert np.flatnonzero(system.mixing.sum(1)).tolist() == [0]
     frames = np.stack([u for *_, u in simulate(system, np.zeros(n), 0, 8000, 0.005, 2)], 1)
