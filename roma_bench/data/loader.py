@@ -6,8 +6,9 @@ Windows (frame indices; ``t0`` is the last history frame, κ lookback, H horizon
 - **train**: an infinite stream. Each batch is a random-walk subgraph of about
   ``card.batch.nodes`` nodes drawn from the training nodes only, and a uniformly random
   ``t0`` with the whole window inside the train frame range: ``κ-1 ≤ t0 ≤ a-1-H``. History
-  and target get the log-normal noise of :mod:`roma_bench.data.noise` (σ = the card's
-  ``noise`` unless overridden); ``coarse_target`` is computed from the clean target.
+  and target get independent draws of the system's noise (:func:`roma_bench.data.noise.
+  observation_noise`: additive on phases, log-normal on activity; σ = the card's ``noise``
+  unless overridden); ``coarse_target`` is computed from the clean target.
 - **val** / **test**: a fixed, finite list. Every batch is the whole held-out val (test)
   subgraph, at ``card.window.eval_windows`` evenly spaced ``t0`` whose target and future
   frames lie in the split's range ``[a, b)``: ``max(κ-1, a-1) ≤ t0 ≤ b-1-R`` (the history
