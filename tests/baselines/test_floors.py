@@ -18,6 +18,11 @@ def smspe(prediction: torch.Tensor, target: torch.Tensor) -> float:
     return float(ratio.square().mean())
 
 
+def nrmse(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """``sqrt(mean((y − ŷ)²) / mean(y²))``."""
+    return float(((target - prediction).square().mean() / target.square().mean()).sqrt())
+
+
 def test_persistence_repeats_the_last_frame() -> None:
     batch = make_batch(30, seed=4)
     prediction = build_model("persistence", make_spec())(batch).prediction
@@ -77,7 +82,10 @@ def test_oracle_matches_the_clean_test_targets(km_tiny_store) -> None:
     _check_oracle(km_tiny_store)
 
 
-def test_oracle_rollout_does_not_read_the_stored_future(km_tiny_store, tmp_path) -> None:
+@pytest.mark.parametrize("store_fixture", ["km_tiny_store", "bd_tiny_store"])
+def test_oracle_rollout_does_not_read_the_stored_future(
+    store_fixture: str, request: pytest.FixtureRequest, tmp_path
+) -> None:
     """A copy of the store whose frames after t0 are NaN gives the identical oracle rollout."""
     import shutil
 
@@ -88,12 +96,13 @@ def test_oracle_rollout_does_not_read_the_stored_future(km_tiny_store, tmp_path)
     from roma_bench.data.store import TaskStore
     from roma_bench.training.evaluate import rollout
 
+    source = request.getfixturevalue(store_fixture)
     poisoned = tmp_path / "poisoned.h5"
-    shutil.copy(km_tiny_store, poisoned)
-    with TaskStore(km_tiny_store) as store:
-        batch = WindowLoader(store, "test").batches()[0]
+    shutil.copy(source, poisoned)
+    with TaskStore(source) as store:
+        batch = WindowLoader(store, "test").batches()[-1]
         frames = store.card.window.rollout
-        clean = build_model("oracle", task_spec(store.card, data_path=km_tiny_store))
+        clean = build_model("oracle", task_spec(store.card, data_path=source))
         expected = rollout(clean, batch, frames)
     t0 = round(batch.t0 / batch.frame_dt)
     with h5py.File(poisoned, "r+") as file:
@@ -104,8 +113,13 @@ def test_oracle_rollout_does_not_read_the_stored_future(km_tiny_store, tmp_path)
         got = rollout(oracle, batch, frames)
     assert torch.equal(got, expected)
     assert got.shape == (batch.num_nodes, frames) and torch.isfinite(got).all()
-    # ...and it integrated its own state: the rollout tracks the clean truth closely
-    assert smspe(got, batch.future[:, :frames]) < 1e-4
+    # ...and it integrated its own state: the rollout tracks the clean truth (Kuramoto: to
+    # the integrator's precision; social: up to the drive it does not know, held at t0)
+    truth, last = batch.future[:, :frames], batch.history[:, -1:]
+    if batch.system == "kuramoto":
+        assert smspe(got, truth) < 1e-4
+    else:
+        assert nrmse(got, truth) < 0.3 * nrmse(last.expand_as(truth), truth)
 
 
 @pytest.mark.slow
