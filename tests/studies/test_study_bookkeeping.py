@@ -17,6 +17,7 @@ from roma_bench.studies.common import read_csv
 from roma_bench.studies.noise import run_noise_study
 from roma_bench.studies.scaling import run_scaling_study
 from roma_bench.studies.transfer import plan_transfer, run_transfer_study
+from roma_bench.cards import load_card
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.fit import TrainResult
 
@@ -33,7 +34,7 @@ class RecordingTrainer:
         checkpoint = self.tmp / f"ckpt-{len(self.calls)}.pt"
         checkpoint.write_text("weights")
         error = self.error_of(config)
-        metric = "smspe" if config.learning_task == "forecast" else "coarse_smspe"
+        metric = load_card(config.task).primary_metric(config.learning_task)
         width = config.model.get("dec_width", 64)
         return TrainResult(
             run_id=f"run{len(self.calls)}", checkpoint=checkpoint, best_val_loss=error,
