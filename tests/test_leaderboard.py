@@ -16,7 +16,6 @@ from roma_bench.leaderboard import (
     write_leaderboard,
 )
 
-
 PRIMARY = {"forecast": "delta_nrmse", "effective": "coarse_error"}
 
 

@@ -13,11 +13,11 @@ import mlflow
 import numpy as np
 import pytest
 
+from roma_bench.cards import load_card
 from roma_bench.studies.common import read_csv
 from roma_bench.studies.noise import run_noise_study
 from roma_bench.studies.scaling import run_scaling_study
 from roma_bench.studies.transfer import plan_transfer, run_transfer_study
-from roma_bench.cards import load_card
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.fit import TrainResult
 
