@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from roma_bench.ranking import UNRANKED_MODELS, card_primary_metrics, format_ratio, rank_rows
+from roma_bench.ranking import (
+    UNRANKED_MODELS,
+    card_primary_metrics,
+    format_ratio,
+    format_skill,
+    rank_rows,
+)
 from roma_bench.training.metrics import ROLLOUT_HORIZONS, rollout_metric_name
 
 METRICS = (
@@ -318,7 +324,7 @@ def to_markdown(board: Leaderboard, tracking_uri: str, show_command: str = "") -
         for r in rows:
             cells = [str(r["rank"]) or "ref.", r["model"], r["size"], str(r["steps"]),
                      f"{r['params']:,}", format_mean_std(r, primary),
-                     format_ratio(r["skill_vs_persistence"]), format_ratio(r["ratio_to_ar"]),
+                     format_skill(r["skill_vs_persistence"]), format_ratio(r["ratio_to_ar"]),
                      *(format_mean_std(r, m) for m in shown), str(r["seeds"]),
                      f"{r['train_time_s']:.1f}", f"{r['peak_memory_mb']:.0f}", r["hardware"]]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")

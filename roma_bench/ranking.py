@@ -80,6 +80,11 @@ def rank_rows(rows: list[dict[str, Any]], primary: dict[str, str]) -> list[dict[
     return ordered
 
 
-def format_ratio(value: float, digits: int = 3) -> str:
-    """A skill or ratio cell: ``digits`` decimals, ``–`` when undefined."""
-    return "–" if not math.isfinite(value) else f"{value:.{digits}f}"
+def format_skill(value: float) -> str:
+    """A skill cell: 3 decimals (it lies in (−∞, 1]), ``–`` when undefined."""
+    return "–" if not math.isfinite(value) else f"{value:.3f}"
+
+
+def format_ratio(value: float) -> str:
+    """A ratio cell: 3 significant digits (the oracle's is tiny), ``–`` when undefined."""
+    return "–" if not math.isfinite(value) else f"{value:.3g}"

@@ -178,8 +178,8 @@ def test_skill_vs_persistence_and_ratio_to_ar_and_an_unranked_oracle(store, tmp_
     assert float(rows[0]["ratio_to_ar"]) == pytest.approx(0.75)
     assert rows[0]["primary_metric"] == "delta_nrmse"
     text = md_path.read_text()
-    assert "| 1 | alpha | tiny | 50 | 1,000 | 0.3 ± 0.14 | 0.700 | 0.750 |" in text
-    assert "| ref. | oracle | tiny | 50 | 0 | 0.02 ± 0.014 | 0.980 | 0.050 |" in text
+    assert "| 1 | alpha | tiny | 50 | 1,000 | 0.3 ± 0.14 | 0.700 | 0.75 |" in text
+    assert "| ref. | oracle | tiny | 50 | 0 | 0.02 ± 0.014 | 0.980 | 0.05 |" in text
     assert "Best by test delta_nrmse (excluding the oracle): alpha (tiny)." in text
 
 
