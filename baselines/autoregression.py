@@ -117,7 +117,8 @@ class Autoregression(ForecastModel):
     increments, see :mod:`baselines.autoregression`). ``[n, κ] → [n, H]``.
 
     Needs ``spec.data_path`` (the task's HDF5 store); fitted on the first call (a closed
-    form, no training steps), so a rebuilt checkpoint refits the same coefficients.
+    form, no training steps). The coefficients are buffers (not parameters), so a checkpoint
+    saved after the fit holds them and its reload scores without refitting.
     """
 
     Config = AutoregressionConfig
@@ -126,13 +127,15 @@ class Autoregression(ForecastModel):
 
     def __init__(self, config: AutoregressionConfig, spec: TaskSpec) -> None:
         super().__init__(config, spec)
-        self.coefficients: np.ndarray | None = None  # [κ, H]: rows a_{·,1..p}, then b
+        # [κ, H] float64: rows a_{·,1..p}, then b; valid once ``fitted`` is set.
+        self.register_buffer("coefficients", torch.zeros(spec.lookback, spec.horizon).double())
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
         self.num_samples = 0
 
     def fit(self) -> np.ndarray:
         """Fit (once) on the task store's training split; returns ``[A; b]`` ``[κ, H]``."""
-        if self.coefficients is not None:
-            return self.coefficients
+        if bool(self.fitted):
+            return self.coefficients.cpu().numpy()
         if not self.spec.data_path:
             raise ValueError(
                 f"model 'ar' needs the task's data file: TaskSpec.data_path is empty for task "
@@ -141,15 +144,17 @@ class Autoregression(ForecastModel):
         from roma_bench.data.store import TaskStore
 
         with TaskStore(self.spec.data_path) as store:
-            self.coefficients, self.num_samples = fit_autoregression(
+            coefficients, self.num_samples = fit_autoregression(
                 store, self.spec.lookback, self.spec.horizon, self.config.max_samples
             )
-        return self.coefficients
+        self.coefficients.copy_(torch.from_numpy(coefficients))
+        self.fitted.fill_(True)
+        return coefficients
 
     def forward(self, batch: Batch) -> ModelOutput:
-        coefficients = self.fit()
+        self.fit()
         history = batch.history.double()
         features = torch.cat([history.diff(dim=1), history.new_ones(len(history), 1)], dim=1)
-        weights = torch.as_tensor(coefficients, dtype=torch.float64, device=history.device)
+        weights = self.coefficients.to(device=history.device, dtype=torch.float64)
         prediction = history[:, -1:] + features @ weights
         return ModelOutput(prediction=prediction.to(batch.history.dtype))

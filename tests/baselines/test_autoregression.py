@@ -3,6 +3,8 @@ training nodes and frames, and subsamples huge cards deterministically."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,18 @@ def test_huge_cards_are_subsampled_deterministically_under_the_cap(km_tiny_store
         assert used == len(nodes) * len(starts) and np.isfinite(coefficients).all()
         tiny_nodes, tiny_starts = training_samples(store, max_samples=1)
         assert len(tiny_nodes) == 1 and len(tiny_starts) == 1
+
+
+def test_a_checkpoint_keeps_the_fitted_coefficients(km_tiny_store, tmp_path) -> None:
+    from roma_bench.models.base import load_checkpoint, save_checkpoint
+
+    with TaskStore(km_tiny_store) as store:
+        model = build_model("ar", task_spec(store.card, data_path=km_tiny_store))
+    fitted = model.fit().copy()
+    path = save_checkpoint(model, tmp_path / "ar.pt")
+    loaded, _ = load_checkpoint(path)
+    loaded.spec = dataclasses.replace(loaded.spec, data_path=None)  # no store: cannot refit
+    np.testing.assert_array_equal(loaded.fit(), fitted)
 
 
 def test_ar_needs_the_task_data() -> None:
