@@ -20,10 +20,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="FILE is a task: print persistence, linear, ar and oracle on its test split "
         "(primary metric, sMSPE, nRMSE, rollout nRMSE at 1/4/16 frames, ratio to persistence)",
     )
-    parser.add_argument(
-        "--split", choices=["val", "test"], default="test", help="with --floors (default test)"
-    )
+    parser.add_argument("--split", choices=["val", "test"], help="with --floors (default test)")
     parser.add_argument("--json", action="store_true", help="with --floors: print JSON")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """``--json`` and ``--split`` only mean something with ``--floors``."""
+    from roma_bench.cli import UsageError
+
+    if not args.floors and (args.json or args.split):
+        raise UsageError("--json and --split go with --floors (roma-bench verify --floors TASK)")
 
 
 def run_floors(args: argparse.Namespace, stream=None) -> int:
@@ -31,7 +37,7 @@ def run_floors(args: argparse.Namespace, stream=None) -> int:
     from roma_bench.training.headroom import floor_scores
 
     stream = stream or sys.stdout
-    headroom = floor_scores(args.file, split=args.split, progress=not args.quiet)
+    headroom = floor_scores(args.file, split=args.split or "test", progress=not args.quiet)
     if args.json:
         print(json.dumps(headroom.to_dict(), indent=2), file=stream)
         return 0

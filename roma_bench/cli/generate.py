@@ -101,6 +101,7 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from roma_bench.data.store import StoreError, TaskStore, verify_store
 
+    floors.check_arguments(args)
     if args.floors:
         return floors.run_floors(args)
 

@@ -39,6 +39,15 @@ def test_km_tiny_floors_from_the_cli(km_tiny_store, monkeypatch, capsys) -> None
     assert "| persistence | 1 |" in table and "ROMA paper's metric" in table
 
 
+def test_floors_cli_errors_are_one_line(capsys) -> None:
+    assert main(["verify", "--floors", "no-such-task"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "roma-bench verify: error: unknown task 'no-such-task'; known tasks:"
+    )
+    assert main(["verify", "data/x.h5", "--json"]) == 2
+    assert "--json and --split go with --floors" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_bd_tiny_has_headroom(tmp_path) -> None:
     """Issue 10's acceptance on bd-tiny's test windows (nRMSE): the oracle is far below
