@@ -194,3 +194,34 @@ def test_the_card_chooses_the_ranking_metric(store):
     board = build_leaderboard(task, fetch_runs(task, store, "lb-card"))
     assert board.primary == {"forecast": "delta_nrmse", "effective": "coarse_error"}
     assert [r["model"] for r in board.rows] == ["sharp", "blunt"]
+
+
+def test_each_learning_task_ranks_by_its_own_primary():
+    """rank_rows: forecast by delta_nrmse, effective by coarse_error; skills per learning task."""
+    from roma_bench.ranking import rank_rows
+
+    def row(learning_task, model, **means):
+        return {"learning_task": learning_task, "model": model,
+                **{f"{k}_mean": v for k, v in means.items()}}  # fmt: skip
+
+    rows = [
+        row("effective", "alpha", delta_nrmse=0.1, coarse_error=0.8),
+        row("effective", "beta", delta_nrmse=0.9, coarse_error=0.2),
+        row("effective", "persistence", delta_nrmse=1.0, coarse_error=0.4),
+        row("forecast", "oracle", delta_nrmse=1e-6, coarse_error=1e-6),
+        row("forecast", "alpha", delta_nrmse=0.1, coarse_error=0.8),
+        row("forecast", "beta", delta_nrmse=0.9, coarse_error=0.2),
+        row("forecast", "ar", delta_nrmse=0.2, coarse_error=0.3),
+    ]
+    ranked = rank_rows(rows, PRIMARY)
+    assert [(r["learning_task"], r["rank"], r["model"]) for r in ranked] == [
+        ("effective", 1, "beta"), ("effective", 2, "persistence"), ("effective", 3, "alpha"),
+        ("forecast", 1, "alpha"), ("forecast", 2, "ar"), ("forecast", 3, "beta"),
+        ("forecast", "", "oracle"),
+    ]  # fmt: skip
+    effective_beta, forecast_alpha = ranked[0], ranked[3]
+    assert effective_beta["primary_metric"] == "coarse_error"
+    assert effective_beta["skill_vs_persistence"] == pytest.approx(0.5)
+    assert math.isnan(effective_beta["ratio_to_ar"])  # no ar row for the effective task
+    assert math.isnan(forecast_alpha["skill_vs_persistence"])  # no persistence row here
+    assert forecast_alpha["ratio_to_ar"] == pytest.approx(0.5)
