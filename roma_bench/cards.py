@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from roma_bench.config import ConfigError, StrictModel, load_yaml, validate
 from roma_bench.dynamics.params import KuramotoParams, SocialParams
@@ -111,6 +111,55 @@ class CoarseCard(StrictModel):
     parts: int = Field(64, gt=0, description="number of METIS parts (ignored for communities)")
 
 
+def _known_metric_names(system: str | None = None) -> tuple[str, ...]:
+    """Scores the evaluator reports (for ``system``, or for any system when ``None``)."""
+    from roma_bench.training.metrics import metric_names
+
+    systems = ("kuramoto", "social") if system is None else (system,)
+    return tuple(dict.fromkeys(name for s in systems for name in metric_names(s)))
+
+
+#: The primary metrics a card gets when its ``metrics`` section is left out (offset-free).
+DEFAULT_PRIMARY_METRICS = {
+    "kuramoto": {"forecast": "delta_nrmse", "effective": "coarse_error"},
+    "social": {"forecast": "nrmse", "effective": "coarse_error"},
+}
+
+
+class PrimaryMetricsCard(StrictModel):
+    """The metric a leaderboard ranks by, per learning task (lower is better).
+
+    A name from :func:`roma_bench.training.metrics.metric_names` of the card's system, and
+    invariant to an arbitrary offset of the field (Kuramoto: ``delta_nrmse``, the nRMSE of
+    the predicted change; social: ``nrmse``). The paper's sMSPE is reported beside it but
+    cannot rank (it changes when a phase is shifted by 2π).
+    """
+
+    forecast: str = Field(description="primary metric of the forecast task")
+    effective: str = Field(description="primary metric of the effective (coarse) task")
+
+    @field_validator("forecast", "effective")
+    @classmethod
+    def _known_metric(cls, name: str) -> str:
+        from roma_bench.training.metrics import PAPER_METRICS
+
+        known = _known_metric_names()
+        if name not in known:
+            raise ValueError(f"unknown metric {name!r}; known: {', '.join(known)}")
+        if name in PAPER_METRICS:
+            raise ValueError(
+                f"{name!r} is the ROMA paper's metric, shown beside the primary but never "
+                "ranking (it is not invariant to a 2π shift of a phase)"
+            )
+        return name
+
+
+class MetricsCard(StrictModel):
+    """How results on this task are ranked: ``primary.forecast`` and ``primary.effective``."""
+
+    primary: PrimaryMetricsCard
+
+
 class TaskCard(StrictModel):
     """One task: graph + system + integrator + windows + splits + noise."""
 
@@ -130,6 +179,9 @@ class TaskCard(StrictModel):
     noise: float = Field(
         0.0, ge=0, le=1, description="σ, log-variance of the training noise x·exp(√σ·ξ)"
     )
+    metrics: MetricsCard | None = Field(
+        None, description="ranking metrics; default: the system's offset-free ones"
+    )
 
     @model_validator(mode="after")
     def _system_section(self) -> TaskCard:
@@ -143,8 +195,31 @@ class TaskCard(StrictModel):
                 raise ValueError("a social card must not have a 'kuramoto' section")
             if self.social is None:
                 self.__dict__["social"] = SocialParams()
+        self._check_metrics()
         self._check_splits()
         return self
+
+    def _check_metrics(self) -> None:
+        """Fill in the system's default primary metrics; each must be scored for the system."""
+        if self.metrics is None:
+            primary = PrimaryMetricsCard(**DEFAULT_PRIMARY_METRICS[self.system])
+            self.__dict__["metrics"] = MetricsCard(primary=primary)
+        known = _known_metric_names(self.system)
+        for learning_task in ("forecast", "effective"):
+            name = getattr(self.metrics.primary, learning_task)
+            if name not in known:
+                raise ValueError(
+                    f"metrics.primary.{learning_task}: metric {name!r} is not scored on a "
+                    f"{self.system} task; known: {', '.join(known)}"
+                )
+
+    def primary_metric(self, learning_task: str) -> str:
+        """The metric this task ranks ``learning_task`` (``forecast``/``effective``) by."""
+        if learning_task not in ("forecast", "effective"):
+            raise ValueError(
+                f"unknown learning task {learning_task!r}; expected 'forecast' or 'effective'"
+            )
+        return str(getattr(self.metrics.primary, learning_task))
 
     def _check_splits(self) -> None:
         """Every split must hold at least one window, and training must keep enough nodes."""

@@ -7,6 +7,15 @@ the mean training time, the peak memory, the hardware, the task version and the
 exact command. Only finished runs tagged ``roma.leaderboard=<task>`` count (the
 latest per seed); runs of another task version or data checksum are refused,
 never mixed.
+
+Ranking: per learning task, rows are ranked by the task card's primary metric
+(``metrics.primary.<learning task>``, offset-free; lower is better). Beside it,
+from the primary's seed means ``e``: the skill vs persistence ``1 − e/e_persistence``
+(0 for persistence, 1 for a perfect forecast, < 0 worse than persistence) and the
+ratio to the least-squares autoregression floor ``e/e_ar`` (< 1 beats ``ar``). The
+``oracle`` (true equations from the true state) is a reference row: shown, never
+ranked. sMSPE is the ROMA paper's metric, shown so results compare with the paper;
+it never ranks.
 """
 
 from __future__ import annotations
@@ -21,12 +30,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from roma_bench.training.metrics import PRIMARY_METRIC, ROLLOUT_HORIZONS, rollout_metric_name
+from roma_bench.ranking import (
+    UNRANKED_MODELS,
+    card_primary_metrics,
+    format_ratio,
+    format_skill,
+    rank_rows,
+)
+from roma_bench.training.metrics import ROLLOUT_HORIZONS, rollout_metric_name
 
 METRICS = (
-    "smspe", "nrmse", *(rollout_metric_name(h) for h in ROLLOUT_HORIZONS), "phase_error",
-    "order_parameter_error", "coarse_smspe", "coarse_error", "pde_residual",
+    "delta_nrmse", "nrmse", "smspe", *(rollout_metric_name(h) for h in ROLLOUT_HORIZONS),
+    "phase_error", "order_parameter_error", "coarse_error", "coarse_smspe", "pde_residual",
 )  # fmt: skip
+#: Column titles of the Markdown tables where the metric name alone would mislead.
+METRIC_TITLES = {"smspe": "sMSPE (ROMA paper)", "coarse_smspe": "coarse sMSPE (ROMA paper)"}
 LEADERBOARD_TAG = "roma.leaderboard"
 COMMAND_TAG = "roma.leaderboard_command"
 
@@ -118,13 +136,17 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 @dataclass
 class Leaderboard:
-    """The rows of one task's leaderboard and what they were computed from."""
+    """The rows of one task's leaderboard and what they were computed from.
+
+    ``primary``: learning task → the metric its rows are ranked by (the card's choice).
+    """
 
     task: str
     task_version: str
     data_checksum: str
     rows: list[dict[str, Any]]
     excluded: list[RunRecord] = field(default_factory=list)
+    primary: dict[str, str] = field(default_factory=dict)
 
 
 def check_versions(
@@ -160,8 +182,13 @@ def build_leaderboard(
     version: str | None = None,
     checksum: str | None = None,
     exclude_mismatched: bool = False,
+    primary: dict[str, str] | None = None,
 ) -> Leaderboard:
-    """Aggregate finished runs into rows; see the module docstring for the rules."""
+    """Aggregate finished runs into rows; see the module docstring for the rules.
+
+    ``primary``: learning task → ranking metric; default: the task card's
+    (:func:`card_primary_metrics`).
+    """
     if not records:
         raise LeaderboardError(
             f"no tracked leaderboard runs for task {task!r}; "
@@ -203,12 +230,12 @@ def build_leaderboard(
         row["run_ids"] = " ".join(r.run_id for r in runs)
         rows.append(row)
 
-    def rank(row: dict[str, Any]) -> tuple:
-        primary = row.get(f"{PRIMARY_METRIC[row['learning_task']]}_mean", math.inf)
-        return (row["learning_task"], primary)
-
-    rows.sort(key=rank)
-    return Leaderboard(task, version, checksum, rows, excluded=other)
+    primary = dict(primary) if primary is not None else card_primary_metrics(task)
+    missing = sorted({r["learning_task"] for r in rows} - set(primary))
+    if missing:
+        raise LeaderboardError(f"no primary metric for learning task(s) {', '.join(missing)}")
+    rows = rank_rows(rows, primary)
+    return Leaderboard(task, version, checksum, rows, excluded=other, primary=primary)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -224,8 +251,8 @@ def to_csv(board: Leaderboard) -> str:
     import csv
     import io
 
-    columns = ["learning_task", "model", "size", "steps", "params", "seeds", "seed_list",
-               "failed_runs"]  # fmt: skip
+    columns = ["learning_task", "rank", "model", "size", "steps", "params", "seeds", "seed_list",
+               "failed_runs", "primary_metric", "skill_vs_persistence", "ratio_to_ar"]  # fmt: skip
     columns += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")
                 if any(f"{m}_mean" in r for r in board.rows)]  # fmt: skip
     columns += ["train_time_s", "peak_memory_mb", "hardware", "task_version", "data_checksum",
@@ -246,9 +273,9 @@ def format_mean_std(row: dict[str, Any], metric: str) -> str:
 
 def verdict(board: Leaderboard, learning_task: str) -> str:
     """One sentence: who ranks first by the primary metric, and whether ROMA wins."""
-    primary = PRIMARY_METRIC[learning_task]
+    primary = board.primary[learning_task]
     rows = [r for r in board.rows if r["learning_task"] == learning_task and f"{primary}_mean" in r]
-    learned = [r for r in rows if r["model"] != "oracle"]
+    learned = [r for r in rows if r["model"] not in UNRANKED_MODELS]
     if not learned:
         return ""
     best = learned[0]
@@ -263,8 +290,11 @@ def verdict(board: Leaderboard, learning_task: str) -> str:
 
 
 def to_markdown(board: Leaderboard, tracking_uri: str, show_command: str = "") -> str:
-    """The Markdown page: header, one table per learning task, the verdict and provenance."""
-    shown = [m for m in METRICS if any(f"{m}_mean" in r for r in board.rows)]
+    """The Markdown page: header, one table per learning task, the verdict and provenance.
+
+    Columns: rank, model, size, steps, params, the primary metric, skill vs persistence,
+    ratio to ``ar``, then every other metric (sMSPE labelled as the ROMA paper's).
+    """
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"# Leaderboard: {board.task} (task version {board.task_version})",
@@ -273,19 +303,28 @@ def to_markdown(board: Leaderboard, tracking_uri: str, show_command: str = "") -
         f"`{show_command or f'roma-bench leaderboard show --task {board.task}'}` — never "
         "edited by hand. "
         f"Data checksum `{board.data_checksum}`. Scores on the held-out test subgraph and test "
-        "time range, mean ± sample std over seeds (lower is better). Rollout nRMSE at h frames "
-        "feeds predictions back as history.",
+        "time range, mean ± sample std over seeds (lower is better). Rows are ranked by the "
+        "task card's primary metric (offset-free); skill = 1 − error/error(persistence) and "
+        "ratio to ar = error/error(ar), from the primary's seed means. The oracle (true "
+        "equations from the true state) is a reference, never ranked. sMSPE is the ROMA "
+        "paper's metric, shown for comparison with the paper; it never ranks (it changes when "
+        "a phase is shifted by 2π). Rollout nRMSE at h frames feeds predictions back as "
+        "history (Kuramoto: on the change from the rollout origin).",
         "",
     ]
     for learning_task in sorted({r["learning_task"] for r in board.rows}):
         rows = [r for r in board.rows if r["learning_task"] == learning_task]
-        head = ["model", "size", "steps", "params", *shown, "seeds", "train time (s)",
-                "peak mem (MiB)",
-                "hardware"]  # fmt: skip
+        primary = board.primary[learning_task]
+        shown = [m for m in METRICS if m != primary and any(f"{m}_mean" in r for r in rows)]
+        head = ["rank", "model", "size", "steps", "params", f"**{primary}** (primary)",
+                "skill vs persistence", "ratio to ar", *(METRIC_TITLES.get(m, m) for m in shown),
+                "seeds", "train time (s)", "peak mem (MiB)", "hardware"]  # fmt: skip
         lines += [f"## {learning_task}", "", "| " + " | ".join(head) + " |",
                   "|" + "---|" * len(head)]  # fmt: skip
         for r in rows:
-            cells = [r["model"], r["size"], str(r["steps"]), f"{r['params']:,}",
+            cells = [str(r["rank"]) or "ref.", r["model"], r["size"], str(r["steps"]),
+                     f"{r['params']:,}", format_mean_std(r, primary),
+                     format_skill(r["skill_vs_persistence"]), format_ratio(r["ratio_to_ar"]),
                      *(format_mean_std(r, m) for m in shown), str(r["seeds"]),
                      f"{r['train_time_s']:.1f}", f"{r['peak_memory_mb']:.0f}", r["hardware"]]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")

@@ -16,6 +16,8 @@ from roma_bench.leaderboard import (
     write_leaderboard,
 )
 
+PRIMARY = {"forecast": "delta_nrmse", "effective": "coarse_error"}
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
@@ -44,6 +46,7 @@ def log_run(uri, task, model, seed, smspe, *, version="1.0", checksum="abc123", 
     if status == "FINISHED":
         client.log_metric(run.info.run_id, "test_smspe", smspe)
         client.log_metric(run.info.run_id, "test_nrmse", 10 * smspe)
+        client.log_metric(run.info.run_id, "test_delta_nrmse", 5 * smspe)
     client.set_terminated(run.info.run_id, status)
     return run.info.run_id
 
@@ -58,7 +61,7 @@ def test_two_models_two_seeds(store, tmp_path):
     log_run(store, task, "beta", 2, 0.0, status="FAILED")
     log_run(store, "lb-other", "gamma", 0, 0.5)  # another task's runs never appear
 
-    board = build_leaderboard(task, fetch_runs(task, store))
+    board = build_leaderboard(task, fetch_runs(task, store), primary=PRIMARY)
     assert [(r["model"], r["seeds"], r["params"]) for r in board.rows] == [
         ("beta", 2, 2000),
         ("alpha", 2, 1000),
@@ -80,7 +83,9 @@ def test_two_models_two_seeds(store, tmp_path):
     assert rows[1]["task_version"] == "1.0" and rows[1]["hardware"] == "test-cpu (2 cores)"
     assert rows[1]["command"] == "roma-bench leaderboard run --task lb-two --seeds 2"
     text = md_path.read_text()
-    assert "| alpha | tiny | 50 | 1,000 | 0.2 ± 0.14 | 2 ± 1.4 | 2 |" in text
+    assert "| 2 | alpha | tiny | 50 | 1,000 | 1 ± 0.71 | – | – | 2 ± 1.4 | 0.2 ± 0.14 | 2 |" in text
+    assert "| rank | model | size | steps | params | **delta_nrmse** (primary) |" in text
+    assert "sMSPE (ROMA paper)" in text
     assert "never edited by hand" in text and "task version 1.0" in text
     assert "Failed runs (not in the means): beta (1)." in text
 
@@ -93,9 +98,9 @@ def test_mixing_task_versions_is_refused(store):
     with pytest.raises(
         LeaderboardError, match=r"refusing to mix task versions: 1 run\(s\) were made on v0.9"
     ) as err:
-        build_leaderboard(task, records, version="1.0", checksum="abc123")
+        build_leaderboard(task, records, version="1.0", checksum="abc123", primary=PRIMARY)
     assert old in str(err.value)
-    board = build_leaderboard(task, records, "1.0", "abc123", exclude_mismatched=True)
+    board = build_leaderboard(task, records, "1.0", "abc123", True, primary=PRIMARY)
     assert board.rows[0]["seeds"] == 1 and [r.run_id for r in board.excluded] == [old]
     assert "1 run(s) of other task versions or data were left out" in to_markdown(board, store)
 
@@ -105,7 +110,9 @@ def test_other_data_checksum_is_refused(store):
     log_run(store, task, "alpha", 0, 0.1, checksum="abc123")
     log_run(store, task, "alpha", 1, 0.1, checksum="fff999")
     with pytest.raises(LeaderboardError, match=r"v1.0 \(data fff999…\)"):
-        build_leaderboard(task, fetch_runs(task, store), version="1.0", checksum="abc123")
+        build_leaderboard(
+            task, fetch_runs(task, store), version="1.0", checksum="abc123", primary=PRIMARY
+        )
 
 
 def test_cli_show_writes_files_and_refuses_old_versions(store, tmp_path, monkeypatch, capsys):
@@ -130,3 +137,60 @@ def test_cli_show_writes_files_and_refuses_old_versions(store, tmp_path, monkeyp
 def test_no_runs_says_how_to_make_them(store):
     with pytest.raises(LeaderboardError, match="roma-bench leaderboard run --task lb-none"):
         build_leaderboard("lb-none", fetch_runs("lb-none", store))
+
+
+def test_skill_vs_persistence_and_ratio_to_ar_and_an_unranked_oracle(store, tmp_path):
+    """Skill and ratio come from the primary's seed means; the oracle is shown, not ranked."""
+    task = "lb-skill"
+    for seed, (model_error, persistence, ar, oracle) in enumerate(
+        [(0.2, 1.0, 0.4, 0.01), (0.4, 1.0, 0.4, 0.03)]
+    ):
+        # logged sMSPE = e / 5, so the primary delta_nrmse = e (see log_run)
+        log_run(store, task, "alpha", seed, model_error / 5)
+        log_run(store, task, "persistence", seed, persistence / 5, params=0)
+        log_run(store, task, "ar", seed, ar / 5, params=0)
+        log_run(store, task, "oracle", seed, oracle / 5, params=0)
+    board = build_leaderboard(task, fetch_runs(task, store), primary=PRIMARY)
+    assert [(r["rank"], r["model"]) for r in board.rows] == [
+        (1, "alpha"),
+        (2, "ar"),
+        (3, "persistence"),
+        ("", "oracle"),
+    ]
+    alpha, ar, persistence, oracle = board.rows
+    assert alpha["delta_nrmse_mean"] == pytest.approx(0.3)
+    assert alpha["skill_vs_persistence"] == pytest.approx(1 - 0.3 / 1.0)
+    assert alpha["ratio_to_ar"] == pytest.approx(0.3 / 0.4)
+    assert persistence["skill_vs_persistence"] == pytest.approx(0.0)
+    assert ar["ratio_to_ar"] == pytest.approx(1.0)
+    assert oracle["skill_vs_persistence"] == pytest.approx(0.98)
+    assert oracle["ratio_to_ar"] == pytest.approx(0.05)
+
+    csv_path, md_path = write_leaderboard(board, store, tmp_path)
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [(r["rank"], r["model"]) for r in rows] == [
+        ("1", "alpha"),
+        ("2", "ar"),
+        ("3", "persistence"),
+        ("", "oracle"),
+    ]
+    assert float(rows[0]["skill_vs_persistence"]) == pytest.approx(0.7)
+    assert float(rows[0]["ratio_to_ar"]) == pytest.approx(0.75)
+    assert rows[0]["primary_metric"] == "delta_nrmse"
+    text = md_path.read_text()
+    assert "| 1 | alpha | tiny | 50 | 1,000 | 0.3 ± 0.14 | 0.700 | 0.75 |" in text
+    assert "| ref. | oracle | tiny | 50 | 0 | 0.02 ± 0.014 | 0.980 | 0.05 |" in text
+    assert "Best by test delta_nrmse (excluding the oracle): alpha (tiny)." in text
+
+
+def test_the_card_chooses_the_ranking_metric(store):
+    """Without an explicit choice the board ranks by the card's primary (km-tiny: delta_nrmse)."""
+    task = "km-tiny"
+    log_run(store, task, "sharp", 0, 0.5, board="lb-card")  # worse sMSPE ...
+    run = log_run(store, task, "blunt", 0, 0.1, board="lb-card")  # ... better sMSPE
+    import mlflow
+
+    mlflow.MlflowClient(store).log_metric(run, "test_delta_nrmse", 9.0)  # but worse delta_nrmse
+    board = build_leaderboard(task, fetch_runs(task, store, "lb-card"))
+    assert board.primary == {"forecast": "delta_nrmse", "effective": "coarse_error"}
+    assert [r["model"] for r in board.rows] == ["sharp", "blunt"]

@@ -13,9 +13,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="score a run or checkpoint on the task's held-out test subgraph and time range",
         description="Load a checkpoint (or the checkpoint of an MLflow run) and print every metric "
-        "on the held-out test subgraph and test time range: sMSPE, nRMSE, rollout nRMSE at 1, 4 "
-        "and 16 frames, phase and order-parameter errors (Kuramoto), coarse-observable error, "
-        "and the latent-PDE residual where the model reports one.",
+        "on the held-out test subgraph and test time range: delta_nrmse (nRMSE of the predicted "
+        "change from the last observed frame), nRMSE, sMSPE (the ROMA paper's metric), rollout "
+        "nRMSE at 1, 4 and 16 frames (Kuramoto: of the change from the rollout origin), phase "
+        "and order-parameter errors (Kuramoto), coarse-observable error, and the latent-PDE "
+        "residual where the model reports one. The task card's metrics.primary names the one "
+        "boards rank by.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", metavar="RUN_ID", help="MLflow run id of a training run")

@@ -1,4 +1,7 @@
-"""``roma-bench generate TASK`` and ``roma-bench verify FILE``: make and check task stores."""
+"""``roma-bench generate TASK`` and ``roma-bench verify FILE``: make and check task stores.
+
+``roma-bench verify --floors TASK`` prints the task's headroom instead (:mod:`.floors`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from roma_bench.cli import UsageError
+from roma_bench.cli import UsageError, floors
 
 ORDER = 10
 
@@ -38,10 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="recompute every checksum of a task store",
         description="Recompute the SHA-256 of every array in FILE and compare with the stored "
         "ones; exit 1 with the damaged arrays/frames named on any mismatch, truncation or "
-        "missing array, 0 if the store is intact.",
+        "missing array, 0 if the store is intact. With --floors FILE is a task name and the "
+        "command prints the reference floors on its held-out test split (its headroom).",
     )
     ver.add_argument("file", metavar="FILE", help="a task store (.h5) or a task name")
     ver.add_argument("--quiet", action="store_true", help="no progress bar")
+    floors.add_arguments(ver)
     ver.set_defaults(handler=run_verify)
 
 
@@ -95,6 +100,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     from roma_bench.data.store import StoreError, TaskStore, verify_store
+
+    if args.floors:
+        return floors.run_floors(args)
 
     path = Path(args.file)
     if not path.exists() and path.suffix not in {".h5", ".hdf5"}:

@@ -13,7 +13,9 @@ import sys
 import time
 
 ORDER = 5
-QUICKSTART_MODELS = ("roma", "persistence", "linear", "oracle", "don-mp", "fno", "gino", "gcn")
+QUICKSTART_MODELS = (
+    "roma", "persistence", "linear", "ar", "oracle", "don-mp", "fno", "gino", "gcn",
+)  # fmt: skip
 QUICKSTART_STEPS = 100
 
 
@@ -39,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from roma_bench.cards import load_card
     from roma_bench.cli.leaderboard import regenerate
     from roma_bench.paths import runs_dir
     from roma_bench.registry import get_model_class
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"task {args.task}: opening its data (generated on first use)")
     data = open_task_data(args.task, progress=not args.quiet)
     say(f"task {args.task} v{data.version} at {data.path} (checksum {data.checksum[:12]}…)")
+    primary = load_card(args.task).primary_metric("forecast")
     results = []
     for model in models:
         fields = {"model_name": model, "task": args.task, "size": "tiny", "seed": args.seed,
@@ -71,8 +75,12 @@ def run(args: argparse.Namespace) -> int:
         tags = {"roma.leaderboard": board, "roma.leaderboard_command": command}
         result = train(config, tracking_uri=uri, tags=tags, progress=not args.quiet)
         results.append((model, result))
-        score = result.metrics.get("smspe", float("nan"))
-        say(f"{model:<12} {result.status} in {result.wall_time:6.1f} s, test sMSPE {score:.4g}")
+        score = result.metrics.get(primary, float("nan"))
+        paper = result.metrics.get("smspe", float("nan"))
+        say(
+            f"{model:<12} {result.status} in {result.wall_time:6.1f} s, test {primary} "
+            f"{score:.4g} (sMSPE, the ROMA paper's metric: {paper:.4g})"
+        )
     out = runs_dir() / "quickstart"
     print()
     regenerate(args.task, uri, str(out), only_current=True, board_name=board)

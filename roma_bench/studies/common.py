@@ -112,16 +112,16 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
 
 
-def primary_metric(learning_task: str) -> str:
-    """The error a study reports: sMSPE for forecast, coarse sMSPE for effective."""
-    from roma_bench.training.metrics import PRIMARY_METRIC
+def primary_metric(task: str, learning_task: str) -> str:
+    """The error a study reports: the task card's primary metric of ``learning_task``."""
+    from roma_bench.cards import load_card
 
-    return PRIMARY_METRIC[learning_task]
+    return load_card(task).primary_metric(learning_task)
 
 
 def test_error(result: Any, config: TrainConfig, metric: str | None = None) -> float:
     """The clean test error of a finished run: its end-of-training scores, else re-evaluated."""
-    metric = metric or primary_metric(config.learning_task)
+    metric = metric or primary_metric(config.task, config.learning_task)
     scores = dict(getattr(result, "metrics", {}) or {})
     if metric not in scores:
         from roma_bench.training.evaluate import evaluate_checkpoint

@@ -56,7 +56,7 @@ def run_noise_study(
         from roma_bench.training.fit import train as train_fn
     command = command or current_command()
     files = study_files("noise", base.task, out_dir)
-    metric = primary_metric(base.learning_task)
+    metric = primary_metric(base.task, base.learning_task)
     jobs = [(m, float(s), seed) for m in models for s in sigmas for seed in seeds]
     params = {"task": base.task, "models": ",".join(models), "steps": base.steps,
               "sigmas": ",".join(f"{s:g}" for s in sigmas), "seeds": ",".join(map(str, seeds))}  # fmt: skip

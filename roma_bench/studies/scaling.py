@@ -193,7 +193,7 @@ def _run_job(axis, model, knob, config, train_fn, tracking_uri, parent_id) -> di
         row.update(
             num_parameters=int(result.num_parameters),
             steps=int(result.steps_done),
-            metric=primary_metric(config.learning_task),
+            metric=primary_metric(config.task, config.learning_task),
             error=test_error(result, config),
             run_id=result.run_id,
             status="ok",

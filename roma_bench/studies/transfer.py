@@ -132,7 +132,7 @@ def _run_plan(
         "seed": plan.seed,
         "source": plan.source,
         "target": plan.target,
-        "metric": primary_metric(plan.target),
+        "metric": primary_metric(plan.scratch.task, plan.target),
     }
     try:
         pre = run_training(
@@ -188,7 +188,7 @@ def summarize_transfer(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "model": model,
                 "direction": f"{source} → {target}",
-                "metric": primary_metric(target),
+                "metric": group[0]["metric"],
                 "seeds": len(done),
                 "error_scratch": scratch[0],
                 "error_scratch_std": scratch[1],

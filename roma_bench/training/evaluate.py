@@ -5,7 +5,9 @@ never ``train``). Each score is the mean over the split's batches weighted by th
 batch's node count. ``rollout_nrmse_h<h>``: the model's ``[n, H]`` predictions are
 fed back as history (the oldest frames dropped) until ``h`` frames are predicted;
 the score is :func:`~roma_bench.training.metrics.nrmse` of frame ``t0 + h`` against
-the clean ``batch.future``.
+the clean ``batch.future`` — per system (:data:`~roma_bench.training.metrics.ROLLOUT_ON_CHANGES`):
+Kuramoto on changes from the rollout origin, ``nRMSE(θ̂(t0+h) − θ(t0), θ(t0+h) − θ(t0))``
+(offset-free), social activity on the field itself, ``nRMSE(û(t0+h), u(t0+h))``.
 
 Models are scored on field values from raw batches: a learned model goes behind the
 harness's normalization (:class:`~roma_bench.training.normalization.HarnessModel`), so each
@@ -86,10 +88,25 @@ def score_batch(
         if usable:
             predicted = rollout(model, batch, max(usable), first=output.prediction)
             evaluator._check_tensor("rollout", predicted, (batch.num_nodes, max(usable)), batch)
-            for h in usable:
-                scores[metrics.rollout_metric_name(h)] = float(
-                    metrics.nrmse(predicted[:, h - 1], batch.future[:, h - 1].float())
-                )
+            scores.update(rollout_scores(predicted, batch, usable))
+    return scores
+
+
+def rollout_scores(predicted: Tensor, batch: Batch, horizons: Sequence[int]) -> dict[str, float]:
+    """``rollout_nrmse_h<h>`` of a rollout ``predicted`` ``[n, ≥ max(h)]`` (module docstring).
+
+    On changes from the origin ``x_t0`` (the last history frame) where the system's field is
+    defined up to an offset (:data:`~roma_bench.training.metrics.ROLLOUT_ON_CHANGES`).
+    """
+    predicted, future = predicted.double(), batch.future.double()
+    if metrics.ROLLOUT_ON_CHANGES[batch.system]:
+        origin = batch.history[:, -1:].double()
+        predicted = metrics.changes_from(predicted, origin)
+        future = metrics.changes_from(future, origin)
+    scores = {}
+    for h in horizons:
+        value = metrics.nrmse(predicted[:, h - 1], future[:, h - 1])
+        scores[metrics.rollout_metric_name(h)] = float(value)
     return scores
 
 

@@ -3,11 +3,12 @@
 One :class:`TaskEvaluator` per (task, learning task). ``check`` rejects a
 prediction of the wrong shape or with non-finite values, naming exactly what it
 expected; ``score`` then computes every metric of :mod:`roma_bench.training.metrics`
-that applies to the task on one held-out batch::
+that applies to the task on one held-out batch (the change metrics on changes from the
+batch's last observed frame)::
 
     evaluator = TaskEvaluator(spec)
     print(evaluator.expected_format(batch))
-    scores = evaluator.score(model(batch), batch)   # {"smspe": ..., "nrmse": ..., ...}
+    scores = evaluator.score(model(batch), batch)   # {"smspe": ..., "delta_nrmse": ..., ...}
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ class TaskEvaluator:
         scores: dict[str, float] = {}
         for name, metric in metrics.FINE_METRICS.items():
             scores[name] = float(metric(prediction, target))
+        last = batch.history[:, -1:].double()  # x_t0; changes in float64 (|θ| ≫ its changes)
+        predicted_change = metrics.changes_from(prediction.double(), last)
+        true_change = metrics.changes_from(target.double(), last)
+        for name, metric in metrics.CHANGE_METRICS.items():
+            scores[name] = float(metric(predicted_change, true_change))
         if self.spec.system == "kuramoto":
             for name, metric in metrics.KURAMOTO_METRICS.items():
                 scores[name] = float(metric(prediction, target))

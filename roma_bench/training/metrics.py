@@ -7,11 +7,24 @@ parts, ``C`` coarse channels.
 
 Fine-scale metrics take ``[n, T]`` (any equal shapes work for the pointwise
 ones); the Kuramoto metrics read the fields as unwrapped phases θ; the coarse
-metric takes ``[m, T, C]`` coarse observables. The rollout metric and the
-latent-PDE residual are computed by :mod:`roma_bench.training.evaluate` from
-these formulas (``rollout_nrmse_h<h>`` is :func:`nrmse` at lead time ``h`` of an
-autoregressive rollout; ``pde_residual`` is the mean of the model's reported
-``mean(residual²)``).
+metric takes ``[m, T, C]`` coarse observables. The *change* metrics
+(:data:`CHANGE_METRICS`, e.g. :func:`delta_nrmse`) take changes from the last
+observed frame ``x_t0`` (see :func:`changes_from`), so a constant offset per
+node (θ and θ + 2πk are the same phase) leaves them unchanged.
+
+The rollout metric and the latent-PDE residual are computed by
+:mod:`roma_bench.training.evaluate` from these formulas. ``rollout_nrmse_h<h>`` is
+:func:`nrmse` at lead time ``h`` of an autoregressive rollout, on changes from the
+rollout origin ``x_t0`` where :data:`ROLLOUT_ON_CHANGES` says so (Kuramoto:
+``nRMSE(θ̂(t0+h) − θ(t0), θ(t0+h) − θ(t0))``, offset-free) and on the field itself
+otherwise (social activity: ``nRMSE(û(t0+h), u(t0+h))``). ``pde_residual`` is the
+mean of the model's reported ``mean(residual²)``.
+
+Ranking: each task card names its primary metric per learning task
+(``metrics.primary.forecast`` / ``.effective``, see :mod:`roma_bench.cards`), an
+offset-free one. sMSPE (:func:`smspe`, the ROMA paper's score) is always reported
+beside it but never ranks: it divides by ``|y|``, so it changes when a phase is
+shifted by 2π.
 """
 
 from __future__ import annotations
@@ -75,6 +88,29 @@ def nrmse(prediction: Tensor, target: Tensor) -> Tensor:
     return torch.sqrt(((target - prediction) ** 2).mean() / ((target**2).mean() + NRMSE_EPS))
 
 
+def changes_from(field: Tensor, origin: Tensor) -> Tensor:
+    """Change of ``field`` ``[n, T]`` from the frame ``origin`` ``[n, 1]`` (or ``[n]``): ``x − x_t0``."""
+    if origin.dim() == field.dim() - 1:
+        origin = origin.unsqueeze(-1)
+    if origin.shape[:-1] != field.shape[:-1] or origin.shape[-1] != 1:
+        raise ValueError(
+            f"changes_from: origin shape {tuple(origin.shape)} does not fit field shape "
+            f"{tuple(field.shape)} (expected {tuple(field.shape[:-1])} + (1,))"
+        )
+    return field - origin
+
+
+def delta_nrmse(predicted_change: Tensor, true_change: Tensor) -> Tensor:
+    """nRMSE of the predicted change from the last observed frame ``x_t0`` (offset-free).
+
+    Takes changes, ``ŷ − x_t0`` and ``y − x_t0`` (:func:`changes_from`), and is
+    :func:`nrmse` of them: ``sqrt( mean_k (ŷ_k − y_k)² / (mean_k (y_k − x_t0)² + ε) )``.
+    1 for persistence (a predicted change of 0); blind to a constant offset per node.
+    """
+    check_pair("delta_nrmse", predicted_change, true_change)
+    return nrmse(predicted_change, true_change)
+
+
 def wrap_angle(angle: Tensor) -> Tensor:
     """Map angles to ``(−π, π]``: ``atan2(sin a, cos a)``."""
     return torch.atan2(torch.sin(angle), torch.cos(angle))
@@ -117,6 +153,8 @@ def coarse_observable_error(prediction: Tensor, target: Tensor) -> Tensor:
 
 
 FINE_METRICS: dict[str, Metric] = {"smspe": smspe, "nrmse": nrmse}
+#: Metrics scored on changes from the last observed frame (``changes_from(·, x_t0)``).
+CHANGE_METRICS: dict[str, Metric] = {"delta_nrmse": delta_nrmse}
 KURAMOTO_METRICS: dict[str, Metric] = {
     "phase_error": circular_phase_error,
     "order_parameter_error": order_parameter_error,
@@ -130,13 +168,29 @@ LOSSES: dict[str, Metric] = {"smspe": smspe, "mse": mse}
 #: Lead times (frames) of the rollout nRMSE.
 ROLLOUT_HORIZONS: tuple[int, ...] = (1, 4, 16)
 
-#: The metric a leaderboard ranks by, per learning task (lower is better).
-PRIMARY_METRIC = {"forecast": "smspe", "effective": "coarse_smspe"}
+#: Per system: is ``rollout_nrmse_h<h>`` scored on changes from the rollout origin ``x_t0``?
+#: Kuramoto phases: yes (offset-free); social activity: no (plain nRMSE of the field).
+ROLLOUT_ON_CHANGES: dict[str, bool] = {"kuramoto": True, "social": False}
+
+#: The paper's metric: reported on every board, never a card's primary metric.
+PAPER_METRICS: frozenset[str] = frozenset({"smspe", "coarse_smspe"})
 
 
 def rollout_metric_name(horizon: int) -> str:
     """Name of the rollout score at lead time ``horizon``: ``rollout_nrmse_h<h>``."""
     return f"rollout_nrmse_h{horizon}"
+
+
+def metric_names(system: str) -> tuple[str, ...]:
+    """Every scalar score the evaluator reports for ``system`` (``'kuramoto'`` or ``'social'``).
+
+    ``pde_residual`` is left out: only models with a latent PDE report it.
+    """
+    names = [*FINE_METRICS, *CHANGE_METRICS]
+    if system == "kuramoto":
+        names += list(KURAMOTO_METRICS)
+    names += [*COARSE_METRICS, *(rollout_metric_name(h) for h in ROLLOUT_HORIZONS)]
+    return tuple(names)
 
 
 def is_finite_number(value: float) -> bool:

@@ -24,10 +24,10 @@ FLOORS = [n for n in BASELINES if not get_model_class(n).learnable]
 def test_the_issue_s_baselines_are_registered() -> None:
     expected = {
         "don", "don-mp", "nomad-mp", "don-pi", "don-mp-pi", "nomad-mp-pi",
-        "fno", "gino", "gcn", "gat", "mpnn", "persistence", "linear", "oracle",
+        "fno", "gino", "gcn", "gat", "mpnn", "persistence", "linear", "ar", "oracle",
     }  # fmt: skip
     assert expected <= set(BASELINES)
-    assert set(FLOORS) == {"persistence", "linear", "oracle"}
+    assert set(FLOORS) == {"persistence", "linear", "ar", "oracle"}
 
 
 @pytest.fixture(scope="module")

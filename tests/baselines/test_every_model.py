@@ -16,7 +16,7 @@ from roma_bench.models.base import ForecastModel, load_checkpoint, save_checkpoi
 from roma_bench.registry import available_models, build_model, get_model_class
 
 # Models that need a generated task store (they read the true state of the whole graph).
-NEEDS_STORE = {"oracle"}
+NEEDS_STORE = {"oracle", "ar"}
 
 
 def _build(name: str, request: pytest.FixtureRequest):

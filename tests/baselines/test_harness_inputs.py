@@ -24,7 +24,7 @@ from roma_bench.registry import available_models, build_model, get_model_class
 
 LEARNED = [name for name in available_models() if get_model_class(name).learnable]
 #: Floors that read the true state of a generated store cannot run on synthetic batches.
-NEEDS_STORE = {"oracle"}
+NEEDS_STORE = {"oracle", "ar"}
 
 
 def _predict(model, batch) -> torch.Tensor:

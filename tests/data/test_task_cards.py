@@ -122,3 +122,50 @@ def test_name_must_match_file(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path))
     with pytest.raises(ConfigError, match="does not match the file name 'other'"):
         load_card("other")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_cards_rank_by_offset_free_metrics(name: str) -> None:
+    card = load_card(name)
+    forecast = "delta_nrmse" if card.system == "kuramoto" else "nrmse"
+    assert card.primary_metric("forecast") == forecast
+    assert card.primary_metric("effective") == "coarse_error"
+
+
+def test_metrics_section_defaults_to_the_system_s_offset_free_metrics() -> None:
+    kuramoto = TaskCard.model_validate(micro_card_data())
+    social = TaskCard.model_validate(micro_card_data(system="social"))
+    assert kuramoto.metrics.primary.forecast == "delta_nrmse"
+    assert social.metrics.primary.forecast == "nrmse"
+    assert social.resolved()["metrics"] == {
+        "primary": {"forecast": "nrmse", "effective": "coarse_error"}
+    }
+
+
+def test_unknown_primary_metric_is_rejected_naming_the_field(tmp_path) -> None:
+    data = micro_card_data(metrics={"primary": {"forecast": "rmse", "effective": "coarse_error"}})
+    with pytest.raises(ConfigError) as err:
+        load_card(write_card(tmp_path, data))
+    message = str(err.value)
+    assert len(message.splitlines()) == 1
+    assert "metrics.primary.forecast: Value error, unknown metric 'rmse'; known: smspe" in message
+
+
+def test_paper_metric_cannot_rank(tmp_path) -> None:
+    data = micro_card_data(metrics={"primary": {"forecast": "smspe", "effective": "coarse_error"}})
+    with pytest.raises(ConfigError, match=r"metrics\.primary\.forecast: .*ROMA paper's metric"):
+        load_card(write_card(tmp_path, data))
+
+
+def test_primary_metric_must_be_scored_for_the_system(tmp_path) -> None:
+    data = micro_card_data(
+        system="social", metrics={"primary": {"forecast": "phase_error", "effective": "nrmse"}}
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"metrics\.primary\.forecast: metric 'phase_error' is not scored on a "
+        r"social task",
+    ):
+        load_card(write_card(tmp_path, data))
+    with pytest.raises(ConfigError, match=r"metrics\.primary: Field required"):
+        load_card(write_card(tmp_path, micro_card_data(metrics={})))

@@ -13,6 +13,7 @@ import mlflow
 import numpy as np
 import pytest
 
+from roma_bench.cards import load_card
 from roma_bench.studies.common import read_csv
 from roma_bench.studies.noise import run_noise_study
 from roma_bench.studies.scaling import run_scaling_study
@@ -33,7 +34,7 @@ class RecordingTrainer:
         checkpoint = self.tmp / f"ckpt-{len(self.calls)}.pt"
         checkpoint.write_text("weights")
         error = self.error_of(config)
-        metric = "smspe" if config.learning_task == "forecast" else "coarse_smspe"
+        metric = load_card(config.task).primary_metric(config.learning_task)
         width = config.model.get("dec_width", 64)
         return TrainResult(
             run_id=f"run{len(self.calls)}", checkpoint=checkpoint, best_val_loss=error,

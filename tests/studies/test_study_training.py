@@ -32,7 +32,7 @@ def test_transfer_study_trains_pretrain_finetune_and_scratch(base: TrainConfig, 
     (row,) = rows
     assert row["status"] == "ok", row["status"]
     assert row["pretrain_steps"] == 4 and row["finetune_steps"] == row["scratch_steps"] == 2
-    assert row["metric"] == "coarse_smspe" and row["error_scratch"] > 0
+    assert row["metric"] == "coarse_error" and row["error_scratch"] > 0
     expected = row["error_scratch"] / row["error_transferred"] - 1
     assert row["positive_transfer"] == pytest.approx(expected)
     assert read_csv(files.csv)["positive_transfer"].iloc[0] == pytest.approx(expected, rel=1e-5)

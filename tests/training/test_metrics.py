@@ -27,6 +27,43 @@ def test_nrmse_by_hand():
     assert float(metrics.nrmse(torch.zeros(3), t([1.0, -2.0, 3.0]))) == pytest.approx(1.0, rel=1e-6)
 
 
+def test_delta_nrmse_by_hand():
+    last = t([[1.0], [10.0]])  # x_t0 of two nodes
+    target = t([[2.0, 3.0], [10.0, 12.0]])  # changes (1, 2), (0, 2)
+    prediction = t([[1.0, 3.0], [11.0, 12.0]])  # changes (0, 2), (1, 2)
+    # errors (1, 0, 1, 0) → mse 0.5; mean squared true change (1 + 4 + 0 + 4)/4 = 2.25
+    value = metrics.delta_nrmse(
+        metrics.changes_from(prediction, last), metrics.changes_from(target, last)
+    )
+    assert float(value) == pytest.approx(math.sqrt(0.5 / (2.25 + 1e-7)), rel=1e-6)
+    # persistence predicts no change: exactly 1 (up to ε)
+    no_change = metrics.changes_from(last.expand(-1, 2), last)
+    assert float(metrics.delta_nrmse(no_change, metrics.changes_from(target, last))) == (
+        pytest.approx(1.0, rel=1e-6)
+    )
+    # a whole turn on one node changes nothing
+    turn = t([[2 * math.pi], [0.0]])
+    shifted = metrics.delta_nrmse(
+        metrics.changes_from(prediction + turn, last + turn),
+        metrics.changes_from(target + turn, last + turn),
+    )
+    assert float(shifted) == pytest.approx(float(value), rel=1e-6)
+
+
+def test_changes_from_checks_the_origin_shape():
+    assert torch.equal(metrics.changes_from(t([[3.0, 4.0]]), t([1.0])), t([[2.0, 3.0]]))
+    with pytest.raises(ValueError, match=r"changes_from: origin shape \(3, 1\) does not fit"):
+        metrics.changes_from(torch.zeros(2, 4), torch.zeros(3, 1))
+
+
+def test_metric_names_per_system():
+    assert "phase_error" in metrics.metric_names("kuramoto")
+    assert "phase_error" not in metrics.metric_names("social")
+    for system in ("kuramoto", "social"):
+        names = metrics.metric_names(system)
+        assert {"delta_nrmse", "nrmse", "smspe", "coarse_error", "rollout_nrmse_h16"} <= set(names)
+
+
 def test_mse_by_hand():
     assert float(metrics.mse(t([1.0, 3.0]), t([0.0, 0.0]))) == pytest.approx(5.0)
 
@@ -70,6 +107,7 @@ def test_coarse_observable_error_is_nrmse_over_parts_frames_channels():
     [
         metrics.smspe,
         metrics.nrmse,
+        metrics.delta_nrmse,
         metrics.mse,
         metrics.circular_phase_error,
         metrics.order_parameter_error,
