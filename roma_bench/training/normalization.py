@@ -104,10 +104,13 @@ class HarnessForward:
 class HarnessModel(nn.Module):
     """A registered model behind the harness's normalization: raw batch in, field values out.
 
-    ``normalization=None`` passes raw batches through (floors). Calling it returns the decoded
-    :class:`ModelOutput`, so evaluation, rollouts (each step normalizes its current raw
-    window and decodes) and coarse aggregation work on field values; :meth:`run` also
-    returns the normalized view the training loss needs.
+    ``normalization=None`` passes raw batches through (floors); the floor's own attributes
+    (e.g. the oracle's ``rollout(batch, frames)`` hook, ``fit``, ``clear_cache``) are then
+    reachable through the wrapper. Calling it returns the decoded :class:`ModelOutput`, so
+    evaluation, rollouts (each step normalizes its current raw window and decodes) and
+    coarse aggregation work on field values; :meth:`run` also returns the normalized view
+    the training loss needs. A learned model's hooks are *not* forwarded: they would see
+    raw batches.
     """
 
     def __init__(self, model: nn.Module, normalization: Normalization | None) -> None:
@@ -118,6 +121,14 @@ class HarnessModel(nn.Module):
     @property
     def spec(self):
         return self.model.spec
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)  # parameters, buffers, submodules
+        except AttributeError:
+            if name != "model" and self.__dict__.get("normalization", 0) is None:
+                return getattr(self._modules["model"], name)
+            raise
 
     def run(self, batch: Batch) -> HarnessForward:
         if self.normalization is None:

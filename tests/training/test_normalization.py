@@ -97,3 +97,17 @@ def test_floors_get_the_raw_batch() -> None:
     batch = make_batch(5)
     forward = harness.run(batch)
     assert forward.model_batch is batch and forward.decoded is forward.output
+
+
+def test_a_floors_own_hooks_stay_reachable_and_a_learned_models_do_not() -> None:
+    """The oracle's ``rollout(batch, frames)`` hook must survive the wrapper; a learned
+    model's hook would see raw batches, so it is not forwarded."""
+
+    def hook(batch, frames):
+        return batch.history[:, -1:].expand(-1, frames)
+
+    floor, learned = _Floor(), _Echo()
+    floor.rollout = learned.rollout = hook
+    assert harness_model(floor, {"increment_scale": 0.25}, "increments").rollout is hook
+    wrapped = harness_model(learned, {"increment_scale": 0.25}, "increments")
+    assert not hasattr(wrapped, "rollout")
