@@ -81,11 +81,16 @@ class Normalization:
         )
 
     def decode(self, batch: Batch, prediction: Tensor) -> Tensor:
-        """``[n, H]`` normalized prediction ``f`` on raw ``batch`` → field ``x_t0 + s·f``."""
+        """``[n, H]`` normalized prediction ``f`` on raw ``batch`` → field ``x_t0 + s·f``.
+
+        Decoded in (at least) float32 even when ``f`` comes out of bf16/fp16 autocast: an
+        unwrapped phase of |θ| ~ 100 in bf16 would be off by ~0.5 rad.
+        """
         if self.mode == "none":
             return prediction
-        last = batch.history[:, -1:].to(prediction.dtype)
-        return last + self.increment_scale * prediction
+        dtype = torch.promote_types(prediction.dtype, torch.float32)
+        last = batch.history[:, -1:].to(dtype)
+        return last + self.increment_scale * prediction.to(dtype)
 
 
 @dataclass

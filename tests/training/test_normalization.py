@@ -111,3 +111,14 @@ def test_a_floors_own_hooks_stay_reachable_and_a_learned_models_do_not() -> None
     assert harness_model(floor, {"increment_scale": 0.25}, "increments").rollout is hook
     wrapped = harness_model(learned, {"increment_scale": 0.25}, "increments")
     assert not hasattr(wrapped, "rollout")
+
+
+def test_decoding_a_half_precision_output_keeps_the_phase() -> None:
+    """Under CUDA autocast a model may return bf16; the decoded phase stays float32-exact."""
+    batch = make_batch(6)
+    batch = replace(batch, history=batch.history + 100.0, target=batch.target + 100.0)
+    f = NORM.normalize(batch).target
+    decoded = NORM.decode(batch, f.to(torch.bfloat16))
+    assert decoded.dtype == torch.float32
+    # bf16 keeps ~3 significant digits of f (|f| ≲ 10), i.e. ~1e-2·s of the phase, not ~0.5 rad
+    torch.testing.assert_close(decoded, batch.target, atol=0.25 * 0.02, rtol=0)
