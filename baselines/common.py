@@ -1,18 +1,13 @@
-"""Small building blocks shared by the baselines: input scaling, MLPs, time and node features.
+"""Small building blocks shared by the baselines: MLPs, time and node features.
 
-Every learned baseline predicts the *increment* from the last observed frame in units of a
-robust per-batch scale, so that training is well conditioned whatever the system
-(Kuramoto's unwrapped phases reach |θ| ≫ 1; social activity is ≥ 0 and bursty):
-
-    x̃_{i,k} = (x_{i,k} − x_{i,t0}) / s,      ŷ_{i,h} = x_{i,t0} + s · f(x̃)_{i,h}
-
-with ``s = sqrt(mean((x_{i,k} − x_{i,k−1})²))`` over the batch (clamped at ``1e-6``), detached.
-Predictions are then O(1) numbers in units of one frame's typical change.
+Baselines do not scale their inputs: the harness hands every learned model the normalized
+history ``x̃ = (x − x_t0)/s`` and the offset-free ``state`` (:mod:`roma_bench.training.normalization`),
+read through :func:`roma_bench.models.inputs.node_inputs` ``[n, κ+S]``, and decodes the
+model's prediction (normalized units) itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,40 +15,9 @@ from torch import Tensor, nn
 
 from roma_bench.data.batch import Batch
 from roma_bench.graphs import ops
+from roma_bench.models.inputs import input_width, node_inputs
 
-SCALE_FLOOR = 1e-6
-
-
-@dataclass
-class ScaledHistory:
-    """A history ``[n, κ]`` expressed as increments from its last frame, in units of ``scale``.
-
-    - ``inputs``: ``[n, κ]`` ``(x_k − x_t0) / s`` (the last column is 0).
-    - ``last``: ``[n, 1]`` the last observed frame ``x_t0``.
-    - ``scale``: ``[]`` the batch scale ``s`` (RMS of one-frame increments).
-    """
-
-    inputs: Tensor
-    last: Tensor
-    scale: Tensor
-
-    def decode(self, increments: Tensor) -> Tensor:
-        """``[n, H]`` scaled increments → ``[n, H]`` field values ``x_t0 + s · Δ``."""
-        return self.last + self.scale * increments
-
-
-def scale_history(history: Tensor) -> ScaledHistory:
-    """Scale a history ``[n, κ]`` (see the module docstring); κ = 1 gives ``s = 1``."""
-    if history.dim() != 2:
-        raise ValueError(f"history: expected [n, lookback], got shape {tuple(history.shape)}")
-    history = history.detach()
-    last = history[:, -1:]
-    if history.shape[1] > 1:
-        steps = history[:, 1:] - history[:, :-1]
-        scale = steps.pow(2).mean().sqrt().clamp_min(SCALE_FLOOR)
-    else:
-        scale = history.new_tensor(1.0)
-    return ScaledHistory(inputs=(history - last) / scale, last=last, scale=scale)
+__all__ = ["input_width", "node_inputs"]
 
 
 class MLP(nn.Sequential):
@@ -121,7 +85,7 @@ def fourier_features(t: Tensor, num_frequencies: int) -> Tensor:
 
 
 def neighbour_history(batch: Batch, inputs: Tensor) -> Tensor:
-    """``[n, κ] → [n, 2κ]``: the neighbours' mean and max of the scaled history (via ops.py).
+    """``[n, d] → [n, 2d]``: the neighbours' mean and max of node inputs (via ops.py).
 
     ``mean_i = (1/d_i) Σ_{j→i} x̃_j``, ``max_i = max_{j→i} x̃_j`` (0 for isolated nodes).
     """
@@ -129,11 +93,12 @@ def neighbour_history(batch: Batch, inputs: Tensor) -> Tensor:
     return ops.multi_aggregate(batch.graph, messages, ("mean", "max"))
 
 
-def node_features(batch: Batch, scaled: ScaledHistory, use_encodings: bool = True) -> Tensor:
-    """``[n, κ (+P)]``: scaled history, then (optionally) the positional encodings."""
-    parts = [scaled.inputs]
+def node_features(batch: Batch, use_encodings: bool = True) -> Tensor:
+    """``[n, κ+S (+P)]``: :func:`node_inputs`, then (optionally) the positional encodings."""
+    inputs = node_inputs(batch)
+    parts = [inputs]
     if use_encodings and batch.encodings.shape[1] > 0:
-        parts.append(batch.encodings.to(scaled.inputs.dtype))
+        parts.append(batch.encodings.to(inputs.dtype))
     return torch.cat(parts, dim=-1)
 
 

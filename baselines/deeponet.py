@@ -1,12 +1,13 @@
 """The ROMA paper's operator baselines: DeepONet, DeepONet with message passing, NOMAD.
 
-All three predict scaled increments from the last frame (:mod:`baselines.common`) as an
-operator ``G(x̃_i)(t)`` evaluated at the H target times ``t_k = k/H``:
+All three read the harness's normalized node inputs ``v_i = [x̃_i, state_i]`` ``[κ+S]``
+(:func:`roma_bench.models.inputs.node_inputs`) and return normalized increments as an
+operator ``G(v_i)(t)`` evaluated at the H target times ``t_k = k/H``:
 
-- ``don``: branch ``b_i = ResMLP(x̃_i) ∈ ℝ^p`` over the node's own history (no graph),
+- ``don``: branch ``b_i = ResMLP(v_i) ∈ ℝ^p`` over the node's own history (no graph),
   trunk ``τ(t) = MLP(fourier(t)) ∈ ℝ^p``, linear decoder
   ``Δ_{i,k} = ⟨b_i, τ(t_k)⟩ / √p + β``.
-- ``don-mp``: node tokens ``h_i = EdgeConv(Linear(x̃_i))`` (one message-passing layer, single
+- ``don-mp``: node tokens ``h_i = EdgeConv(Linear(v_i))`` (one message-passing layer, single
   scale) then a transformer encoder over the batch's node tokens (in blocks of
   ``attention_block`` contiguous nodes on large subgraphs); branch ``b_i = W h_i``; the
   same linear decoder.
@@ -28,10 +29,10 @@ from baselines.common import (
     MLP,
     EdgeConv,
     ResidualMLP,
-    ScaledHistory,
     fourier_features,
     horizon_times,
-    scale_history,
+    input_width,
+    node_inputs,
 )
 from roma_bench.config import StrictModel
 from roma_bench.data.batch import Batch
@@ -58,7 +59,7 @@ class DeepONetBase(ForecastModel):
     """Shared DeepONet machinery; subclasses set ``message_passing`` and ``nonlinear``.
 
     :meth:`encode` returns the branch coefficients ``[n, p]``; :meth:`decode` maps them and
-    the trunk features at the H target times to scaled increments ``[n, H]``.
+    the trunk features at the H target times to normalized increments ``[n, H]``.
     """
 
     Config = DeepONetConfig
@@ -74,7 +75,7 @@ class DeepONetBase(ForecastModel):
                 raise ValueError(
                     f"{self.name}: width={c.width} must be divisible by heads={c.heads}"
                 )
-            self.embed = nn.Linear(spec.lookback, c.width)
+            self.embed = nn.Linear(input_width(spec), c.width)
             self.mp = EdgeConv(c.width)
             layer = nn.TransformerEncoderLayer(
                 c.width,
@@ -88,7 +89,7 @@ class DeepONetBase(ForecastModel):
             self.transformer = nn.TransformerEncoder(layer, c.depth, enable_nested_tensor=False)
             self.branch_out = nn.Sequential(nn.LayerNorm(c.width), nn.Linear(c.width, out_dim))
         else:
-            self.branch = ResidualMLP(spec.lookback, c.width, out_dim, c.depth)
+            self.branch = ResidualMLP(input_width(spec), c.width, out_dim, c.depth)
         self.build_head()
 
     def branch_dim(self) -> int:
@@ -104,11 +105,12 @@ class DeepONetBase(ForecastModel):
         else:
             self.bias = nn.Parameter(torch.zeros(1))
 
-    def encode(self, batch: Batch, scaled: ScaledHistory) -> Tensor:
-        """Branch coefficients ``[n, p]`` from the scaled history ``[n, κ]`` (and the graph)."""
+    def encode(self, batch: Batch) -> Tensor:
+        """Branch coefficients ``[n, p]`` from the node inputs ``[n, κ+S]`` (and the graph)."""
+        inputs = node_inputs(batch)
         if not self.message_passing:
-            return self.branch(scaled.inputs)
-        h = self.mp(batch.graph, self.embed(scaled.inputs))
+            return self.branch(inputs)
+        h = self.mp(batch.graph, self.embed(inputs))
         return self.branch_out(self.attend(h))
 
     def attend(self, h: Tensor) -> Tensor:
@@ -137,7 +139,7 @@ class DeepONetBase(ForecastModel):
         return self.trunk(fourier_features(times, self.config.frequencies))
 
     def decode(self, branch: Tensor, trunk: Tensor) -> Tensor:
-        """``[n, p] × [H, p] → [n, H]`` scaled increments (linear or NOMAD decoder)."""
+        """``[n, p] × [H, p] → [n, H]`` normalized increments (linear or NOMAD decoder)."""
         if not self.nonlinear:
             return branch @ trunk.T / branch.shape[-1] ** 0.5 + self.bias
         n, horizon = branch.shape[0], trunk.shape[0]
@@ -148,10 +150,9 @@ class DeepONetBase(ForecastModel):
         return self.decoder(pairs).squeeze(-1)
 
     def forward(self, batch: Batch) -> ModelOutput:
-        scaled = scale_history(batch.history)
-        branch = self.encode(batch, scaled)
+        branch = self.encode(batch)
         increments = self.decode(branch, self.trunk_features(horizon_times(batch)))
-        return ModelOutput(prediction=scaled.decode(increments))
+        return ModelOutput(prediction=increments)
 
 
 # Base sizes match ROMA-B (≈264M parameters) within 10% (tests/baselines/test_baseline_sizes.py).

@@ -6,7 +6,7 @@ operator head (:class:`roma_bench.models.roma.operator.LatentOperator`; DeepONet
 and is trained with the same latent-PDE loss as ROMA's effective head
 (:func:`roma_bench.models.roma.pde.pde_residual`, not re-implemented here):
 
-- forecast: ``Δ_{i,k} = wᵀ u_i(t_k, y = 0) + c`` (scaled increments, ``t_k = k/H``);
+- forecast: ``Δ_{i,k} = wᵀ u_i(t_k, y = 0) + c`` (normalized increments, ``t_k = k/H``);
 - PDE at ``S`` collocation points, each at a random node of the batch, ``t ~ U(0, 1)``,
   ``y ~ N(0, σ_y² I)``:
   emergent (Kuramoto) ``r = ∂_t u − F(φ(t, y), u, ∇_y u, Δ_y u)``, Burgers (social)
@@ -23,7 +23,7 @@ from pydantic import Field
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from baselines.common import ScaledHistory, horizon_times, scale_history
+from baselines.common import horizon_times
 from baselines.deeponet import (
     _DON_SIZES,
     _MP_SIZES,
@@ -96,15 +96,14 @@ class PhysicsInformedDeepONet(DeepONetBase):
         return out[:, :1], F.softplus(out[:, 1:2])
 
     def forward(self, batch: Batch) -> ModelOutput:
-        scaled: ScaledHistory = scale_history(batch.history)
-        coeffs = self.encode(batch, scaled)  # [n, p·d]
+        coeffs = self.encode(batch)  # [n, p·d]
         n, d = coeffs.shape[0], self.config.latent_dim
         times = horizon_times(batch)  # [H, 1]
         horizon = times.shape[0]
         tx = torch.cat([times.repeat(n, 1), times.new_zeros(n * horizon, d)], dim=-1)
         u = self.field(tx, coeffs.repeat_interleave(horizon, dim=0))
         increments = self.reduction(u).view(n, horizon)
-        output = ModelOutput(prediction=scaled.decode(increments))
+        output = ModelOutput(prediction=increments)
         c = self.config
         # The residual is a diagnostic in evaluation, a loss in training (unless both weights are 0).
         if c.w_pde > 0 or c.w_gpde > 0 or not self.training:

@@ -1,14 +1,15 @@
 """Graph neural network baselines: GCN and GAT (``dgl.nn`` layers) and a MeshGraphNet-style MPNN.
 
-All read node features ``[x̃_i, enc_i]`` (scaled history ``[n, κ]`` and positional encodings
-``[n, P]``, :mod:`baselines.common`), run ``depth`` residual graph layers of ``width`` channels
-and decode scaled increments ``[n, H]``.
+All read node features ``[x̃_i, state_i, enc_i]`` (the harness's normalized history and
+state ``[n, κ+S]``, :func:`roma_bench.models.inputs.node_inputs`, and positional encodings
+``[n, P]``), run ``depth`` residual graph layers of ``width`` channels and return
+normalized increments ``[n, H]`` (the harness decodes them).
 
 - ``gcn``: ``h ← h + GELU(GraphConv(h))``, ``GraphConv(h)_i = Σ_{j∈N(i)∪{i}} h_j W / √(d_j d_i) + b``.
 - ``gat``: ``h ← h + GELU(concat_heads GATConv(h))``, with
   ``a_ij = softmax_j LeakyReLU(a_lᵀ W h_j + a_rᵀ W h_i)``, ``GATConv(h)_i = Σ_j a_ij W h_j + b``.
-- ``mpnn`` (encode–process–decode, MeshGraphNet): edge latents from ``[x̃_j − x̃_i, p_j − p_i,
-  |p_j − p_i|]`` (``p`` = Poincaré-disk points); each step
+- ``mpnn`` (encode–process–decode, MeshGraphNet): edge latents from ``[v_j − v_i, p_j − p_i,
+  |p_j − p_i|]`` (``v = [x̃, state]``) (``p`` = Poincaré-disk points); each step
   ``e_ij ← e_ij + φ_e([e_ij, h_j, h_i])``, ``h_i ← h_i + φ_n([h_i, Σ_{j→i} e_ij])``.
 
 The installed DGL runs on the CPU only; when the features live on a device DGL cannot use,
@@ -28,7 +29,7 @@ from pydantic import Field
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from baselines.common import MLP, node_features, poincare_disk, scale_history
+from baselines.common import MLP, input_width, node_features, node_inputs, poincare_disk
 from roma_bench.config import StrictModel
 from roma_bench.data.batch import Batch
 from roma_bench.graphs import ops
@@ -117,7 +118,7 @@ class ResidualGNN(ForecastModel):
     def __init__(self, config: GNNConfig, spec: TaskSpec) -> None:
         super().__init__(config, spec)
         c = config
-        in_dim = spec.lookback + (spec.encoding_dim if c.use_encodings else 0)
+        in_dim = input_width(spec) + (spec.encoding_dim if c.use_encodings else 0)
         self.encoder = nn.Linear(in_dim, c.width)
         if self.layer_kind == "gat" and c.width % c.heads:
             raise ValueError(f"{self.name}: width={c.width} must be divisible by heads={c.heads}")
@@ -131,12 +132,11 @@ class ResidualGNN(ForecastModel):
         self.decoder = MLP(c.width, c.width, spec.horizon, depth=1)
 
     def forward(self, batch: Batch) -> ModelOutput:
-        scaled = scale_history(batch.history)
-        h = self.encoder(node_features(batch, scaled, self.config.use_encodings))
+        h = self.encoder(node_features(batch, self.config.use_encodings))
         graph = with_self_loops(batch.graph)
         for layer, norm in zip(self.layers, self.norms):
             h = h + F.gelu(layer(graph, norm(h)))
-        return ModelOutput(prediction=scaled.decode(self.decoder(h)))
+        return ModelOutput(prediction=self.decoder(h))
 
 
 # Base sizes match ROMA-B (≈264M parameters) within 10% (tests/baselines/test_baseline_sizes.py).
@@ -181,10 +181,10 @@ class MPNN(ForecastModel):
     def __init__(self, config: MPNNConfig, spec: TaskSpec) -> None:
         super().__init__(config, spec)
         c = config
-        in_dim = spec.lookback + (spec.encoding_dim if c.use_encodings else 0)
+        in_dim = input_width(spec) + (spec.encoding_dim if c.use_encodings else 0)
         self.node_encoder = nn.Sequential(MLP(in_dim, c.width, c.width), nn.LayerNorm(c.width))
         self.edge_encoder = nn.Sequential(
-            MLP(spec.lookback + 3, c.width, c.width), nn.LayerNorm(c.width)
+            MLP(input_width(spec) + 3, c.width, c.width), nn.LayerNorm(c.width)
         )
         self.edge_mlps = nn.ModuleList(
             nn.Sequential(MLP(3 * c.width, c.width, c.width), nn.LayerNorm(c.width))
@@ -198,15 +198,15 @@ class MPNN(ForecastModel):
 
     def forward(self, batch: Batch) -> ModelOutput:
         graph = batch.graph
-        scaled = scale_history(batch.history)
-        h = self.node_encoder(node_features(batch, scaled, self.config.use_encodings))
+        inputs = node_inputs(batch)
+        h = self.node_encoder(node_features(batch, self.config.use_encodings))
         points = poincare_disk(batch.coords, self.spec.num_nodes, self.config.edge_radius)
         offset = ops.gather_src(graph, points) - ops.gather_dst(graph, points)
-        history_gap = ops.gather_src(graph, scaled.inputs) - ops.gather_dst(graph, scaled.inputs)
+        history_gap = ops.gather_src(graph, inputs) - ops.gather_dst(graph, inputs)
         e = self.edge_encoder(
             torch.cat([history_gap, offset, offset.norm(dim=-1, keepdim=True)], dim=-1)
         )
         for edge_mlp, node_mlp in zip(self.edge_mlps, self.node_mlps):
             e = e + edge_mlp(torch.cat([e, ops.gather_src(graph, h), ops.gather_dst(graph, h)], -1))
             h = h + node_mlp(torch.cat([h, ops.aggregate(graph, e, "sum")], dim=-1))
-        return ModelOutput(prediction=scaled.decode(self.decoder(h)))
+        return ModelOutput(prediction=self.decoder(h))

@@ -1,13 +1,18 @@
 """Neural operators from ``neuralop`` (2.0.0): FNO / TFNO over each node's lookback window, GINO.
 
+Inputs are the harness's normalized node inputs ``v_i = [x̃_i, s_i]`` ``[κ+S]`` (history
+increments and offset-free state, :func:`roma_bench.models.inputs.node_inputs`); outputs are
+normalized increments ``Δ`` ``[n, H]`` (the harness decodes them).
+
 - ``fno``: each node's window is a 1-D function on the κ lookback frames with channels
-  ``(x̃_i, mean_{j→i} x̃_j, max_{j→i} x̃_j)`` (scaled history and neighbour-aggregated
-  history, :mod:`baselines.common`). ``neuralop.models.FNO`` maps it to ``H`` output
+  ``(x̃_i, mean_{j→i} x̃_j, max_{j→i} x̃_j)`` plus ``s_i`` and ``mean_{j→i} s_j`` held constant
+  along the window (``3 + 2S`` channels). ``neuralop.models.FNO`` maps it to ``H`` output
   channels on the same grid ``[n, H, κ]``; a learned readout over the grid gives
-  ``Δ_{i,h} = Σ_k r_k · FNO(x̃)_{i,h,k} + c``.
+  ``Δ_{i,h} = Σ_k r_k · FNO(·)_{i,h,k} + c``.
 - ``tfno``: the same with ``neuralop.models.TFNO`` (Tucker-factorized spectral weights).
 - ``gino``: ``neuralop.models.GINO`` with the nodes as points of the Poincaré disk
-  (:func:`~baselines.common.poincare_disk`), input features ``[x̃_i, mean, max]`` ``[n, 3κ]``,
+  (:func:`~baselines.common.poincare_disk`), input features ``[v_i, mean_j v_j, max_j v_j]``
+  ``[n, 3(κ+S)]``,
   a ``G×G`` latent grid on ``[−1, 1]²`` for its FNO, and output queries at the nodes:
   ``Δ = GINO(disk(coords), grid, disk(coords), features)`` ``[n, H]``.
 
@@ -25,10 +30,11 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from baselines.common import (
+    input_width,
     neighbour_history,
+    node_inputs,
     poincare_disk,
     real_parameter_count,
-    scale_history,
 )
 from roma_bench.config import StrictModel
 from roma_bench.data.batch import Batch
@@ -80,7 +86,7 @@ class WindowFNO(NeuralOperatorModel):
             kwargs["rank"] = config.rank
         self.operator = self.operator_class(
             n_modes=(min(config.n_modes, spec.lookback),),
-            in_channels=3,
+            in_channels=3 + 2 * spec.state_size,
             out_channels=spec.horizon,
             hidden_channels=config.hidden_channels,
             n_layers=config.n_layers,
@@ -89,15 +95,15 @@ class WindowFNO(NeuralOperatorModel):
         self.readout = nn.Linear(spec.lookback, 1)
 
     def forward(self, batch: Batch) -> ModelOutput:
-        scaled = scale_history(batch.history)
-        neighbours = neighbour_history(batch, scaled.inputs)  # [n, 2κ]
-        kappa = scaled.inputs.shape[1]
-        channels = torch.stack(
-            [scaled.inputs, neighbours[:, :kappa], neighbours[:, kappa:]], dim=1
-        )  # [n, 3, κ]
+        inputs = node_inputs(batch)  # [n, κ+S]
+        width, kappa = inputs.shape[1], self.spec.lookback
+        neighbours = neighbour_history(batch, inputs)  # [n, 2(κ+S)]: mean, max
+        mean, peak = neighbours[:, :width], neighbours[:, width:]
+        series = torch.stack([inputs[:, :kappa], mean[:, :kappa], peak[:, :kappa]], dim=1)
+        states = torch.cat([inputs[:, kappa:], mean[:, kappa:]], dim=1)  # [n, 2S]
+        channels = torch.cat([series, states.unsqueeze(-1).expand(-1, -1, kappa)], dim=1)
         field = self.operator(channels)  # [n, H, κ]
-        increments = self.readout(field).squeeze(-1)
-        return ModelOutput(prediction=scaled.decode(increments))
+        return ModelOutput(prediction=self.readout(field).squeeze(-1))
 
 
 @register_model("fno")
@@ -150,12 +156,12 @@ class DiskGINO(NeuralOperatorModel):
         c = config
         modes = min(c.n_modes, c.latent_grid)
         self.operator = GINO(
-            in_channels=3 * spec.lookback,
+            in_channels=3 * input_width(spec),
             out_channels=spec.horizon,
             gno_coord_dim=2,
             in_gno_radius=c.radius,
             out_gno_radius=c.radius,
-            fno_in_channels=3 * spec.lookback,  # the linear GNO kernel keeps the channel count
+            fno_in_channels=3 * input_width(spec),  # the linear GNO kernel keeps the channel count
             fno_n_modes=(modes, modes),
             fno_hidden_channels=c.hidden_channels,
             fno_n_layers=c.n_layers,
@@ -169,8 +175,8 @@ class DiskGINO(NeuralOperatorModel):
         self.register_buffer("latent_queries", grid.unsqueeze(0), persistent=False)
 
     def forward(self, batch: Batch) -> ModelOutput:
-        scaled = scale_history(batch.history)
-        features = torch.cat([scaled.inputs, neighbour_history(batch, scaled.inputs)], dim=-1)
+        inputs = node_inputs(batch)
+        features = torch.cat([inputs, neighbour_history(batch, inputs)], dim=-1)
         points = poincare_disk(batch.coords, self.spec.num_nodes, self.config.edge_radius)
         points = points.to(features.dtype).unsqueeze(0)  # [1, n, 2]
         increments: Tensor = self.operator(
@@ -179,4 +185,4 @@ class DiskGINO(NeuralOperatorModel):
             output_queries=points,
             x=features.unsqueeze(0),
         ).squeeze(0)  # [n, H]
-        return ModelOutput(prediction=scaled.decode(increments))
+        return ModelOutput(prediction=increments)

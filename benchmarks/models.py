@@ -67,8 +67,9 @@ def measure(
     """``(median seconds per forward+backward, peak MiB)`` of ``model`` on ``batch``."""
 
     def step() -> None:
-        if hasattr(model, "clear_cache"):  # the oracle: integrate every time, not a cache hit
-            model.clear_cache()
+        inner = getattr(model, "model", model)  # behind the harness
+        if hasattr(inner, "clear_cache"):  # the oracle: integrate every time, not a cache hit
+            inner.clear_cache()
         out = model(batch)
         loss = (out.prediction - batch.target).square().mean() + sum(out.aux_losses.values())
         if loss.requires_grad:
@@ -98,34 +99,40 @@ def measure(
     return statistics.median(times), peak
 
 
-def run_model(name: str, spec, batch, args) -> tuple[int, float, float]:
-    """``(parameters, seconds, peak MiB)`` of model ``name`` (built and run in this process)."""
+def run_model(name: str, spec, batch, args, stats) -> tuple[int, float, float]:
+    """``(parameters, seconds, peak MiB)`` of model ``name`` (built and run in this process),
+    behind the harness's normalization (``stats``: the store's) as training runs it."""
+    from roma_bench.training.normalization import harness_model
+
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rss_before = reset_peak_rss()
     model = build_model(name, spec, args.size).to(device)
-    seconds, peak = measure(model, batch.to(device), device, args.warmup, args.repeats, rss_before)
+    harness = harness_model(model, stats, "increments")
+    seconds, peak = measure(
+        harness, batch.to(device), device, args.warmup, args.repeats, rss_before
+    )
     return model.num_parameters(), seconds, peak
 
 
-def _child(conn, name: str, spec, batch, args) -> None:
+def _child(conn, name: str, spec, batch, args, stats) -> None:
     try:
-        conn.send(run_model(name, spec, batch, args))
+        conn.send(run_model(name, spec, batch, args, stats))
     except BaseException as err:  # report, never hang the parent
         conn.send(err)
     finally:
         conn.close()
 
 
-def run_isolated(name: str, spec, batch, args) -> tuple[int, float, float]:
+def run_isolated(name: str, spec, batch, args, stats) -> tuple[int, float, float]:
     """On the CPU, each model runs in a forked child so its RSS peak is its own."""
     if args.device != "cpu" or not hasattr(os, "fork"):
-        return run_model(name, spec, batch, args)
+        return run_model(name, spec, batch, args, stats)
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(child, name, spec, batch, args))
+    process = ctx.Process(target=_child, args=(child, name, spec, batch, args, stats))
     process.start()
     result = parent.recv()
     process.join()
@@ -162,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = task_spec(store.card, data_path=str(path))
             rows = []
             for name in names:
-                params, seconds, peak = run_isolated(name, spec, batch, args)
+                params, seconds, peak = run_isolated(name, spec, batch, args, store.normalization)
                 rows.append((name, params, seconds, peak))
                 print(f"  {name}: {seconds * 1e3:.1f} ms", file=sys.stderr, flush=True)
 

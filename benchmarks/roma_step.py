@@ -53,6 +53,7 @@ def worker(args: argparse.Namespace) -> dict:
     from roma_bench.data.store import TaskStore
     from roma_bench.models.roma.config import ANCHOR
     from roma_bench.registry import build_model
+    from roma_bench.training.normalization import harness_model
 
     torch.manual_seed(0)
     store = TaskStore(args.store)
@@ -67,12 +68,13 @@ def worker(args: argparse.Namespace) -> dict:
         spec = dataclasses.replace(spec, lookback=64, horizon=1, encoding_sizes=(16, 16))
         batches = [dataclasses.replace(b, target=b.target[:, :1].contiguous()) for b in batches]
     model = build_model("roma", spec, size, overrides)
+    harness = harness_model(model, store.normalization, "increments")  # as training runs it
     del loader, store
     gc.collect()
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
 
     def step(batch) -> None:
-        out = model(batch)
+        out = harness(batch)
         err = (out.prediction - batch.target).abs()
         data = (err / (out.prediction.abs() + batch.target.abs() + 1e-4)).square().mean()
         loss = data + sum(out.aux_losses.values())

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from roma_bench.cards import load_card
 from roma_bench.cli import main
 from roma_bench.leaderboard import (
     LeaderboardError,
@@ -117,8 +118,9 @@ def test_other_data_checksum_is_refused(store):
 
 def test_cli_show_writes_files_and_refuses_old_versions(store, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ROMA_BENCH_DATA", str(tmp_path / "no-data"))  # reference: card version
-    log_run(store, "km-tiny", "roma", 0, 0.01)
-    log_run(store, "km-tiny", "persistence", 0, 0.02)
+    current = load_card("km-tiny").version
+    log_run(store, "km-tiny", "roma", 0, 0.01, version=current)
+    log_run(store, "km-tiny", "persistence", 0, 0.02, version=current)
     code = main(["leaderboard", "show", "--task", "km-tiny", "--tracking-uri", store,
                  "--out", str(tmp_path / "boards")])  # fmt: skip
     out = capsys.readouterr().out

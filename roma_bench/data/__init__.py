@@ -17,7 +17,7 @@ _EXPORTS = {
     "GenerationInterrupted": "generation",
     "verify_store": "store",
     "WindowLoader": "loader",
-    "window_starts": "loader",
+    "window_starts": "windows",
     "lognormal_noise": "noise",
     "gaussian_noise": "noise",
     "observation_noise": "noise",

@@ -12,6 +12,10 @@ from torch import Tensor
 System = Literal["kuramoto", "social"]
 LearningTask = Literal["forecast", "effective"]
 
+#: Channels ``S`` of ``Batch.state``, the offset-free description of the current state:
+#: Kuramoto ``(cos θ_t0, sin θ_t0)``, social ``u_t0 / level_scale``.
+STATE_SIZE: dict[str, int] = {"kuramoto": 2, "social": 1}
+
 
 @dataclass
 class Batch:
@@ -38,6 +42,13 @@ class Batch:
       the part's mean activity), computed from the clean fine-scale targets.
     - ``future``: optional ``[n, R]`` float32 clean frames ``t0+1 … t0+R`` for rollout
       evaluation (``R ≥ H``); ``None`` for training batches.
+    - ``state``: optional ``[n, S]`` float32 offset-free description of the state at ``t0``
+      (``S = STATE_SIZE[system]``), set by the harness's normalization
+      (:mod:`roma_bench.training.normalization`) for learned models; ``None`` in raw batches.
+
+    Learned models receive the harness's *normalized* batch, in which ``history`` and
+    ``target`` are increments from the last observed frame in units of the task's stored
+    increment scale (see :mod:`roma_bench.training.normalization`); floors receive raw ones.
     """
 
     graph: dgl.DGLGraph
@@ -54,6 +65,7 @@ class Batch:
     task: LearningTask = "forecast"
     encoding_sizes: tuple[int, int] = (0, 0)
     future: Tensor | None = None
+    state: Tensor | None = None
     extras: dict[str, Tensor] = field(default_factory=dict)
 
     @property
@@ -97,6 +109,7 @@ class Batch:
             coarse_assignment=move(self.coarse_assignment),
             coarse_target=move(self.coarse_target),
             future=move(self.future),
+            state=move(self.state),
             extras={k: v.to(device) for k, v in self.extras.items()},
         )
 
@@ -111,6 +124,8 @@ class Batch:
             "coords": (self.coords, (n, 2)),
             "coarse_assignment": (self.coarse_assignment, (n,)),
         }
+        if self.state is not None:
+            checks["state"] = (self.state, (n, STATE_SIZE[self.system]))
         for name, (tensor, shape) in checks.items():
             ok = tensor.dim() == len(shape) and all(
                 want is None or got == want for got, want in zip(tensor.shape, shape)

@@ -1,4 +1,4 @@
-"""The HDF5 task-store format (version 1): layout, checksums and the error every reader raises.
+"""The HDF5 task-store format (version 2): layout, checksums and the error every reader raises.
 
 Layout of ``<task>.h5`` (``N`` nodes, ``T`` frames, ``E`` directed edges, ``m`` coarse parts,
 ``C`` coarse channels); every dataset carries an ``sha256`` attribute::
@@ -13,6 +13,11 @@ Layout of ``<task>.h5`` (``N`` nodes, ``T`` frames, ``E`` directed edges, ``m`` 
     /graph/community        [N]    int64     community labels (PLM)
     /partition              [N]    int64     coarse partition of the effective task (attrs: method, num_parts)
     /split/train|val|test   [*]    int64     sorted node ids of each node split
+    /windows/val|test       [W]    int64     t0 (last history frame) of each scored window
+                                             (rule: :func:`roma_bench.data.windows.window_starts`)
+    /normalization/increment_scale [] float64 robust scale s of one-frame increments (training
+                                             nodes and frames; see :mod:`.writing`)
+    /normalization/level_scale     [] float64 social only: RMS of u (same nodes and frames)
     /observables/coarse     [m, T, C] float32 coarse observables of the whole graph
     /observables/...        Kuramoto: community_order R_c, community_phase ψ_c [m, T],
                             order_parameter R(t) [T]; social: mean_activity [T]
@@ -34,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: Field chunks: ``NODE_CHUNK`` consecutive nodes × ``FRAME_CHUNK`` consecutive frames.
 #: Small chunks keep a random 512-node × ~40-frame read cheap (see benchmarks/loader.py).
@@ -54,6 +59,8 @@ STATIC_ARRAYS = (
     "split/train",
     "split/val",
     "split/test",
+    "windows/val",
+    "windows/test",
 )
 OBSERVABLE_ARRAYS = {
     "kuramoto": (
@@ -64,6 +71,10 @@ OBSERVABLE_ARRAYS = {
     ),
     "social": ("observables/coarse", "observables/mean_activity"),
 }
+NORMALIZATION_ARRAYS = {
+    "kuramoto": ("normalization/increment_scale",),
+    "social": ("normalization/increment_scale", "normalization/level_scale"),
+}
 VERSIONED_PACKAGES = ("roma-bench", "numpy", "torch", "dgl", "networkit", "h5py", "scipy")
 
 
@@ -73,7 +84,7 @@ class StoreError(RuntimeError):
 
 def required_arrays(system: str) -> tuple[str, ...]:
     """Every dataset path a complete store of ``system`` must hold (``field`` first)."""
-    return ("field", *STATIC_ARRAYS, *OBSERVABLE_ARRAYS[system])
+    return ("field", *STATIC_ARRAYS, *OBSERVABLE_ARRAYS[system], *NORMALIZATION_ARRAYS[system])
 
 
 def _header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:

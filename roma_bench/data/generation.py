@@ -32,6 +32,7 @@ from roma_bench.data.writing import (
     create_partial,
     finish_store,
     static_arrays,
+    write_normalization,
 )
 
 
@@ -199,6 +200,7 @@ def generate_task(
     _simulate_into(
         partial, ckpt, card, system, arrays, parts, checkpoint, card_sha, progress, on_block
     )
+    write_normalization(partial, card)
     finish_store(partial, resolved, card.system)
     if checkpoint is not None:
         # A resumed file was reopened after a crash: read every block back before trusting it.

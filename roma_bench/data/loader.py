@@ -10,9 +10,10 @@ Windows (frame indices; ``t0`` is the last history frame, κ lookback, H horizon
   observation_noise`: additive on phases, log-normal on activity; σ = the card's ``noise``
   unless overridden); ``coarse_target`` is computed from the clean target.
 - **val** / **test**: a fixed, finite list. Every batch is the whole held-out val (test)
-  subgraph, at ``card.window.eval_windows`` evenly spaced ``t0`` whose target and future
-  frames lie in the split's range ``[a, b)``: ``max(κ-1, a-1) ≤ t0 ≤ b-1-R`` (the history
-  may reach back before ``a``). Everything is clean, and ``future`` ``[n, R]`` is set.
+  subgraph, at the ``t0`` stored in the file (``/windows/val``, ``/windows/test``):
+  ``card.window.eval_windows`` evenly spaced starts whose target and future frames lie in
+  the split's range ``[a, b)``, rule in :mod:`roma_bench.data.windows`.
+  Everything is clean, and ``future`` ``[n, R]`` is set.
 
 Only the rows and frames a batch needs are read from HDF5; the fixed evaluation
 subgraph, its encodings and its frames are read once and cached.
@@ -21,7 +22,6 @@ subgraph, its encodings and its frames are read once and cached.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
 
 import numpy as np
 import torch
@@ -29,20 +29,9 @@ import torch
 from roma_bench.data.batch import Batch, LearningTask
 from roma_bench.data.noise import observation_noise
 from roma_bench.data.store import TaskStore
+from roma_bench.data.windows import Split, window_starts
 
-Split = Literal["train", "val", "test"]
-
-
-def window_starts(card, split: Split) -> np.ndarray:
-    """Valid ``t0`` of ``split``: all of them for ``train``, the evenly spaced eval ones else."""
-    lookback, horizon, rollout = card.window.lookback, card.window.horizon, card.window.rollout
-    start, stop = card.frame_ranges[split]
-    if split == "train":
-        return np.arange(lookback - 1, stop - horizon, dtype=np.int64)
-    lo, hi = max(lookback - 1, start - 1), stop - 1 - rollout
-    if hi < lo:
-        raise ValueError(f"task {card.name}: the {split} range [{start}, {stop}) holds no window")
-    return np.unique(np.linspace(lo, hi, card.window.eval_windows).round().astype(np.int64))
+__all__ = ["Split", "WindowLoader", "window_starts"]
 
 
 class WindowLoader:
@@ -71,7 +60,8 @@ class WindowLoader:
         if self.noise < 0:
             raise ValueError(f"noise σ must be ≥ 0, got {self.noise}")
         self.seed = seed
-        self.starts = window_starts(self.card, split)
+        # val/test: the windows stored in the file (the scored ones); train: the card's rule
+        self.starts = window_starts(self.card, split) if split == "train" else store.windows(split)
         self._eval_batches: list[Batch] | None = None
         self._generator = torch.Generator()
         self._noise_generator = torch.Generator()

@@ -79,9 +79,10 @@ class TaskStore:
         if version is None:
             raise StoreError(f"{where}: not a roma-bench task store (no format_version attribute)")
         if int(version) != fmt.FORMAT_VERSION:
+            task = f.attrs.get("task", "TASK")
             raise StoreError(
-                f"{where}: store format version {int(version)}, this roma-bench reads version "
-                f"{fmt.FORMAT_VERSION}; regenerate it"
+                f"{where}: this roma-bench reads task-store format {fmt.FORMAT_VERSION}, the file "
+                f"is format {int(version)}; regenerate with `roma-bench generate {task} --force`"
             )
         if not bool(f.attrs.get("complete", False)) and not self._allow_partial:
             raise StoreError(f"{where}: generation did not finish; resume it with --resume")
@@ -203,6 +204,22 @@ class TaskStore:
         graph.ndata["angle"] = self.coords[:, 1].contiguous()
         graph.ndata["community"] = torch.from_numpy(self.load_array("graph/community"))
         return graph
+
+    def windows(self, split: str) -> np.ndarray:
+        """``[W]`` int64 stored ``t0`` of the scored windows of ``val`` or ``test``
+        (rule: :func:`roma_bench.data.windows.window_starts`)."""
+        if split not in ("val", "test"):
+            raise ValueError(f"split {split!r}: stored windows exist for 'val' and 'test' only")
+        return self.load_array(f"windows/{split}")
+
+    @cached_property
+    def normalization(self) -> dict[str, float]:
+        """The stored training-split normalization: ``increment_scale`` (and, social,
+        ``level_scale``); see :func:`roma_bench.data.writing.normalization_statistics`."""
+        return {
+            name.split("/")[-1]: float(self.load_array(name))
+            for name in fmt.NORMALIZATION_ARRAYS[self.card.system]
+        }
 
     def observable(self, name: str) -> np.ndarray:
         """A stored observable, e.g. ``'coarse'`` ``[m, T, C]`` or ``'order_parameter'`` ``[T]``."""

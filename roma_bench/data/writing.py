@@ -15,6 +15,7 @@ import torch
 from roma_bench.cards import TaskCard
 from roma_bench.data import format as fmt
 from roma_bench.data.format import StoreError
+from roma_bench.data.windows import window_starts
 
 #: The graph generator keeps the largest connected component, which may miss ``graph.nodes``
 #: by up to this fraction; the store records the actual count (``num_nodes``).
@@ -58,6 +59,8 @@ def static_arrays(card: TaskCard) -> tuple[object, dict[str, np.ndarray], int]:
     for name in ("train", "val", "test"):
         ids = np.asarray(torch.as_tensor(getattr(split, name)), dtype=np.int64)
         arrays[f"split/{name}"] = np.sort(ids)
+    for name in ("val", "test"):
+        arrays[f"windows/{name}"] = window_starts(card, name)
     return graph, arrays, len(uniq)
 
 
@@ -194,3 +197,64 @@ def finish_store(partial: Path, resolved: dict, system: str) -> None:
         checksums = {name: str(f[name].attrs["sha256"]) for name in fmt.required_arrays(system)}
         f.attrs["data_checksum"] = fmt.data_checksum(resolved, checksums)
         f.attrs["complete"] = True
+
+
+#: Normalization statistics read the training nodes of every ``k``-th block of ``NODE_CHUNK``
+#: consecutive node ids, ``k = ceil(N / (NODE_CHUNK · NORMALIZATION_BLOCKS))``: all of them up
+#: to 32k nodes, a fixed, chunk-aligned sample of ≈32k beyond (cheap to read at 3M nodes).
+NORMALIZATION_BLOCKS = 512
+#: Increments above this quantile of ``|Δx|`` are clipped before the RMS (robust to bursts).
+INCREMENT_CLIP_QUANTILE = 0.99
+SCALE_FLOOR = 1e-8
+
+
+def normalization_statistics(train_rows: np.ndarray, system: str) -> dict[str, np.ndarray]:
+    """The stored normalization of a task from its training field ``[n_train, a]``.
+
+    ``Δx_{i,k} = x_{i,k} − x_{i,k−1}`` over the training nodes and training frames;
+    ``c = quantile_{0.99} |Δx|``; ``increment_scale = sqrt(mean min(|Δx|, c)²)``
+    (floored at 1e-8). Social only: ``level_scale = sqrt(mean u²)`` over the same rows and
+    frames. Returns 0-d float64 arrays keyed by their path in the store.
+    """
+    rows = np.asarray(train_rows, dtype=np.float64)
+    if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] < 2:
+        raise StoreError(
+            f"normalization needs ≥ 1 training node and ≥ 2 training frames, got {rows.shape}"
+        )
+    steps = np.abs(np.diff(rows, axis=1))
+    clip = np.quantile(steps, INCREMENT_CLIP_QUANTILE)
+    scale = np.sqrt(np.mean(np.minimum(steps, clip) ** 2))
+    out = {"normalization/increment_scale": np.float64(max(scale, SCALE_FLOOR))}
+    if system == "social":
+        level = np.sqrt(np.mean(rows**2))
+        out["normalization/level_scale"] = np.float64(max(level, SCALE_FLOOR))
+    return {name: np.asarray(value, dtype=np.float64) for name, value in out.items()}
+
+
+def normalization_nodes(train_ids: np.ndarray, num_nodes: int) -> np.ndarray:
+    """The sorted training node ids the normalization reads (see ``NORMALIZATION_BLOCKS``)."""
+    stride = max(1, -(-num_nodes // (fmt.NODE_CHUNK * NORMALIZATION_BLOCKS)))
+    block = np.asarray(train_ids, dtype=np.int64) // fmt.NODE_CHUNK
+    return np.sort(train_ids[block % stride == 0])
+
+
+def write_normalization(partial: Path, card: TaskCard) -> dict[str, np.ndarray]:
+    """Compute :func:`normalization_statistics` from the written field; store and checksum it."""
+    with h5py.File(partial, "r+") as f:
+        ids = normalization_nodes(f["split/train"][()], int(f.attrs["num_nodes"]))
+        stop = card.frame_ranges["train"][1]
+        field = f["field"]
+        rows = np.empty((ids.size, stop), dtype=np.float32)
+        blocks = ids // fmt.NODE_CHUNK
+        for b in np.unique(blocks):  # one contiguous slab per sampled chunk row
+            lo = int(b) * fmt.NODE_CHUNK
+            slab = field[lo : lo + fmt.NODE_CHUNK, :stop]
+            mask = blocks == b
+            rows[mask] = slab[ids[mask] - lo]
+        stats = normalization_statistics(rows, card.system)
+        for name, value in stats.items():
+            if name in f:  # resumed after a crash between this step and the end
+                del f[name]
+            ds = f.create_dataset(name, data=value, track_times=False)
+            ds.attrs["sha256"] = fmt.array_sha256(value)
+        return stats

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from roma_bench.config import ConfigError, StrictModel, validate, with_overrides
-from roma_bench.data.batch import Batch, LearningTask, System
+from roma_bench.data.batch import STATE_SIZE, Batch, LearningTask, System
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class TaskSpec:
     @property
     def encoding_dim(self) -> int:
         return int(sum(self.encoding_sizes))
+
+    @property
+    def state_size(self) -> int:
+        """``S``: channels of ``Batch.state`` (Kuramoto 2: cos, sin; social 1)."""
+        return STATE_SIZE[self.system]
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

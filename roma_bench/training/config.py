@@ -35,7 +35,16 @@ class TrainConfig(StrictModel):
     learning_task: Literal["forecast", "effective"] = "forecast"
     model: dict[str, Any] = Field(default_factory=dict, description="model config overrides")
     optim: OptimConfig = OptimConfig()
-    loss: Literal["smspe", "mse"] = "smspe"
+    loss: Literal["mse", "smspe"] = Field(
+        "mse",
+        description="mse: on the normalized targets (default); smspe: the ROMA paper's loss, "
+        "on the decoded predictions",
+    )
+    normalization: Literal["increments", "none"] = Field(
+        "increments",
+        description="inputs/targets of learned models: increments from the last frame in the "
+        "task's stored scale (default), or none (raw, for ablation)",
+    )
     noise: float | None = Field(None, ge=0, description="override the card's noise σ")
     val_every: int = Field(50, gt=0)
     val_batches: int = Field(4, gt=0)

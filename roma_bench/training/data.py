@@ -36,6 +36,8 @@ class TaskData(Protocol):
     version: str
     checksum: str
     path: Path | None
+    #: the stored training-split normalization, ``{'increment_scale': s[, 'level_scale': ℓ]}``
+    normalization: dict[str, float]
 
     def train_batch(self, step: int) -> Batch:
         """The training batch of ``step`` (noisy if the task has noise); deterministic."""
@@ -66,6 +68,10 @@ class StoreTaskData:
     @property
     def checksum(self) -> str:
         return str(self.store.checksum)
+
+    @property
+    def normalization(self) -> dict[str, float]:
+        return dict(self.store.normalization)
 
     def _loader(self, split: str, seed: int):
         from roma_bench.data.loader import WindowLoader

@@ -10,6 +10,11 @@ Kuramoto on changes from the rollout origin, ``nRMSE(θ̂(t0+h) − θ(t0), θ(t
 (offset-free), social activity on the field itself, ``nRMSE(û(t0+h), u(t0+h))``. A model
 that defines ``rollout(batch, frames) -> [n, frames]`` (the ``oracle``, which integrates its
 own full-graph state) is asked for the whole rollout at once instead.
+
+Models are scored on field values from raw batches: a learned model goes behind the
+harness's normalization (:class:`~roma_bench.training.normalization.HarnessModel`), so each
+rollout step normalizes its current raw window and decodes the prediction, and the
+coarse observables of the effective task aggregate the decoded prediction.
 """
 
 from __future__ import annotations
@@ -130,7 +135,11 @@ def evaluate_model(
     device: torch.device | str = "cpu",
     horizons: Sequence[int] = metrics.ROLLOUT_HORIZONS,
 ) -> dict[str, float]:
-    """Mean scores of ``model`` over held-out ``batches`` (see the module docstring)."""
+    """Mean scores of ``model`` over held-out ``batches`` (see the module docstring).
+
+    ``model`` takes raw batches and returns field values: a floor, or a learned model
+    wrapped by :func:`~roma_bench.training.normalization.harness_model`.
+    """
     if not batches:
         raise ValueError(f"task {spec.name}: no held-out batches to evaluate on")
     evaluator = TaskEvaluator(spec)
@@ -182,8 +191,11 @@ def evaluate_checkpoint(
             f"the store now has {data.checksum}",
             stacklevel=2,
         )
-    model.to(device)
+    from roma_bench.training.normalization import harness_model
+
+    mode = (extra.get("train_config") or {}).get("normalization", "increments")
+    harness = harness_model(model, data.normalization, mode).to(device)
     scores = evaluate_model(
-        model, data.eval_batches(split), replace(spec, task=learning_task), device
+        harness, data.eval_batches(split), replace(spec, task=learning_task), device
     )
     return scores

@@ -27,6 +27,7 @@ from roma_bench.training.checkpointing import (
 )
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.losses import training_loss
+from roma_bench.training.normalization import HarnessModel, harness_model
 
 
 class TrainingDivergedError(RuntimeError):
@@ -68,7 +69,9 @@ def _autocast(device: torch.device, enabled: bool):
 
 
 @torch.no_grad()
-def validation_loss(model, batches, config: TrainConfig, device: torch.device) -> float:
+def validation_loss(
+    model: HarnessModel, batches, config: TrainConfig, device: torch.device
+) -> float:
     """Mean data loss (the training loss without auxiliary terms) on held-out batches."""
     was_training = model.training
     model.eval()
@@ -76,7 +79,8 @@ def validation_loss(model, batches, config: TrainConfig, device: torch.device) -
         values = []
         for batch in batches[: config.val_batches]:
             batch = batch.to(device)
-            _, parts = training_loss(model(batch), batch, config.loss, config.learning_task)
+            forward = model.run(batch)
+            _, parts = training_loss(forward, batch, config.loss, config.learning_task)
             values.append(parts["data_loss"])
     finally:
         model.train(was_training)
@@ -92,6 +96,8 @@ class TrainingLoop:
         self.config, self.model, self.data, self.device = config, model, data, device
         self.tracked, self.out_dir, self.trial, self.progress = run, out_dir, trial, progress
         self.learnable = learnable
+        # the one place a model is put behind the harness's normalization (train, val, test)
+        self.harness = harness_model(model, data.normalization, config.normalization)
         self.autocast, self.scaler = _autocast(device, config.amp)
         self.optimizer = self.scheduler = None
         if learnable:
@@ -145,7 +151,7 @@ class TrainingLoop:
         """One validation round; returns True when early stopping says stop."""
         from roma_bench.tracking.runs import tag
 
-        val = validation_loss(self.model, self.data.eval_batches("val"), self.config, self.device)
+        val = validation_loss(self.harness, self.data.eval_batches("val"), self.config, self.device)
         self.book["last_val_loss"] = val
         self.book["val"].append([self.step, val])
         self.pending.append((self.step, {"val_loss": val}))
@@ -174,8 +180,8 @@ class TrainingLoop:
         batch = self.data.train_batch(self.step).to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
         with self.autocast:
-            output = self.model(batch)
-        loss, parts = training_loss(output, batch, config.loss, config.learning_task)
+            forward = self.harness.run(batch)
+        loss, parts = training_loss(forward, batch, config.loss, config.learning_task)
         value = float(loss.detach())
         initial = self.book["initial_loss"]
         if not math.isfinite(value):
@@ -250,11 +256,11 @@ class TrainingLoop:
         self.model.load_state_dict(best.state_dict())
         spec = replace(self.data.spec, task=self.config.learning_task)
         test_batches = self.data.eval_batches("test")
-        scores = evaluate_model(self.model, test_batches, spec, self.device)
+        scores = evaluate_model(self.harness, test_batches, spec, self.device)
         self.tracked.log_metrics({f"test_{k}": v for k, v in scores.items()}, step=self.step)
         if self.config.plots:
             first = test_batches[0].to(self.device) if test_batches else None
-            for path in run_plots(self.model, first, self.book, self.out_dir, title):
+            for path in run_plots(self.harness, first, self.book, self.out_dir, title):
                 self.tracked.log_artifact(path, "plots")
         return scores
 

@@ -12,8 +12,17 @@ import torch
 
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import TaskSpec
+from roma_bench.training.normalization import HarnessModel, harness_model
 
 LOOKBACK, HORIZON, ENCODINGS = 16, 4, (4, 4)
+
+#: The stored normalization a task of these batches would have (one-frame steps ω·dt ~ 0.1).
+STATS = {"increment_scale": 0.1, "level_scale": 1.0}
+
+
+def behind_harness(model, mode: str = "increments") -> HarnessModel:
+    """``model`` as the harness runs it: raw batch in, decoded field values out."""
+    return harness_model(model, STATS, mode)
 
 
 def make_spec(system: str = "kuramoto", data_path: str | None = None) -> TaskSpec:

@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from baseline_kit import make_batch, make_spec
+from baseline_kit import behind_harness, make_batch, make_spec
 
 from roma_bench.models.base import ForecastModel, load_checkpoint, save_checkpoint
 from roma_bench.registry import available_models, build_model, get_model_class
@@ -47,7 +47,7 @@ def _without_targets(batch):
 
 def _check_gradients(name, model, batch) -> None:
     """Every trainable parameter gets a nonzero gradient from the data loss + aux losses."""
-    out = model(batch)
+    out = behind_harness(model)(batch)
     loss = (out.prediction - batch.target).square().mean() + sum(out.aux_losses.values())
     loss.backward()
     dead = [
@@ -63,7 +63,7 @@ def _eval_prediction(model, batch, seed: int = 1) -> torch.Tensor:
     model.eval()
     with torch.no_grad():
         torch.manual_seed(seed)
-        return model(batch).prediction
+        return behind_harness(model)(batch).prediction
 
 
 @pytest.mark.parametrize("name", available_models())
@@ -71,7 +71,7 @@ def test_every_model(name: str, request: pytest.FixtureRequest, tmp_path) -> Non
     """Builds for km-tiny, predicts finite ``[n, H]``, learns everywhere, ignores targets, reloads."""
     model, batch = _build(name, request)
     assert isinstance(model, ForecastModel) and model.name == name
-    out = model(batch)
+    out = behind_harness(model)(batch)
     assert out.prediction.shape == (batch.num_nodes, model.spec.horizon)
     assert torch.isfinite(out.prediction).all()
     for key, value in {**out.aux_losses, **out.diagnostics}.items():

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from baseline_kit import make_batch, make_spec
+from baseline_kit import behind_harness, make_batch, make_spec
 from neuralop.models import FNO, GINO, TFNO
 
 from baselines.common import poincare_disk, real_parameter_count
@@ -22,7 +22,7 @@ def test_wrapper_calls_neuralop(name: str, operator_class: type) -> None:
     )
     calls: list[tuple[int, ...]] = []
     operators[0].register_forward_hook(lambda mod, args, kwargs_or_out: calls.append(()))
-    out = model(make_batch(32)).prediction
+    out = behind_harness(model)(make_batch(32)).prediction
     assert calls, f"{name}: neuralop's {operator_class.__name__}.forward was never called"
     assert out.shape == (32, 4)
 
@@ -38,7 +38,7 @@ def test_gino_runs_without_open3d_or_torch_scatter() -> None:
 def test_fno_sees_neighbours() -> None:
     """Changing only a neighbour's history changes a node's forecast (the extra channels)."""
     torch.manual_seed(0)
-    model = build_model("fno", make_spec())
+    model = behind_harness(build_model("fno", make_spec()))
     batch = make_batch(24, seed=5)
     src, dst = batch.graph.edges()
     node, neighbour = int(dst[0]), int(src[0])

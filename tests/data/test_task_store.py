@@ -140,7 +140,7 @@ def test_wrong_format_version_is_refused(micro_store, tmp_path) -> None:
     damaged = _copy(micro_store, tmp_path)
     with h5py.File(damaged, "r+") as f:
         f.attrs["format_version"] = 99
-    with pytest.raises(StoreError, match="format version 99, this roma-bench reads version 1"):
+    with pytest.raises(StoreError, match="reads task-store format 2, the file is format 99"):
         TaskStore(damaged)
 
 

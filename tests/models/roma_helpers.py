@@ -7,6 +7,15 @@ import torch
 
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import TaskSpec
+from roma_bench.training.normalization import HarnessModel, harness_model
+
+#: A stored normalization for the random batches (one-frame steps ω·dt ~ 0.1).
+STATS = {"increment_scale": 0.1, "level_scale": 5.0}
+
+
+def behind_harness(model) -> HarnessModel:
+    """``model`` as the harness runs it: raw batch in, decoded field values out."""
+    return harness_model(model, STATS, "increments")
 
 
 def random_graph(n: int, avg_degree: float = 3.0, seed: int = 0) -> dgl.DGLGraph:

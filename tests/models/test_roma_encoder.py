@@ -81,7 +81,7 @@ def test_precoder_inputs_and_gradients() -> None:
     torch.manual_seed(0)
     g = random_graph(25)
     pre = Precoder(
-        lookback=8,
+        input_dim=8,
         pe_sizes=(3, 2),
         pe_embed_dim=4,
         width=8,

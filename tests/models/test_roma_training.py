@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from roma_bench.registry import build_model
+from roma_bench.training.normalization import harness_model
 
 
 def smspe(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -22,8 +23,9 @@ def train(store_path, steps: int, num_batches: int, lr: float = 3e-3):
     store = TaskStore(store_path)
     loader = WindowLoader(store, "train", seed=0)
     batches = [loader.sample() for _ in range(num_batches)]
-    model = build_model("roma", task_spec(store.card), "tiny")
-    optimizer = torch.optim.AdamW(model.parameters(), lr)
+    network = build_model("roma", task_spec(store.card), "tiny")
+    optimizer = torch.optim.AdamW(network.parameters(), lr)
+    model = harness_model(network, store.normalization, "increments")  # raw in, decoded out
 
     def data_loss() -> float:
         with torch.no_grad():
@@ -37,7 +39,7 @@ def train(store_path, steps: int, num_batches: int, lr: float = 3e-3):
         loss = smspe(out.prediction, batch.target) + sum(out.aux_losses.values())
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
         optimizer.step()
         totals.append(float(loss))
     persistence = sum(

@@ -81,6 +81,10 @@ class SyntheticTaskData:
     kill_at: int | None = None
     nan_from: int | None = None
     served: list[int] = field(default_factory=list)
+    #: what a store would hold: one-frame steps 0.1·ω; social activity of order 3
+    normalization: dict[str, float] = field(
+        default_factory=lambda: {"increment_scale": 0.1, "level_scale": 3.0}
+    )
 
     def train_batch(self, step: int) -> Batch:
         if self.kill_at is not None and step == self.kill_at:
@@ -102,7 +106,7 @@ class HarnessLinearConfig(StrictModel):
 
 
 class HarnessLinear(ForecastModel):
-    """``ŷ = x_κ + MLP(Δx)``: the last frame plus a learned function of the increments."""
+    """``f = MLP(Δx̃)`` of the harness's normalized history (decoded to ``x_t0 + s·f``)."""
 
     name = "harness-linear"
     Config = HarnessLinearConfig
@@ -119,7 +123,7 @@ class HarnessLinear(ForecastModel):
 
     def forward(self, batch: Batch) -> ModelOutput:
         drift = self.net(batch.history.diff(dim=1))
-        prediction = batch.history[:, -1:] + drift
+        prediction = batch.history[:, -1:] + drift  # the last normalized frame is 0
         residual = (drift**2).mean()
         return ModelOutput(
             prediction=prediction,

@@ -25,6 +25,7 @@ from roma_bench.registry import build_model
 from roma_bench.training import metrics
 from roma_bench.training.data import open_task_data
 from roma_bench.training.evaluate import evaluate_model
+from roma_bench.training.normalization import harness_model
 
 #: Offset-free scores and their tolerance: 1e-5 relative on changes; 1e-4 on scores that take
 #: cos/sin of the float32 phases themselves (their rounding grows with |θ|, so shifting a
@@ -63,13 +64,16 @@ def shifted_store(tmp_path_factory: pytest.TempPathFactory):
 
 
 def trained_gcn(data) -> torch.nn.Module:
-    """gcn-tiny after 5 Adam steps (fixed seed) on the unshifted store's training batches."""
+    """gcn-tiny after 5 Adam steps (fixed seed) on the unshifted store's training batches,
+    behind the harness's normalization (the unshifted store's scale; whole turns leave the
+    increments, hence the scale, unchanged)."""
     torch.manual_seed(0)
-    model = build_model("gcn", data.spec, "tiny")
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    network = build_model("gcn", data.spec, "tiny")
+    model = harness_model(network, data.normalization, "increments")  # as training runs it
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     for step in range(5):
-        batch = data.train_batch(step)
-        loss = metrics.mse(model(batch).prediction, batch.target)
+        forward = model.run(data.train_batch(step))
+        loss = metrics.mse(forward.output.prediction, forward.model_batch.target)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -81,9 +81,6 @@ class RomaConfig(StrictModel):
     y_freq_std: float = Field(0.5, gt=0, description="std of the trunk's latent frequencies")
     nonlinear: bool = Field(False, description="NOMAD decoder instead of DeepONet's inner product")
     reduction: Literal["linear", "norm", "sum"] = "linear"
-    history_skip: bool = Field(
-        True, description="add a zero-initialized linear map of the normalized history to ŷ"
-    )
     # effective dynamics
     pde: Literal["auto", "emergent", "burgers"] = Field(
         "auto", description="auto: emergent for kuramoto, burgers for social"

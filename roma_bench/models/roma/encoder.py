@@ -153,7 +153,8 @@ class HyperbolicGraphNet(nn.Module):
 class Precoder(nn.Module):
     """ROMA's precoder: history window + positional encodings → hyperbolic embedding.
 
-    ``features = [u, E_le·pe_le, E_rw·pe_rw] / √D`` (``u`` the normalized history ``[n, κ]``,
+    ``features = [v, E_le·pe_le, E_rw·pe_rw] / √D`` (``v`` the harness's node inputs
+    ``[n, κ+S]``, normalized history then offset-free state,
     each encoding type standardized per column then linearly embedded; dividing by
     ``√D`` keeps the tangent input's norm O(1) so ``exp₀`` does not saturate), then a
     :class:`HyperbolicGraphNet` with ``enc_depth`` layers of ``enc_width`` whose layer
@@ -162,7 +163,7 @@ class Precoder(nn.Module):
 
     def __init__(
         self,
-        lookback: int,
+        input_dim: int,
         pe_sizes: tuple[int, int],
         pe_embed_dim: int,
         width: int,
@@ -174,7 +175,7 @@ class Precoder(nn.Module):
         self.pe_sizes = pe_sizes
         self.embed_le = nn.Linear(pe_sizes[0], pe_embed_dim) if pe_sizes[0] > 0 else None
         self.embed_rw = nn.Linear(pe_sizes[1], pe_embed_dim) if pe_sizes[1] > 0 else None
-        in_dim = lookback + pe_embed_dim * ((pe_sizes[0] > 0) + (pe_sizes[1] > 0))
+        in_dim = input_dim + pe_embed_dim * ((pe_sizes[0] > 0) + (pe_sizes[1] > 0))
         self.in_dim = in_dim
         self.net = HyperbolicGraphNet([in_dim] + [width] * depth, ball, mlp_factor, concat=True)
         self.out_dim = self.net.out_dim

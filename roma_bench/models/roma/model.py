@@ -2,30 +2,28 @@
 
 Forward pass for a batch of ``n`` nodes, lookback κ, horizon H:
 
-1. **Normalization** (inside the model; inputs are raw physical values): with ``ℓ_i`` the
-   last history value of node ``i`` and ``s`` a robust per-batch scale of one-frame
-   increments, ``s = max(median|Δh|, 0.1·mean|Δh|, 1e-6)``, the model sees
-   ``ũ_i = (h_i − ℓ_i)/s`` and predicts normalized increments ``ŷ``; the forecast is
-   ``ℓ_i + s·ŷ_ik``. (Unwrapped Kuramoto phases can be large; social activity is ≥ 0 and
-   bursty — both become O(1) increments.) A model lookback longer than the batch's is
-   left-padded with the first frame; encodings are cropped or zero-padded per type.
-2. **Precoder** (:class:`~.encoder.Precoder`): hyperbolic embedding ``z`` ``[n, D]``.
+1. **Inputs** (the harness's, like every learned model's): the normalized history
+   ``ũ_i = (h_i − h_{i,t0})/s`` ``[n, κ]`` and the offset-free state ``[n, S]``, read through
+   :func:`roma_bench.models.inputs.node_inputs`; the model returns normalized increments
+   ``ŷ`` and the harness decodes ``h_t0 + s·ŷ`` (:mod:`roma_bench.training.normalization`).
+   A model lookback longer than the batch's is left-padded with the first frame (shorter:
+   the latest frames are kept); encodings are cropped or zero-padded per type.
+2. **Precoder** (:class:`~.encoder.Precoder`): hyperbolic embedding ``z`` ``[n, D]`` of
+   ``[ũ, state]``.
 3. **Renormalization**: Fermi–Dirac link loss on ``exp₀(z)``; learned coarse-graining
    gives supernode tokens (:mod:`.renorm`).
 4. **Multiscale attention** over fine + supernode tokens gives branch coefficients
    ``b`` ``[p, x_dim]`` per token (:mod:`.attention`).
 5. **Operator head**: ``u(τ, y)`` by DeepONet/NOMAD with trunk over ``[φ(τ, y), z]``;
-   ``ŷ_ik = R(u_i(τ_k, 0)) + (W ũ_i)_k`` at the relative target times ``τ_k = k`` (frames);
-   ``W`` ``[H, κ]`` is a zero-initialized autoregressive skip (``history_skip``; it lets
-   the model pick up the local trend of each node at once, which sMSPE rewards heavily
-   near zero crossings, while the operator learns the rest).
+   ``ŷ_ik = R(u_i(τ_k, 0))`` at the relative target times ``τ_k = k`` (frames).
 6. **Effective dynamics**: a second operator sharing the branch (its own context
    embedding when ``pde_context``) gives the latent PDE's right-hand side; residual
    ``r`` from :func:`~.pde.pde_residual` at the same points.
 
 Auxiliary losses (already weighted): ``pde = w_pde·mean(r²)``, ``gpde = w_gpde·mean(|∇r|²)``,
 ``pool_entropy_s = w_ms·w_pool_s·Σ_l H_S``, ``pool_entropy_a = w_ms·w_pool_a·Σ_l H_A``,
-``link = w_ms·w_link·L_link``. The trainer adds the sMSPE data loss.
+``link = w_ms·w_link·L_link``. The trainer adds the data loss (MSE of the normalized
+targets by default).
 """
 
 from __future__ import annotations
@@ -33,11 +31,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import ForecastModel, ModelOutput, TaskSpec
+from roma_bench.models.inputs import node_inputs
 from roma_bench.models.roma.attention import (
     MultiscaleTransformer,
     TokenEmbedding,
@@ -55,15 +54,6 @@ from roma_bench.models.roma.operator import (
 from roma_bench.models.roma.pde import FieldDerivatives, pde_residual
 from roma_bench.models.roma.renorm import CoarseGraining, FermiDiracDecoder
 from roma_bench.registry import register_model
-
-
-def robust_scale(history: Tensor) -> Tensor:
-    """``max(median|Δh|, 0.1·mean|Δh|, 1e-6)`` over all one-frame increments of ``[n, κ]``."""
-    if history.shape[1] < 2:
-        return history.new_tensor(1.0)
-    inc = (history[:, 1:] - history[:, :-1]).abs().flatten()
-    scale = torch.maximum(inc.median(), 0.1 * inc.mean())
-    return scale.clamp_min(1e-6).detach()
 
 
 @register_model("roma")
@@ -88,7 +78,7 @@ class Roma(ForecastModel):
         )
         ball = PoincareBall(cfg.c)
         self.precoder = Precoder(
-            self.lookback,
+            self.lookback + spec.state_size,
             self.pe_sizes,
             cfg.pe_embed_dim,
             cfg.enc_width,
@@ -128,10 +118,6 @@ class Roma(ForecastModel):
         width, layers = cfg.trunk_hidden, cfg.trunk_layers
         self.decoder = LatentOperator(fourier, embed, p, x_dim, x_dim, width, layers, cfg.nonlinear)
         self.reduction = Reduction(cfg.reduction, x_dim)
-        self.history_skip = nn.Linear(self.lookback, spec.horizon) if cfg.history_skip else None
-        if self.history_skip is not None:
-            nn.init.zeros_(self.history_skip.weight)
-            nn.init.zeros_(self.history_skip.bias)
         if self.pde_form == "emergent":
             cond = embed + x_dim + x_dim * x_dim + x_dim  # z, u, ∇u, Δu
             self.pde_rhs = LatentOperator(
@@ -145,12 +131,14 @@ class Roma(ForecastModel):
             )
 
     # ---------------------------------------------------------------- inputs
-    def _history(self, batch: Batch) -> Tensor:
-        h = batch.history
+    def _inputs(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """Normalized history ``[n, model κ]`` (cropped or left-padded) and state ``[n, S]``."""
+        inputs = node_inputs(batch)
+        h, state = inputs[:, : batch.lookback], inputs[:, batch.lookback :]
         if h.shape[1] >= self.lookback:
-            return h[:, h.shape[1] - self.lookback :]
+            return h[:, h.shape[1] - self.lookback :], state
         pad = h[:, :1].expand(-1, self.lookback - h.shape[1])
-        return torch.cat([pad, h], dim=1)
+        return torch.cat([pad, h], dim=1), state
 
     def _encodings(self, batch: Batch) -> tuple[Tensor, Tensor]:
         sizes = batch.encoding_sizes if sum(batch.encoding_sizes) else self.spec.encoding_sizes
@@ -181,15 +169,13 @@ class Roma(ForecastModel):
     def _run(self, batch: Batch, need_weights: bool) -> tuple[ModelOutput, list[Tensor], int]:
         cfg = self.config
         graph, backend = batch.graph, cfg.backend
-        raw = self._history(batch)
-        n, H = raw.shape[0], self.spec.horizon
-        last, scale = raw[:, -1:], robust_scale(raw)
-        history = (raw - last) / scale
+        history, state = self._inputs(batch)
+        n, H = history.shape[0], self.spec.horizon
         le, rw = self._encodings(batch)
-        z = self.precoder(graph, history, le, rw, backend)
+        z = self.precoder(graph, torch.cat([history, state], dim=1), le, rw, backend)
 
         aux: dict[str, Tensor] = {}
-        diag: dict[str, Tensor] = {"input_scale": scale}
+        diag: dict[str, Tensor] = {}
         if cfg.w_ms * cfg.w_link > 0:
             link = self.link.loss(graph, z)
             aux["link"] = cfg.w_ms * cfg.w_link * link
@@ -240,10 +226,7 @@ class Roma(ForecastModel):
         else:
             u = u_fn(tx)
         increments = self.reduction(u).view(n, H)
-        if self.history_skip is not None:
-            increments = increments + self.history_skip(history)
-        prediction = last + scale * increments
-        return ModelOutput(prediction=prediction, aux_losses=aux, diagnostics=diag), maps, n
+        return ModelOutput(prediction=increments, aux_losses=aux, diagnostics=diag), maps, n
 
 
 class _RightHandSide:

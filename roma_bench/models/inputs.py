@@ -1,0 +1,39 @@
+"""The one way a learned model reads its inputs: normalized history and offset-free state.
+
+The harness (:mod:`roma_bench.training.normalization`) hands every learned model the same
+view of a batch; models read it through :func:`node_inputs` and never rescale it
+themselves. Floors (``learnable = False``) read raw batches and do not use this.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from roma_bench.data.batch import Batch
+from roma_bench.models.base import TaskSpec
+
+
+def input_width(spec: TaskSpec) -> int:
+    """``κ + S``: the width of :func:`node_inputs` for ``spec``."""
+    return spec.lookback + spec.state_size
+
+
+def node_inputs(batch: Batch) -> Tensor:
+    """``[n, κ + S]``: the normalized history ``x̃`` ``[n, κ]`` then the state ``[n, S]``.
+
+    ``x̃ = (x − x_t0)/s`` (its last column is 0) and ``state`` (Kuramoto ``cos θ_t0,
+    sin θ_t0``; social ``u_t0/ℓ``) are set by the harness; a raw batch (``state`` None)
+    is refused.
+    """
+    if batch.state is None:
+        raise ValueError(
+            "Batch.state is None: learned models read the harness's normalized batch "
+            "(roma_bench.training.normalization.Normalization.normalize)"
+        )
+    return torch.cat([batch.history, batch.state.to(batch.history.dtype)], dim=1)
+
+
+def history_of(inputs: Tensor, spec: TaskSpec) -> Tensor:
+    """The normalized history ``[n, κ]`` part of :func:`node_inputs` ``[n, κ + S]``."""
+    return inputs[:, : spec.lookback]
