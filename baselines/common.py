@@ -1,8 +1,9 @@
 """Small building blocks shared by the baselines: MLPs, time and node features.
 
 Baselines do not scale their inputs: the harness hands every learned model the normalized
-history ``x̃ = (x − x_t0)/s`` and the offset-free ``state`` (:mod:`roma_bench.training.normalization`),
-read through :func:`roma_bench.models.inputs.node_inputs` ``[n, κ+S]``, and decodes the
+history ``x̃ = (x − x_t0)/s``, its scaled backward differences and the offset-free ``state``
+(:mod:`roma_bench.training.normalization`), read through
+:func:`roma_bench.models.inputs.node_inputs` ``[n, κ+p+S]``, and decodes the
 model's prediction (normalized units) itself.
 """
 
@@ -15,9 +16,9 @@ from torch import Tensor, nn
 
 from roma_bench.data.batch import Batch
 from roma_bench.graphs import ops
-from roma_bench.models.inputs import input_width, node_inputs
+from roma_bench.models.inputs import feature_width, input_width, node_inputs
 
-__all__ = ["input_width", "node_inputs"]
+__all__ = ["feature_width", "input_width", "node_inputs"]
 
 
 class MLP(nn.Sequential):

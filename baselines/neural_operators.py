@@ -30,6 +30,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from baselines.common import (
+    feature_width,
     input_width,
     neighbour_history,
     node_inputs,
@@ -86,7 +87,7 @@ class WindowFNO(NeuralOperatorModel):
             kwargs["rank"] = config.rank
         self.operator = self.operator_class(
             n_modes=(min(config.n_modes, spec.lookback),),
-            in_channels=3 + 2 * spec.state_size,
+            in_channels=3 + 2 * feature_width(spec),
             out_channels=spec.horizon,
             hidden_channels=config.hidden_channels,
             n_layers=config.n_layers,
@@ -100,7 +101,7 @@ class WindowFNO(NeuralOperatorModel):
         neighbours = neighbour_history(batch, inputs)  # [n, 2(κ+S)]: mean, max
         mean, peak = neighbours[:, :width], neighbours[:, width:]
         series = torch.stack([inputs[:, :kappa], mean[:, :kappa], peak[:, :kappa]], dim=1)
-        states = torch.cat([inputs[:, kappa:], mean[:, kappa:]], dim=1)  # [n, 2S]
+        states = torch.cat([inputs[:, kappa:], mean[:, kappa:]], dim=1)  # [n, 2(p+S)]
         channels = torch.cat([series, states.unsqueeze(-1).expand(-1, -1, kappa)], dim=1)
         field = self.operator(channels)  # [n, H, κ]
         return ModelOutput(prediction=self.readout(field).squeeze(-1))

@@ -16,6 +16,35 @@ LearningTask = Literal["forecast", "effective"]
 #: Kuramoto ``(cos θ_t0, sin θ_t0)``, social ``u_t0 / level_scale``.
 STATE_SIZE: dict[str, int] = {"kuramoto": 2, "social": 1}
 
+#: Highest order of the backward differences the harness gives learned models (``Batch.differences``).
+#: Orders above 4 are dominated by float32 rounding of the stored field on the tiny cards
+#: (their RMS grows with the order from j = 5 on km-tiny), so they carry no signal.
+MAX_DIFFERENCE_ORDER = 4
+
+
+def difference_orders(lookback: int) -> int:
+    """``p = min(4, κ − 1)``: how many backward differences ``∇^1 … ∇^p`` a window of ``κ`` frames gives."""
+    return max(0, min(MAX_DIFFERENCE_ORDER, lookback - 1))
+
+
+def backward_differences(history: Tensor, orders: int) -> Tensor:
+    """``[n, κ]`` frames → ``[n, p]`` backward differences at the last frame, ``∇^j x_t0``.
+
+    ``∇^1 x_k = x_k − x_{k−1}``, ``∇^j x_k = ∇^{j−1} x_k − ∇^{j−1} x_{k−1}`` (j = 1 … p);
+    offset-free for every ``j ≥ 1``. Computed in float64, returned in ``history``'s dtype.
+    """
+    if orders > history.shape[1] - 1:
+        raise ValueError(
+            f"{orders} backward differences need > {orders} frames, got {history.shape[1]}"
+        )
+    current, out = history.double(), []
+    for _ in range(orders):
+        current = current[:, 1:] - current[:, :-1]
+        out.append(current[:, -1])
+    if not out:
+        return history.new_zeros(history.shape[0], 0)
+    return torch.stack(out, dim=1).to(history.dtype)
+
 
 @dataclass
 class Batch:
@@ -45,6 +74,9 @@ class Batch:
     - ``state``: optional ``[n, S]`` float32 offset-free description of the state at ``t0``
       (``S = STATE_SIZE[system]``), set by the harness's normalization
       (:mod:`roma_bench.training.normalization`) for learned models; ``None`` in raw batches.
+    - ``differences``: optional ``[n, p]`` float32 backward differences ``∇^j x_t0 / σ_j``
+      of the history, ``j = 1 … p`` (``p = difference_orders(κ)``, ``σ_j`` the task's stored
+      ``difference_scales``), set by the harness next to ``state``; ``None`` in raw batches.
 
     Learned models receive the harness's *normalized* batch, in which ``history`` and
     ``target`` are increments from the last observed frame in units of the task's stored
@@ -66,6 +98,7 @@ class Batch:
     encoding_sizes: tuple[int, int] = (0, 0)
     future: Tensor | None = None
     state: Tensor | None = None
+    differences: Tensor | None = None
     extras: dict[str, Tensor] = field(default_factory=dict)
 
     @property
@@ -110,6 +143,7 @@ class Batch:
             coarse_target=move(self.coarse_target),
             future=move(self.future),
             state=move(self.state),
+            differences=move(self.differences),
             extras={k: v.to(device) for k, v in self.extras.items()},
         )
 
@@ -126,6 +160,8 @@ class Batch:
         }
         if self.state is not None:
             checks["state"] = (self.state, (n, STATE_SIZE[self.system]))
+        if self.differences is not None:
+            checks["differences"] = (self.differences, (n, difference_orders(self.lookback)))
         for name, (tensor, shape) in checks.items():
             ok = tensor.dim() == len(shape) and all(
                 want is None or got == want for got, want in zip(tensor.shape, shape)

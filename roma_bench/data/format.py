@@ -17,6 +17,9 @@ Layout of ``<task>.h5`` (``N`` nodes, ``T`` frames, ``E`` directed edges, ``m`` 
                                              (rule: :func:`roma_bench.data.windows.window_starts`)
     /normalization/increment_scale [] float64 robust scale s of one-frame increments (training
                                              nodes and frames; see :mod:`.writing`)
+    /normalization/difference_scales [p] float64 robust scale σ_j of the order-j backward
+                                             difference ∇^j x at a frame, j = 1…p, p = min(4, κ−1)
+                                             (same nodes and frames; σ_1 = s)
     /normalization/level_scale     [] float64 social only: RMS of u (same nodes and frames)
     /observables/coarse     [m, T, C] float32 coarse observables of the whole graph
     /observables/...        Kuramoto: community_order R_c, community_phase ψ_c [m, T],
@@ -72,8 +75,12 @@ OBSERVABLE_ARRAYS = {
     "social": ("observables/coarse", "observables/mean_activity"),
 }
 NORMALIZATION_ARRAYS = {
-    "kuramoto": ("normalization/increment_scale",),
-    "social": ("normalization/increment_scale", "normalization/level_scale"),
+    "kuramoto": ("normalization/increment_scale", "normalization/difference_scales"),
+    "social": (
+        "normalization/increment_scale",
+        "normalization/difference_scales",
+        "normalization/level_scale",
+    ),
 }
 VERSIONED_PACKAGES = ("roma-bench", "numpy", "torch", "dgl", "networkit", "h5py", "scipy")
 

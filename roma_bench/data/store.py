@@ -213,13 +213,16 @@ class TaskStore:
         return self.load_array(f"windows/{split}")
 
     @cached_property
-    def normalization(self) -> dict[str, float]:
-        """The stored training-split normalization: ``increment_scale`` (and, social,
-        ``level_scale``); see :func:`roma_bench.data.writing.normalization_statistics`."""
-        return {
-            name.split("/")[-1]: float(self.load_array(name))
-            for name in fmt.NORMALIZATION_ARRAYS[self.card.system]
-        }
+    def normalization(self) -> dict[str, float | tuple[float, ...]]:
+        """The stored training-split normalization: ``increment_scale``,
+        ``difference_scales`` (a tuple, κ−1 values) and, social, ``level_scale``; see
+        :func:`roma_bench.data.writing.normalization_statistics`."""
+        stats: dict[str, float | tuple[float, ...]] = {}
+        for name in fmt.NORMALIZATION_ARRAYS[self.card.system]:
+            value = self.load_array(name)
+            key = name.split("/")[-1]
+            stats[key] = tuple(float(v) for v in value) if value.ndim else float(value)
+        return stats
 
     def observable(self, name: str) -> np.ndarray:
         """A stored observable, e.g. ``'coarse'`` ``[m, T, C]`` or ``'order_parameter'`` ``[T]``."""

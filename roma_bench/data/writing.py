@@ -14,6 +14,7 @@ import torch
 
 from roma_bench.cards import TaskCard
 from roma_bench.data import format as fmt
+from roma_bench.data.batch import difference_orders
 from roma_bench.data.format import StoreError
 from roma_bench.data.windows import window_starts
 
@@ -208,23 +209,45 @@ INCREMENT_CLIP_QUANTILE = 0.99
 SCALE_FLOOR = 1e-8
 
 
-def normalization_statistics(train_rows: np.ndarray, system: str) -> dict[str, np.ndarray]:
+def clipped_rms(values: np.ndarray) -> float:
+    """``sqrt(mean min(|v|, c)²)`` with ``c = quantile_{0.99} |v|``, floored at ``SCALE_FLOOR``."""
+    magnitude = np.abs(values)
+    clip = np.quantile(magnitude, INCREMENT_CLIP_QUANTILE)
+    return float(max(np.sqrt(np.mean(np.minimum(magnitude, clip) ** 2)), SCALE_FLOOR))
+
+
+def normalization_statistics(
+    train_rows: np.ndarray, system: str, lookback: int
+) -> dict[str, np.ndarray]:
     """The stored normalization of a task from its training field ``[n_train, a]``.
 
     ``Δx_{i,k} = x_{i,k} − x_{i,k−1}`` over the training nodes and training frames;
-    ``c = quantile_{0.99} |Δx|``; ``increment_scale = sqrt(mean min(|Δx|, c)²)``
-    (floored at 1e-8). Social only: ``level_scale = sqrt(mean u²)`` over the same rows and
-    frames. Returns 0-d float64 arrays keyed by their path in the store.
+    ``increment_scale = clipped_rms(Δx)`` (:func:`clipped_rms`: RMS after clipping at the
+    0.99-quantile of ``|Δx|``, floored at 1e-8). ``difference_scales`` ``[p]``:
+    ``σ_j = clipped_rms(∇^j x)`` of the order-``j`` backward differences
+    (``∇^j x_k = ∇^{j−1} x_k − ∇^{j−1} x_{k−1}``) for ``j = 1 … p``,
+    ``p = difference_orders(κ) = min(4, κ−1)`` (``σ_1`` equals
+    ``increment_scale``). Social only: ``level_scale = sqrt(mean u²)`` over the same rows and
+    frames. Returns float64 arrays keyed by their path in the store.
     """
     rows = np.asarray(train_rows, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] < 2:
         raise StoreError(
             f"normalization needs ≥ 1 training node and ≥ 2 training frames, got {rows.shape}"
         )
-    steps = np.abs(np.diff(rows, axis=1))
-    clip = np.quantile(steps, INCREMENT_CLIP_QUANTILE)
-    scale = np.sqrt(np.mean(np.minimum(steps, clip) ** 2))
-    out = {"normalization/increment_scale": np.float64(max(scale, SCALE_FLOOR))}
+    if lookback < 1 or rows.shape[1] <= lookback:
+        raise StoreError(
+            f"normalization needs more training frames ({rows.shape[1]}) than the lookback "
+            f"({lookback})"
+        )
+    differences, orders = rows, []
+    for _ in range(difference_orders(lookback)):
+        differences = np.diff(differences, axis=1)
+        orders.append(clipped_rms(differences))
+    out = {
+        "normalization/increment_scale": np.float64(clipped_rms(np.diff(rows, axis=1))),
+        "normalization/difference_scales": np.asarray(orders, dtype=np.float64),
+    }
     if system == "social":
         level = np.sqrt(np.mean(rows**2))
         out["normalization/level_scale"] = np.float64(max(level, SCALE_FLOOR))
@@ -251,7 +274,7 @@ def write_normalization(partial: Path, card: TaskCard) -> dict[str, np.ndarray]:
             slab = field[lo : lo + fmt.NODE_CHUNK, :stop]
             mask = blocks == b
             rows[mask] = slab[ids[mask] - lo]
-        stats = normalization_statistics(rows, card.system)
+        stats = normalization_statistics(rows, card.system, card.window.lookback)
         for name, value in stats.items():
             if name in f:  # resumed after a crash between this step and the end
                 del f[name]

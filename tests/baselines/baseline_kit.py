@@ -17,7 +17,7 @@ from roma_bench.training.normalization import HarnessModel, harness_model
 LOOKBACK, HORIZON, ENCODINGS = 16, 4, (4, 4)
 
 #: The stored normalization a task of these batches would have (one-frame steps ω·dt ~ 0.1).
-STATS = {"increment_scale": 0.1, "level_scale": 1.0}
+STATS = {"increment_scale": 0.1, "difference_scales": (0.1, 0.05, 0.05, 0.05), "level_scale": 1.0}
 
 
 def behind_harness(model, mode: str = "increments") -> HarnessModel:

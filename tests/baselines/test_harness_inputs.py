@@ -36,7 +36,10 @@ def _predict(model, batch) -> torch.Tensor:
 @pytest.mark.parametrize("name", LEARNED)
 def test_learned_model_refuses_a_raw_batch(name: str) -> None:
     model = build_model(name, make_spec()).eval()
-    with pytest.raises(ValueError, match=r"Batch\.state is None: learned models read the harness"):
+    with pytest.raises(
+        ValueError,
+        match=r"Batch\.state or Batch\.differences is None: learned models read the harness",
+    ):
         _predict(model, make_batch(32, seed=2))
 
 
@@ -46,7 +49,9 @@ def test_learned_model_does_not_rescale_its_inputs(name: str) -> None:
     model = build_model(name, make_spec()).eval()
     seen = behind_harness(model).normalization.normalize(make_batch(32, seed=3))
     base = _predict(model, seen)
-    louder = _predict(model, replace(seen, history=10.0 * seen.history))
+    louder = _predict(
+        model, replace(seen, history=10.0 * seen.history, differences=10.0 * seen.differences)
+    )
     assert not torch.allclose(louder, base, rtol=1e-3, atol=1e-5), f"{name} ignores the scale"
     assert not torch.allclose(louder, 10.0 * base, rtol=1e-3, atol=1e-5), (
         f"{name} renormalizes its own history"

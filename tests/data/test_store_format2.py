@@ -69,10 +69,26 @@ def test_increment_scale_is_the_clipped_rms_of_training_increments(micro_store) 
     expected = np.sqrt(np.mean(np.minimum(steps, clip) ** 2))
     with TaskStore(micro_store) as store:
         stats = store.normalization
-    assert set(stats) == {"increment_scale"}
+    assert set(stats) == {"increment_scale", "difference_scales"}
     assert stats["increment_scale"] == pytest.approx(expected, rel=1e-12)
     # clipping at the 0.99 quantile can only lower the plain RMS of the increments
     assert stats["increment_scale"] <= np.sqrt(np.mean(steps**2))
+
+
+def test_difference_scales_are_the_clipped_rms_of_each_order(micro_store) -> None:
+    """``σ_j`` = clipped RMS of the order-j backward differences, j = 1 … min(4, κ−1)."""
+    rows, _ = _training_field(micro_store)
+    with TaskStore(micro_store) as store:
+        stats, lookback = store.normalization, store.card.window.lookback
+    expected, current = [], rows
+    for _ in range(min(4, lookback - 1)):
+        current = current[:, 1:] - current[:, :-1]
+        magnitude = np.abs(current)
+        clipped = np.minimum(magnitude, np.quantile(magnitude, 0.99))
+        expected.append(np.sqrt(np.mean(clipped**2)))
+    assert len(stats["difference_scales"]) == min(4, lookback - 1) > 0
+    assert stats["difference_scales"] == pytest.approx(expected, rel=1e-12)
+    assert stats["difference_scales"][0] == pytest.approx(stats["increment_scale"], rel=1e-12)
 
 
 def test_social_store_holds_a_level_scale(tmp_path: Path) -> None:
@@ -88,7 +104,12 @@ def test_social_store_holds_a_level_scale(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("windows/test", None), ("windows/val", None), ("normalization/increment_scale", 0.5)],
+    [
+        ("windows/test", None),
+        ("windows/val", None),
+        ("normalization/increment_scale", 0.5),
+        ("normalization/difference_scales", None),
+    ],
 )
 def test_verify_names_a_flipped_window_or_scale(micro_store, tmp_path, name, value) -> None:
     copy = _copy(micro_store, tmp_path)
@@ -103,7 +124,12 @@ def test_verify_names_a_flipped_window_or_scale(micro_store, tmp_path, name, val
 def test_data_checksum_covers_the_new_arrays(micro_store) -> None:
     with TaskStore(micro_store) as store:
         recorded = store.array_checksums()
-    assert {"windows/val", "windows/test", "normalization/increment_scale"} <= set(recorded)
+    assert {
+        "windows/val",
+        "windows/test",
+        "normalization/increment_scale",
+        "normalization/difference_scales",
+    } <= set(recorded)
 
 
 def test_format_1_store_gives_one_line(micro_store, tmp_path) -> None:

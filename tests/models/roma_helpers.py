@@ -10,7 +10,7 @@ from roma_bench.models.base import TaskSpec
 from roma_bench.training.normalization import HarnessModel, harness_model
 
 #: A stored normalization for the random batches (one-frame steps ω·dt ~ 0.1).
-STATS = {"increment_scale": 0.1, "level_scale": 5.0}
+STATS = {"increment_scale": 0.1, "difference_scales": (0.1, 0.05, 0.05, 0.05), "level_scale": 5.0}
 
 
 def behind_harness(model) -> HarnessModel:

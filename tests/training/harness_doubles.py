@@ -83,7 +83,11 @@ class SyntheticTaskData:
     served: list[int] = field(default_factory=list)
     #: what a store would hold: one-frame steps 0.1·ω; social activity of order 3
     normalization: dict[str, float] = field(
-        default_factory=lambda: {"increment_scale": 0.1, "level_scale": 3.0}
+        default_factory=lambda: {
+            "increment_scale": 0.1,
+            "difference_scales": (0.1, 0.05, 0.05, 0.05),
+            "level_scale": 3.0,
+        }
     )
 
     def train_batch(self, step: int) -> Batch:

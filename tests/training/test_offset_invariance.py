@@ -41,6 +41,11 @@ INVARIANT = {
 #: the stored phases (~1e-6 rad, different once shifted) a few hundred times: measured
 #: 2.8e-4 relative on delta_nrmse and 1.6e-3 on coarse_error (sMSPE moves by ~40 %).
 AR_TOLERANCE = 5e-3
+#: A learned model reads the scaled backward differences ∇¹…∇⁴ θ_t0 / σ_j (the harness's
+#: inputs), sums of up to 16 float32-rounded phases divided by σ_4 ≈ 2e-3 rad on km-tiny:
+#: the shifted store's different rounding moves a feature by ~1e-2 of its unit scale, and
+#: the scores by ~1e-5 relative (measured 1.3e-5 on gcn's rollout_nrmse_h1).
+LEARNED_TOLERANCE = 1e-4
 
 
 def whole_turns(num_nodes: int) -> np.ndarray:
@@ -120,6 +125,7 @@ def test_primary_scores_ignore_whole_turns_and_smspe_does_not(km_tiny_store, shi
     for model in models:
         for name, rel in INVARIANT.items():
             rel = max(rel, AR_TOLERANCE) if model == "ar" else rel
+            rel = max(rel, LEARNED_TOLERANCE) if model == "gcn" else rel
             assert after[model][name] == pytest.approx(before[model][name], rel=rel), (model, name)
     # The oracle's errors sit at the float32 rounding of the stored phases (which depends on
     # |θ|), ~1e-6 of persistence's: equal on that scale.

@@ -3,13 +3,14 @@
 Forward pass for a batch of ``n`` nodes, lookback κ, horizon H:
 
 1. **Inputs** (the harness's, like every learned model's): the normalized history
-   ``ũ_i = (h_i − h_{i,t0})/s`` ``[n, κ]`` and the offset-free state ``[n, S]``, read through
+   ``ũ_i = (h_i − h_{i,t0})/s`` ``[n, κ]``, its scaled backward differences ``[n, p]`` and the
+   offset-free state ``[n, S]``, read through
    :func:`roma_bench.models.inputs.node_inputs`; the model returns normalized increments
    ``ŷ`` and the harness decodes ``h_t0 + s·ŷ`` (:mod:`roma_bench.training.normalization`).
    A model lookback longer than the batch's is left-padded with the first frame (shorter:
    the latest frames are kept); encodings are cropped or zero-padded per type.
 2. **Precoder** (:class:`~.encoder.Precoder`): hyperbolic embedding ``z`` ``[n, D]`` of
-   ``[ũ, state]``.
+   ``[ũ, differences, state]``.
 3. **Renormalization**: Fermi–Dirac link loss on ``exp₀(z)``; learned coarse-graining
    gives supernode tokens (:mod:`.renorm`).
 4. **Multiscale attention** over fine + supernode tokens gives branch coefficients
@@ -36,7 +37,7 @@ from torch.nn import functional as F
 
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import ForecastModel, ModelOutput, TaskSpec
-from roma_bench.models.inputs import node_inputs
+from roma_bench.models.inputs import feature_width, node_inputs
 from roma_bench.models.roma.attention import (
     MultiscaleTransformer,
     TokenEmbedding,
@@ -78,7 +79,7 @@ class Roma(ForecastModel):
         )
         ball = PoincareBall(cfg.c)
         self.precoder = Precoder(
-            self.lookback + spec.state_size,
+            self.lookback + feature_width(spec),
             self.pe_sizes,
             cfg.pe_embed_dim,
             cfg.enc_width,
@@ -132,7 +133,8 @@ class Roma(ForecastModel):
 
     # ---------------------------------------------------------------- inputs
     def _inputs(self, batch: Batch) -> tuple[Tensor, Tensor]:
-        """Normalized history ``[n, model κ]`` (cropped or left-padded) and state ``[n, S]``."""
+        """Normalized history ``[n, model κ]`` (cropped or left-padded) and the per-node
+        features after it, differences then state ``[n, p + S]``."""
         inputs = node_inputs(batch)
         h, state = inputs[:, : batch.lookback], inputs[:, batch.lookback :]
         if h.shape[1] >= self.lookback:
