@@ -4,6 +4,10 @@ Each module in this package that defines ``register(subparsers)`` adds one
 subcommand (sorted by its ``ORDER``); the subcommand's handler is stored as the
 parser default ``handler`` and returns an exit code. Handlers import heavy
 libraries lazily so ``roma-bench --help`` stays fast.
+
+Every expected failure ends in :func:`main` as one line on stderr and an exit code
+(2: bad input, 1: a fault found while working, 130: Ctrl-C; see
+:func:`roma_bench.errors.classify`); ``--debug`` prints the traceback as well.
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import traceback
 from collections.abc import Sequence
 
 from roma_bench import __version__
+from roma_bench.errors import InputError, classify
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
     """A bad command-line value; printed as one line naming the argument, exit code 2."""
+
+
+DEBUG_HELP = "on an error, print the full traceback as well as the one-line message"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'roma-bench COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"roma-bench {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = []
     for info in pkgutil.iter_modules(__path__):
@@ -40,27 +50,32 @@ def build_parser() -> argparse.ArgumentParser:
             modules.append(module)
     for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
         module.register(subparsers)
+    for sub in subparsers.choices.values():  # `roma-bench CMD ... --debug` works too
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``roma-bench`` console script; returns the exit code."""
-    from roma_bench.config import ConfigError
-    from roma_bench.registry import RegistryError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (UsageError, ConfigError, RegistryError) as err:
-        print(f"roma-bench {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as err:
-        print(f"roma-bench {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"roma-bench {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        if args.debug:
+            traceback.print_exc()
+        detail = f": {err}" if str(err) else ""
+        print(f"roma-bench {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
+    except Exception as err:
+        verdict = classify(err)
+        if verdict is None:  # not an expected failure: a bug, keep its traceback
+            raise
+        if args.debug:
+            traceback.print_exc()
+        code, line = verdict
+        print(f"roma-bench {args.command}: error: {line}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover

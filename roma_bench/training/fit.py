@@ -81,7 +81,7 @@ def train(
 
     ``trial`` (an ``optuna.Trial``) receives the validation loss at each validation and
     prunes the run (``optuna.TrialPruned`` is raised, the MLflow run is marked KILLED with
-    tag ``roma.status=PRUNED``). ``resume=True`` continues from ``out_dir/last.pt``.
+    tag ``roma.status=PRUNED``). ``resume=True`` continues from ``out_dir/last.safetensors``.
     """
     from roma_bench.paths import runs_dir
     from roma_bench.registry import build_model
@@ -95,7 +95,7 @@ def train(
     resume_run_id = None
     if resume:
         if out_dir is None:
-            raise ConfigError("resume needs the run folder (out_dir) holding last.pt")
+            raise ConfigError("resume needs the run folder (out_dir) holding last.safetensors")
         extra = read_checkpoint_extra(Path(out_dir) / STATE_FILE)
         resume_run_id = extra["bookkeeping"]["run_id"]
     data = task_data.open_task_data(

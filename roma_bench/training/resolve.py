@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from roma_bench.config import ConfigError, deep_update, load_yaml, parse_overrides, validate
-from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE, read_checkpoint_extra
+from roma_bench.training.checkpointing import (
+    LEGACY_FILES,
+    MODEL_FILE,
+    STATE_FILE,
+    read_checkpoint_extra,
+)
 from roma_bench.training.config import TrainConfig
 
 
@@ -32,7 +37,7 @@ def run_folder(run_or_dir: str, tracking_uri: str | None = None) -> Path:
     as_path = Path(run_or_dir)
     if as_path.is_dir():
         return as_path
-    if as_path.is_file() and as_path.name in (STATE_FILE, MODEL_FILE):
+    if as_path.is_file() and as_path.name in (STATE_FILE, MODEL_FILE, *LEGACY_FILES.values()):
         return as_path.parent
     import mlflow
 
