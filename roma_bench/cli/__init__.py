@@ -30,8 +30,15 @@ class UsageError(InputError):
 DEBUG_HELP = "on an error, print the full traceback as well as the one-line message"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (no usage dump), exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="roma-bench",
         description=(
             "Benchmark suite for learned dynamics on graphs: generate Kuramoto and social-"

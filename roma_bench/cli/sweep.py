@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from roma_bench.limits import count_arg, seed_arg, steps_arg
+
 ORDER = 40
 
 
@@ -16,8 +18,8 @@ def add_base_config_arguments(parser: argparse.ArgumentParser, *, model_required
         parser.add_argument("--model", help="registered model name (or give --config)")
     parser.add_argument("--config", type=Path, help="a TrainConfig YAML to start from")
     parser.add_argument("--size", help="model size preset (default tiny)")
-    parser.add_argument("--seed", type=int, help="training seed (default 0)")
-    parser.add_argument("--steps", type=int, help="training steps per run")
+    parser.add_argument("--seed", type=seed_arg, help="training seed (default 0)")
+    parser.add_argument("--steps", type=steps_arg, help="training steps per run")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -65,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_base_config_arguments(parser, model_required=True)
-    parser.add_argument("--n-trials", type=int, required=True, help="total trials of the study")
+    parser.add_argument(
+        "--n-trials", type=count_arg, required=True, help="total trials of the study"
+    )
     parser.add_argument(
         "--storage",
         help="journal file path or SQLAlchemy URL (postgresql://...); "
@@ -73,7 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--study-name", help="default: <model>-<task>-<size>-seed<seed>")
     parser.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
-    parser.add_argument("--sampler-seed", type=int, help="TPE seed (default: the training seed)")
+    parser.add_argument(
+        "--sampler-seed", type=seed_arg, help="TPE seed (default: the training seed)"
+    )
     parser.add_argument(
         "--export", type=Path, help="best-config YAML (default <runs>/sweeps/<study>-best.yaml)"
     )
