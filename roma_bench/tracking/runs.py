@@ -39,16 +39,51 @@ def quiet_mlflow_logging() -> None:
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
-    """``uri``, else ``$MLFLOW_TRACKING_URI``, else the embedded SQLite store."""
+    """``uri``, else ``$MLFLOW_TRACKING_URI``, else the embedded SQLite store.
+
+    A SQLite store is created or migrated here, under a lock (:func:`prepare_sqlite_store`).
+    """
     from roma_bench.paths import default_tracking_uri, runs_dir
 
-    if uri:
-        return uri
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    runs_dir().mkdir(parents=True, exist_ok=True)
-    return default_tracking_uri()
+    if not uri:
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        runs_dir().mkdir(parents=True, exist_ok=True)
+        uri = default_tracking_uri()
+    prepare_sqlite_store(uri)
+    return uri
+
+
+_PREPARED: set[str] = set()
+
+
+def prepare_sqlite_store(uri: str) -> None:
+    """Create or migrate the SQLite store ``uri`` while holding ``<db>.lock`` (once per process).
+
+    MLflow creates the tables of a new SQLite file (alembic migrations) the first time a
+    process opens it; two processes doing that at once leave ``_alembic_tmp_*`` tables that
+    break the store for good. Opening it here under an exclusive file lock makes the first
+    process create it and the others find it complete. MLflow caches the opened store per
+    URI, so later clients in this process reuse it without touching the schema. Stale
+    RUNNING runs of dead processes are marked FAILED at the same time
+    (:func:`roma_bench.tracking.stale.fail_stale_runs`). Other URIs are left alone.
+    """
+    if not uri.startswith("sqlite:///") or uri in _PREPARED:
+        return
+    import mlflow
+
+    from roma_bench.locks import file_lock
+
+    db = Path(uri[len("sqlite:///") :])
+    if db.exists() and not db.is_file():
+        from roma_bench.errors import InputError
+
+        raise InputError(f"tracking store {db}: not a file")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    quiet_mlflow_logging()
+    with file_lock(db):
+        mlflow.MlflowClient(uri).search_experiments(max_results=1)
+        _PREPARED.add(uri)
 
 
 def local_artifact_root(tracking_uri: str) -> str | None:
