@@ -51,7 +51,10 @@ def print_result(result, stream=None) -> None:
         print(f"  best val_loss {result.best_val_loss:.5g}", file=stream)
     for name, value in sorted(result.metrics.items()):
         print(f"  test {name:<24} {value:.5g}", file=stream)
-    print(f"  checkpoint {result.checkpoint}", file=stream)
+    if result.checkpoint is not None and result.checkpoint.is_file():
+        print(f"  checkpoint {result.checkpoint}", file=stream)
+    else:
+        print("  checkpoint none (the run stopped before its first validation)", file=stream)
     if result.out_dir is not None and (result.out_dir / "plots").is_dir():
         print(f"  plots      {result.out_dir / 'plots'}", file=stream)
 
