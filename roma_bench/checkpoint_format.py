@@ -138,7 +138,12 @@ def write_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=metadata)
+        try:
+            save_file(tensors, tmp, metadata=metadata)
+        except OSError:
+            raise
+        except Exception as err:  # safetensors reports I/O errors (a full disk) as its own type
+            raise CheckpointError(f"checkpoint {path}: cannot be written ({err})") from err
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
