@@ -154,7 +154,6 @@ class TrackedRun:
         run_id: str | None = None,
     ) -> None:
         import mlflow
-
         from mlflow.entities import RunTag
 
         quiet_mlflow_logging()
