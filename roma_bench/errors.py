@@ -41,7 +41,7 @@ def describe_os_error(err: OSError) -> str:
     ``OSError(28, 'No space left on device', 'data/x.h5')`` →
     ``data/x.h5: no space left on device (ENOSPC)``.
     """
-    cause = (err.strerror or str(err)).strip() or type(err).__name__
+    cause = " ".join((err.strerror or str(err)).split()) or type(err).__name__
     cause = cause[0].lower() + cause[1:]
     code = errno.errorcode.get(err.errno or -1)
     if code:

@@ -82,7 +82,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         code, line = verdict
         print(f"roma-bench {args.command}: error: {line}", file=sys.stderr)
+        _survive_failed_hdf5_write(err, code)
         return code
+
+
+_KEPT_ALIVE: list[BaseException] = []
+
+
+def _survive_failed_hdf5_write(err: BaseException, code: int) -> None:
+    """Keep HDF5 from crashing the process after a failed write (e.g. a full disk).
+
+    HDF5 (through h5py) segfaults when it frees the objects of a file whose write or
+    close failed, which turned a clean "no space left" into exit 139. When the failure
+    came out of h5py, its objects (held by the traceback) are kept alive, and the process
+    leaves with ``code`` right after the other output is flushed, never freeing them.
+    What was written is already on disk: the partial store and its checkpoint.
+    """
+    import atexit
+    import os
+
+    seen, chain = set(), err
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        frames = traceback.extract_tb(chain.__traceback__)
+        if any(f"{os.sep}h5py{os.sep}" in frame.filename for frame in frames):
+            _KEPT_ALIVE.append(err)
+
+            def leave() -> None:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+
+            atexit.register(leave)
+            return
+        chain = chain.__cause__ or chain.__context__
 
 
 if __name__ == "__main__":  # pragma: no cover

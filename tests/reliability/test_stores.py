@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import h5py
@@ -166,3 +167,47 @@ def test_output_under_a_regular_file_is_bad_input(tmp_path, reference, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a directory (ENOTDIR)" in err
     assert not (tmp_path / "file" / "x.h5.partial").exists()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A real 400 KiB tmpfs (needs root and mount permission; skipped otherwise)."""
+    import shutil
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a real full disk needs a small tmpfs: not root, so no mount here")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"a real full disk needs a small tmpfs: mount refused ({done.stderr.strip()})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.timeout(300)
+def test_real_full_disk_while_generating(small_tmpfs, reference):
+    """On a real full tmpfs: exit 1 with one line (HDF5 used to segfault, exit 139), then
+    more space and --resume give the uninterrupted store bit for bit."""
+    import subprocess
+    import sys
+
+    card, checksum = reference
+    out = small_tmpfs / "km-race.h5"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "roma_bench", "generate", str(card), "--out", str(out),
+               "--quiet"]  # fmt: skip
+    full = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
+    assert full.returncode == 1, full.stderr[-2000:]
+    assert full.stderr.count("\n") == 1 and "(ENOSPC)" in full.stderr
+    assert f"kept {out}.partial and its checkpoint" in full.stderr
+    subprocess.run(["mount", "-o", "remount,size=4m", str(small_tmpfs)], check=True)
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, env=env,
+                             timeout=240)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    with TaskStore(out) as store:
+        assert store.checksum == checksum
