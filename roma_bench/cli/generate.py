@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Simulate the task card TASK (a name from tasks/ or a path to a YAML card) "
         "into <data>/<task>.h5 (ROMA_BENCH_DATA, default ./data). Progress is checkpointed "
         "after every block of frames; a killed run continues with --resume and ends "
-        "bit-identical to an uninterrupted one.",
+        "bit-identical to an uninterrupted one. The output file is locked (<file>.lock) while "
+        "it is generated: a second process on the same file waits. An existing store is "
+        "called up to date only after its header, completeness and every checksum verify.",
     )
     gen.add_argument("task", metavar="TASK", help="task name (e.g. km-tiny) or card path")
     gen.add_argument(

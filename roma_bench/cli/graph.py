@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--avg-degree", type=float, default=3.0, help="average degree of the model (default 3)"
     )
     parser.add_argument(
-        "--gamma", type=float, default=3.0, help="power-law exponent, > 2 (default 3.0)"
+        "--gamma", type=float, default=3.0, help="power-law exponent, >= 2.01 (default 3.0)"
     )
     parser.add_argument(
         "--temperature", type=float, default=0.0, help="temperature in [0, 1) (default 0)"
