@@ -57,6 +57,8 @@ def one_writer_per_store(generate: Callable[..., Path]) -> Callable[..., Path]:
                     return out
             try:
                 return generate(card, out, resume, progress, **kwargs)
+            except FileExistsError:  # a store or partial file in the way: the caller's choice
+                raise
             except OSError as err:  # full disk, unwritable folder, I/O error
                 raise _write_fault(out, err) from err
 
