@@ -16,6 +16,8 @@ SEED_MAX = 2**32
 STEPS_MAX = 10**9
 #: Nodes of a generated graph (and of any node count derived from it): at most 10⁸.
 NODES_MAX = 10**8
+#: Small counts (seeds of a leaderboard, trials of a sweep): at most 10⁶.
+COUNT_MAX = 10**6
 
 
 def _bounded_int(text: str, low: int, high: int, what: str) -> int:
@@ -42,4 +44,4 @@ def steps_arg(text: str) -> int:
 
 def count_arg(text: str) -> int:
     """argparse ``type=`` for a small positive count (seeds, trials, workers): ``[1, 10⁶]``."""
-    return _bounded_int(text, 1, 10**6, "a count")
+    return _bounded_int(text, 1, COUNT_MAX, "a count")

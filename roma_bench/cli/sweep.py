@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from roma_bench.limits import count_arg, seed_arg, steps_arg
+from roma_bench.limits import COUNT_MAX, seed_arg, steps_arg
 
 ORDER = 40
 
@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_base_config_arguments(parser, model_required=True)
     parser.add_argument(
-        "--n-trials", type=count_arg, required=True, help="total trials of the study"
+        "--n-trials", type=int, required=True, help="total trials of the study"
     )
     parser.add_argument(
         "--storage",
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n_trials < 1:
         raise UsageError(f"--n-trials: must be at least 1 (got {args.n_trials})")
+    if args.n_trials > COUNT_MAX:
+        raise UsageError(f"--n-trials: must be at most {COUNT_MAX} (got {args.n_trials})")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout: must be positive (got {args.timeout})")
     if args.storage:
