@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="recompute every checksum of a task store",
         description="Recompute the SHA-256 of every array in FILE and compare with the stored "
         "ones; exit 1 with the damaged arrays/frames named on any mismatch, truncation or "
-        "missing array, 0 if the store is intact.",
+        "missing array, 2 if FILE does not exist, 0 if the store is intact.",
     )
     ver.add_argument("file", metavar="FILE", help="a task store (.h5) or a task name")
     ver.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -103,9 +103,10 @@ def run_verify(args: argparse.Namespace) -> int:
         from roma_bench.paths import task_data_path
 
         path = task_data_path(args.file)
-    if not path.exists():
-        print(f"roma-bench verify: error: {path}: no such file", file=sys.stderr)
-        return 1
+    if not path.exists():  # a path the user named: bad input, exit 2
+        from roma_bench.errors import MissingPathError
+
+        raise MissingPathError(f"{path}: no such file")
     try:
         verify_store(path, progress=not args.quiet)
         with TaskStore(path) as store:

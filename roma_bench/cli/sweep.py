@@ -67,9 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_base_config_arguments(parser, model_required=True)
-    parser.add_argument(
-        "--n-trials", type=int, required=True, help="total trials of the study"
-    )
+    parser.add_argument("--n-trials", type=int, required=True, help="total trials of the study")
     parser.add_argument(
         "--storage",
         help="journal file path or SQLAlchemy URL (postgresql://...); "
