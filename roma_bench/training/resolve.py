@@ -70,6 +70,11 @@ def checkpoint_of_run(run_id: str, tracking_uri: str | None = None) -> Path:
     path = run_folder(run_id, tracking_uri) / MODEL_FILE
     if path.is_file():
         return path
+    legacy = path.with_name(LEGACY_FILES[MODEL_FILE])
+    if legacy.is_file():  # a run of an older version: refuse its pickle, say how to convert
+        from roma_bench.checkpoint_format import LegacyCheckpointError, legacy_message
+
+        raise LegacyCheckpointError(legacy_message(legacy))
     import tempfile
 
     import mlflow

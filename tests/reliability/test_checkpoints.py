@@ -122,3 +122,13 @@ def test_missing_checkpoint_is_bad_input(tmp_path, capsys):
     with pytest.raises(LegacyCheckpointError):
         (tmp_path / "raw.pt").write_bytes(b"\x80\x04K\x01.")  # a raw pickle of 1
         read_checkpoint(tmp_path / "raw.pt")
+
+
+def test_evaluate_a_run_of_an_older_version_names_the_conversion(tmp_path, capsys):
+    folder = tmp_path / "old-run"
+    folder.mkdir()
+    torch.save({"model_name": "gcn"}, folder / "model.pt")
+    assert main(["evaluate", "--run", str(folder), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"convert-checkpoint {folder / 'model.pt'} --trust" in err
