@@ -48,9 +48,9 @@ def test_a_lock_held_too_long_is_a_fault_naming_the_holder(tmp_path):
     target = tmp_path / "store.h5"
     holder = _hold(target, 30)
     try:
-        with pytest.raises(LockTimeoutError, match=rf"{target}: still locked by .*:{holder.pid}"):
-            with file_lock(target, timeout=0.3):
-                pass
+        expected = rf"{target}: still locked by .*:{holder.pid}"
+        with pytest.raises(LockTimeoutError, match=expected), file_lock(target, timeout=0.3):
+            pass
     finally:
         holder.kill()
         holder.wait()
