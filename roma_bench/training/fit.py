@@ -100,6 +100,10 @@ def train(
         resume_run_id = resume_run_id_of(Path(out_dir))
     # The whole configuration, the model's included, is checked before any data is opened.
     get_model_class(config.model_name).make_config(None, config.size, config.model)
+    if config.init_checkpoint:  # exists, is no pickle, is not damaged: before any data work
+        from roma_bench.checkpoint_format import read_checkpoint
+
+        read_checkpoint(config.init_checkpoint, tensors=False)
     data = task_data.open_task_data(
         config.task, config.learning_task, seed=config.seed, noise=config.noise, progress=progress
     )

@@ -150,3 +150,19 @@ def test_run_of_a_killed_process_is_marked_failed_when_the_store_is_next_used(tm
     assert run.info.status == "FAILED"
     assert run.data.tags["roma.failure"].startswith("stale: process ")
     assert run.data.tags["roma.failure"].endswith("ended without closing the run")
+
+
+def test_missing_init_checkpoint_is_refused_before_any_data_is_opened(env, monkeypatch, capsys):
+    opened = doubles.install(monkeypatch)
+    missing = env / "pretrained.safetensors"
+    args = [
+        *ARGS,
+        "--set",
+        f"init_checkpoint={missing}",
+        "--tracking-uri",
+        f"sqlite:///{env / 'db'}",
+    ]
+    assert main(["train", *args]) == 2
+    err = capsys.readouterr().err
+    assert err == f"roma-bench train: error: checkpoint {missing}: no such file\n"
+    assert opened == {}
