@@ -15,25 +15,36 @@ from pydantic import Field, field_validator, model_validator
 
 from roma_bench.config import ConfigError, StrictModel, load_yaml, validate
 from roma_bench.dynamics.params import KuramotoParams, SocialParams
+from roma_bench.limits import NODES_MAX, SEED_MAX, STEPS_MAX
 
 
 class GraphCard(StrictModel):
     """Hyperbolic random graph (NetworKit), largest connected component of ``nodes`` nodes."""
 
-    nodes: int = Field(gt=0, description="nodes of the final graph (after keeping the LCC)")
+    nodes: int = Field(
+        gt=0, le=NODES_MAX, description="nodes of the final graph (after keeping the LCC)"
+    )
     avg_degree: float = Field(3.0, gt=0)
-    gamma: float = Field(3.0, gt=2, description="power-law exponent of the degree distribution")
+    gamma: float = Field(3.0, ge=2.01, description="power-law exponent of the degree distribution")
     temperature: float = Field(0.0, ge=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=SEED_MAX)
+
+    @model_validator(mode="after")
+    def _generator_can_satisfy(self) -> GraphCard:
+        """Refuse what the generator cannot build (e.g. ``avg_degree ≥ nodes − 1``)."""
+        from roma_bench.graphs.hyperbolic import validate_hyperbolic_args
+
+        validate_hyperbolic_args(self.nodes, self.avg_degree, self.gamma, self.temperature)
+        return self
 
 
 class SimulationCard(StrictModel):
     """Fixed-step RK4: ``steps`` steps of ``dt``, one frame saved every ``save_every`` steps."""
 
     dt: float = Field(gt=0)
-    steps: int = Field(gt=0)
-    save_every: int = Field(1, ge=1)
-    seed: int = 0
+    steps: int = Field(gt=0, le=STEPS_MAX)
+    save_every: int = Field(1, ge=1, le=STEPS_MAX)
+    seed: int = Field(0, ge=0, lt=SEED_MAX)
 
     @property
     def frames(self) -> int:
@@ -66,11 +77,11 @@ class WindowCard(StrictModel):
 class SplitCard(StrictModel):
     """Held-out node subgraphs (never in training) and the time split (train | val | test)."""
 
-    val_nodes: int = Field(gt=0, description="nodes in the validation subgraph")
-    test_nodes: int = Field(gt=0, description="nodes in the held-out test subgraph")
+    val_nodes: int = Field(gt=0, le=NODES_MAX, description="nodes in the validation subgraph")
+    test_nodes: int = Field(gt=0, le=NODES_MAX, description="nodes in the held-out test subgraph")
     train_fraction: float = Field(0.7, gt=0, lt=1, description="first part of the frames")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="then this part; the rest is test")
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=SEED_MAX)
 
     @model_validator(mode="after")
     def _fractions(self) -> SplitCard:
@@ -93,7 +104,7 @@ class SplitCard(StrictModel):
 class BatchCard(StrictModel):
     """Random-walk (GraphSAINT-style) subgraphs of about ``nodes`` nodes."""
 
-    nodes: int = Field(512, gt=0)
+    nodes: int = Field(512, gt=0, le=NODES_MAX)
     walk_length: int = Field(16, gt=0)
 
 

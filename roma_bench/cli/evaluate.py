@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", metavar="RUN_ID", help="MLflow run id of a training run")
-    source.add_argument("--checkpoint", metavar="PATH", help="a model.pt checkpoint")
+    source.add_argument("--checkpoint", metavar="PATH", help="a model.safetensors checkpoint")
     parser.add_argument("--task", help="task to score on (default: the one it was trained on)")
     parser.add_argument("--split", choices=["test", "val"], default="test")
     parser.add_argument("--learning-task", choices=["forecast", "effective"])

@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Simulate the task card TASK (a name from tasks/ or a path to a YAML card) "
         "into <data>/<task>.h5 (ROMA_BENCH_DATA, default ./data). Progress is checkpointed "
         "after every block of frames; a killed run continues with --resume and ends "
-        "bit-identical to an uninterrupted one.",
+        "bit-identical to an uninterrupted one. The output file is locked (<file>.lock) while "
+        "it is generated: a second process on the same file waits. An existing store is "
+        "called up to date only after its header, completeness and every checksum verify.",
     )
     gen.add_argument("task", metavar="TASK", help="task name (e.g. km-tiny) or card path")
     gen.add_argument(
@@ -41,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="recompute every checksum of a task store",
         description="Recompute the SHA-256 of every array in FILE and compare with the stored "
         "ones; exit 1 with the damaged arrays/frames named on any mismatch, truncation or "
-        "missing array, 0 if the store is intact. With --floors FILE is a task name and the "
-        "command prints the reference floors on its held-out test split (its headroom).",
+        "missing array, 2 if FILE does not exist, 0 if the store is intact. With --floors FILE "
+        "is a task name and the command prints the reference floors on its held-out test split "
+        "(its headroom).",
     )
     ver.add_argument("file", metavar="FILE", help="a task store (.h5) or a task name")
     ver.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -110,9 +113,10 @@ def run_verify(args: argparse.Namespace) -> int:
         from roma_bench.paths import task_data_path
 
         path = task_data_path(args.file)
-    if not path.exists():
-        print(f"roma-bench verify: error: {path}: no such file", file=sys.stderr)
-        return 1
+    if not path.exists():  # a path the user named: bad input, exit 2
+        from roma_bench.errors import MissingPathError
+
+        raise MissingPathError(f"{path}: no such file")
     try:
         verify_store(path, progress=not args.quiet)
         with TaskStore(path) as store:

@@ -8,6 +8,8 @@ import resource
 import sys
 import time
 
+from roma_bench.limits import seed_arg
+
 ORDER = 10
 
 
@@ -20,17 +22,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "print nodes, undirected edges, mean degree, the fitted degree-tail exponent, "
         "communities, modularity, seconds and peak memory.",
     )
-    parser.add_argument("--nodes", type=int, required=True, help="nodes of the final graph (> 0)")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        required=True,
+        help="nodes of the final graph, in [1, 1e8]; --avg-degree must stay below NODES - 1",
+    )
     parser.add_argument(
         "--avg-degree", type=float, default=3.0, help="average degree of the model (default 3)"
     )
     parser.add_argument(
-        "--gamma", type=float, default=3.0, help="power-law exponent, > 2 (default 3.0)"
+        "--gamma", type=float, default=3.0, help="power-law exponent, >= 2.01 (default 3.0)"
     )
     parser.add_argument(
         "--temperature", type=float, default=0.0, help="temperature in [0, 1) (default 0)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 

@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from roma_bench.limits import count_arg, steps_arg
+
 ORDER = 30
 
 
@@ -29,8 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="leave out runs of other task versions instead of refusing")  # fmt: skip
     run_p.add_argument("--models", help="comma-separated model names (default: all registered)")
     run_p.add_argument("--sizes", default="tiny", help="comma-separated sizes (default tiny)")
-    run_p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per model (default 3)")
-    run_p.add_argument("--steps", type=int, help="training steps per run (default 300)")
+    run_p.add_argument(
+        "--seeds", type=count_arg, default=3, help="seeds 0..N-1 per model (default 3)"
+    )
+    run_p.add_argument("--steps", type=steps_arg, help="training steps per run (default 300)")
     run_p.add_argument("--learning-task", choices=["forecast", "effective"], default="forecast")
     run_p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     run_p.add_argument("--set", dest="overrides", action="append", default=[],

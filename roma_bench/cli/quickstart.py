@@ -12,6 +12,8 @@ import argparse
 import sys
 import time
 
+from roma_bench.limits import seed_arg, steps_arg
+
 ORDER = 5
 QUICKSTART_MODELS = (
     "roma", "persistence", "linear", "ar", "oracle", "don-mp", "fno", "gino", "gcn",
@@ -31,9 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", default="km-tiny", help="task card (default km-tiny)")
     parser.add_argument("--models", default=",".join(QUICKSTART_MODELS),
                         help="comma-separated models (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--steps", type=int, default=QUICKSTART_STEPS,
+    parser.add_argument("--steps", type=steps_arg, default=QUICKSTART_STEPS,
                         help="training steps per model (default %(default)s)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default runs/mlflow.db)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from roma_bench.cli.sweep import add_base_config_arguments, base_config
+from roma_bench.limits import steps_arg
 
 ORDER = 45
 
@@ -40,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "budget for both, per model, mean ± std over seeds.",
     )
     _common(transfer)
-    transfer.add_argument("--pretrain-steps", type=int, required=True)
-    transfer.add_argument("--finetune-steps", type=int, required=True)
+    transfer.add_argument("--pretrain-steps", type=steps_arg, required=True)
+    transfer.add_argument("--finetune-steps", type=steps_arg, required=True)
     transfer.set_defaults(handler=run_transfer)
 
     scaling = kinds.add_parser(

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from roma_bench.limits import COUNT_MAX, seed_arg, steps_arg
+
 ORDER = 40
 
 
@@ -16,8 +18,8 @@ def add_base_config_arguments(parser: argparse.ArgumentParser, *, model_required
         parser.add_argument("--model", help="registered model name (or give --config)")
     parser.add_argument("--config", type=Path, help="a TrainConfig YAML to start from")
     parser.add_argument("--size", help="model size preset (default tiny)")
-    parser.add_argument("--seed", type=int, help="training seed (default 0)")
-    parser.add_argument("--steps", type=int, help="training steps per run")
+    parser.add_argument("--seed", type=seed_arg, help="training seed (default 0)")
+    parser.add_argument("--steps", type=steps_arg, help="training steps per run")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -73,7 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--study-name", help="default: <model>-<task>-<size>-seed<seed>")
     parser.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
-    parser.add_argument("--sampler-seed", type=int, help="TPE seed (default: the training seed)")
+    parser.add_argument(
+        "--sampler-seed", type=seed_arg, help="TPE seed (default: the training seed)"
+    )
     parser.add_argument(
         "--export", type=Path, help="best-config YAML (default <runs>/sweeps/<study>-best.yaml)"
     )
@@ -88,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n_trials < 1:
         raise UsageError(f"--n-trials: must be at least 1 (got {args.n_trials})")
+    if args.n_trials > COUNT_MAX:
+        raise UsageError(f"--n-trials: must be at most {COUNT_MAX} (got {args.n_trials})")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout: must be positive (got {args.timeout})")
     if args.storage:

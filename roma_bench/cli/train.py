@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from roma_bench.limits import seed_arg, steps_arg
+
 ORDER = 20
 
 
@@ -20,8 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="registered model name (see `roma-bench info`)")
     parser.add_argument("--task", help="task card name, e.g. km-tiny")
     parser.add_argument("--size", help="model size preset (default tiny)")
-    parser.add_argument("--seed", type=int, help="seed of initialisation and sampling (default 0)")
-    parser.add_argument("--steps", type=int, help="optimizer steps (default 300)")
+    parser.add_argument(
+        "--seed", type=seed_arg, help="seed of initialisation and sampling (default 0)"
+    )
+    parser.add_argument("--steps", type=steps_arg, help="optimizer steps (default 300)")
     parser.add_argument("--learning-task", choices=["forecast", "effective"])
     parser.add_argument("--config", metavar="FILE", help="YAML TrainConfig (flags override it)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -47,7 +51,10 @@ def print_result(result, stream=None) -> None:
         print(f"  best val_loss {result.best_val_loss:.5g}", file=stream)
     for name, value in sorted(result.metrics.items()):
         print(f"  test {name:<24} {value:.5g}", file=stream)
-    print(f"  checkpoint {result.checkpoint}", file=stream)
+    if result.checkpoint is not None and result.checkpoint.is_file():
+        print(f"  checkpoint {result.checkpoint}", file=stream)
+    else:
+        print("  checkpoint none (the run stopped before its first validation)", file=stream)
     if result.out_dir is not None and (result.out_dir / "plots").is_dir():
         print(f"  plots      {result.out_dir / 'plots'}", file=stream)
 

@@ -26,6 +26,7 @@ import torch
 from roma_bench.cards import TaskCard
 from roma_bench.data import format as fmt
 from roma_bench.data.format import StoreError
+from roma_bench.data.guard import one_writer_per_store
 from roma_bench.data.writing import (
     block_observables,
     check_partial_matches,
@@ -130,6 +131,7 @@ def _frames(system, state: np.ndarray, step: int, card: TaskCard) -> Iterator[np
         yield y
 
 
+@one_writer_per_store  # exclusive lock on <out>.lock; "up to date" only after verify_store
 def generate_task(
     card: TaskCard,
     out: Path | None = None,
@@ -189,14 +191,14 @@ def generate_task(
 
     t_start, cpu_start = time.perf_counter(), time.process_time()
     graph, arrays, parts = static_arrays(card)
+    from roma_bench.dynamics import build_system
+
+    system = build_system(card, graph)  # refuses an unstable dt before any file is written
+    del graph  # the system keeps what it needs
     if checkpoint is None:
         create_partial(partial, card, arrays, parts)
     else:
         check_partial_matches(partial, arrays)
-    from roma_bench.dynamics import build_system
-
-    system = build_system(card, graph)
-    del graph  # the system keeps what it needs
     _simulate_into(
         partial, ckpt, card, system, arrays, parts, checkpoint, card_sha, progress, on_block
     )

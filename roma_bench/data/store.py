@@ -301,7 +301,13 @@ def verify_store(path: str | Path, progress: bool = False, *, allow_partial: boo
                 problems.append(f"{name}: unreadable ({err})")
         field = f["field"]
         block_frames = int(field.attrs["block_frames"])
-        expected = [d.decode() for d in f["checksums/field_blocks"][()].tolist()]
+        try:
+            expected = [d.decode("ascii") for d in f["checksums/field_blocks"][()].tolist()]
+        except (UnicodeDecodeError, OSError, ValueError, TypeError) as err:
+            raise StoreError(
+                f"{path}: verification failed: checksums/field_blocks is damaged "
+                f"(unreadable block digests: {type(err).__name__}); {_DAMAGED}"
+            ) from None
         bad_blocks = []
         for b in tqdm(range(len(expected)), desc="verify field", disable=not progress):
             start, stop = b * block_frames, min((b + 1) * block_frames, store.num_frames)

@@ -36,6 +36,8 @@ import dgl
 import numpy as np
 import torch
 
+from roma_bench.errors import InputError
+
 #: Accept a draw whose LCC is within this fraction below ``nodes`` as it is.
 UNDERSHOOT_TOLERANCE = 0.02
 #: Accept a draw whose LCC exceeds ``nodes`` by up to this fraction, and trim it to ``nodes``.
@@ -50,20 +52,48 @@ MAX_BRACKET_DRAWS = 5
 log = logging.getLogger(__name__)
 
 
+#: Smallest power-law exponent accepted: NetworKit's own radius search does not end for γ → 2.
+MIN_GAMMA = 2.01
+#: Nodes and average degree given to NetworKit's ``HyperbolicGenerator`` constructor. The
+#: constructor searches its own disc radius, which we never use (``generate_advanced`` gets
+#: our points and ``R``; the edges do not depend on the constructor's ``n`` or ``k``), and that
+#: search spins forever for small ``n`` or ``k`` close to ``n`` (e.g. ``n = 5, k = 3``): so it
+#: always gets this configuration, on which it ends at once.
+_CTOR_NODES, _CTOR_DEGREE = 10_000, 3.0
+
+
+class GraphParameterError(InputError):
+    """Graph parameters the generator cannot satisfy; the message names the field."""
+
+
 def validate_hyperbolic_args(
     nodes: int, avg_degree: float, gamma: float, temperature: float
 ) -> None:
-    """Raise ``ValueError`` naming the first bad argument of :func:`hyperbolic_graph`."""
+    """Raise :class:`GraphParameterError` naming the first argument the generator cannot satisfy.
+
+    ``nodes`` in ``[1, 10⁸]``; ``avg_degree < nodes − 1`` (a graph of ``n`` nodes has average
+    degree at most ``n − 1``, and the model only gets there with every pair linked);
+    ``gamma ≥ 2.01``; ``temperature ∈ [0, 1)``.
+    """
+    from roma_bench.limits import NODES_MAX
+
     if isinstance(nodes, bool) or not isinstance(nodes, int | np.integer):
-        raise ValueError(f"nodes must be an integer, got {nodes!r}")
+        raise GraphParameterError(f"nodes must be an integer, got {nodes!r}")
     if nodes <= 0:
-        raise ValueError(f"nodes must be positive, got {nodes}")
+        raise GraphParameterError(f"nodes must be positive, got {nodes}")
+    if nodes > NODES_MAX:
+        raise GraphParameterError(f"nodes must be at most {NODES_MAX:.0e}, got {nodes}")
     if not math.isfinite(avg_degree) or avg_degree <= 0:
-        raise ValueError(f"avg_degree must be positive, got {avg_degree}")
-    if not math.isfinite(gamma) or gamma <= 2:
-        raise ValueError(f"gamma (power-law exponent) must be > 2, got {gamma}")
+        raise GraphParameterError(f"avg_degree must be positive, got {avg_degree}")
+    if nodes > 1 and avg_degree >= nodes - 1:
+        raise GraphParameterError(
+            f"avg_degree must be below nodes - 1 = {nodes - 1} (a graph of {nodes} nodes "
+            f"cannot reach average degree {avg_degree}); raise nodes or lower avg_degree"
+        )
+    if not math.isfinite(gamma) or gamma < MIN_GAMMA:
+        raise GraphParameterError(f"gamma (power-law exponent) must be >= {MIN_GAMMA}, got {gamma}")
     if not math.isfinite(temperature) or not 0 <= temperature < 1:
-        raise ValueError(f"temperature must be in [0, 1), got {temperature}")
+        raise GraphParameterError(f"temperature must be in [0, 1), got {temperature}")
 
 
 def target_radius(n: int, avg_degree: float, alpha: float, temperature: float = 0.0) -> float:
@@ -181,7 +211,7 @@ def generate_points_and_edges(
     order = np.argsort(angles, kind="stable")  # NetworKit is fastest on angle-sorted points
     angles, radii = angles[order], radii_from_quantiles(u[order], R, alpha)
     del u, order
-    generator = nk.generators.HyperbolicGenerator(n, avg_degree, gamma, temperature)
+    generator = nk.generators.HyperbolicGenerator(_CTOR_NODES, _CTOR_DEGREE, gamma, temperature)
     # T = 0 is deterministic given the points; T > 0 draws edges with NetworKit's
     # per-thread generators, so run it on one thread with a fixed seed. The arrays are
     # passed as iterables (no list of n Python floats).
@@ -250,7 +280,7 @@ def _choose_draw(
             m = max(int(m * nodes / size), 2)
     if above is not None:
         return above
-    raise RuntimeError(
+    raise GraphParameterError(
         f"could not grow a connected component of {nodes} nodes with avg_degree={avg_degree}, "
         f"gamma={gamma}, temperature={temperature}; raise avg_degree"
     )
@@ -328,7 +358,7 @@ def hyperbolic_graph(
     Args:
         nodes: number of nodes of the returned graph (within 2 %; exact when trimmed).
         avg_degree: expected average degree of the hyperbolic model (NetworKit ``k``).
-        gamma: power-law exponent of the degree distribution, > 2.
+        gamma: power-law exponent of the degree distribution, >= 2.01.
         temperature: ``T ∈ [0, 1)``; 0 is the threshold model. ``T > 0`` is far
             slower in NetworKit (minutes at 10^5 nodes).
         seed: random seed.

@@ -9,8 +9,6 @@ config values (``SIZES``); ``--set key=value`` overrides apply on top.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -139,11 +137,11 @@ class ForecastModel(nn.Module):
 def save_checkpoint(model: ForecastModel, path: str | Path, **extra: Any) -> Path:
     """Atomically write ``model`` (name, size, config, spec, weights, ``extra``) to ``path``.
 
-    ``extra`` values must be tensors or plain Python data so that the file loads
-    with ``torch.load(..., weights_only=True)``.
+    The file is safetensors with JSON metadata (:mod:`roma_bench.checkpoint_format`), no
+    pickle; ``extra`` values must be tensors or plain Python data.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from roma_bench.checkpoint_format import write_checkpoint
+
     payload = {
         "model_name": model.name,
         "size": model.size,
@@ -152,34 +150,28 @@ def save_checkpoint(model: ForecastModel, path: str | Path, **extra: Any) -> Pat
         "state_dict": model.state_dict(),
         "extra": extra,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_checkpoint(path, payload)
 
 
 def load_checkpoint(
     path: str | Path, map_location: str | torch.device = "cpu"
 ) -> tuple[ForecastModel, dict[str, Any]]:
-    """Rebuild the model saved at ``path`` through the registry; returns ``(model, extra)``."""
+    """Rebuild the model saved at ``path`` through the registry; returns ``(model, extra)``.
+
+    Never unpickles: a pickled ``.pt`` file is refused with the command that converts it.
+    """
+    from roma_bench.checkpoint_format import CheckpointError, read_checkpoint
     from roma_bench.registry import get_model_class
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path}: no such file")
+    payload = read_checkpoint(path, map_location=map_location)
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:
-        raise ValueError(f"checkpoint {path}: cannot be read ({err})") from None
-    cls = get_model_class(payload["model_name"])
-    spec = TaskSpec.from_dict(payload["spec"])
-    config = validate(cls.Config, payload["config"], f"checkpoint {path}: config")
-    model = cls(config, spec)
-    model.size = payload["size"]
-    model.load_state_dict(payload["state_dict"])
+        cls = get_model_class(payload["model_name"])
+        spec = TaskSpec.from_dict(payload["spec"])
+        config = validate(cls.Config, payload["config"], f"checkpoint {path}: config")
+        model = cls(config, spec)
+        model.size = payload["size"]
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"checkpoint {path}: damaged or incomplete ({err})") from None
     return model, payload.get("extra", {})

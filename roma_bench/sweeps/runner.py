@@ -228,17 +228,15 @@ def run_sweep(
             stale_after=stale_after,
             callbacks=(log_to_parent,),
         )
-        study = optuna.load_study(study_name=study_name, storage=optuna_storage)
         export_path = export_path or runs_dir() / "sweeps" / f"{study_name}-best.yaml"
-        with lock.hold():
+        with lock.hold():  # one worker at a time reads the study and writes its best
+            study = optuna.load_study(study_name=study_name, storage=optuna_storage)
             written = export_best_config(study, export_path)
-        best_trial = _best(study)
-        if best_trial is not None:
-            mlflow.log_metric("best_val_loss", best_trial.value)
-            mlflow.log_params({f"best.{k}": v for k, v in best_trial.params.items()})
-            mlflow.set_tag("best_trial", str(best_trial.number))
-        if written is not None:
-            mlflow.log_artifact(str(written))
+            best_trial = _best(study)
+            if best_trial is not None:
+                _log_best_to_parent(best_trial, finished_count(study))
+            if written is not None:
+                mlflow.log_artifact(str(written))
         mlflow.end_run()
     except BaseException:
         mlflow.end_run(status="FAILED")
@@ -255,6 +253,21 @@ def run_sweep(
         parent_run_id=parent_run_id,
         worker=summary,
     )
+
+
+def _log_best_to_parent(best_trial: Any, finished: int) -> None:
+    """The study's best so far on the (shared) parent run, as values that may change.
+
+    Every worker writes this when it ends and the best moves as trials finish, so it is a
+    metric at step ``finished`` (the latest step holds the best of the most trials) and tags
+    ``best_trial`` / ``best.<param>``, never params: MLflow refuses to change a param, which
+    crashed the last worker of a multi-worker sweep and marked the parent FAILED.
+    """
+    import mlflow
+
+    mlflow.log_metric("best_val_loss", best_trial.value, step=finished)
+    tags = {f"best.{k}": str(v) for k, v in best_trial.params.items()}
+    mlflow.set_tags({"best_trial": str(best_trial.number), **tags})
 
 
 def _best(study: optuna.Study) -> Any:

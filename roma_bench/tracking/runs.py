@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ TAG_KEYS = (
     "task", "task_version", "data_checksum", "model", "size", "seed", "learning_task",
     "command", "out_dir", "status", "failure", "num_parameters", "wall_time_s",
     "cpu_peak_memory_mb", "gpu_peak_memory_mb", "learnable", "steps_done", "stopped_early",
-    "leaderboard", "leaderboard_command",
+    "leaderboard", "leaderboard_command", "host", "pid", "heartbeat",
 )  # fmt: skip
 
 
@@ -39,16 +41,62 @@ def quiet_mlflow_logging() -> None:
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
-    """``uri``, else ``$MLFLOW_TRACKING_URI``, else the embedded SQLite store."""
+    """``uri``, else ``$MLFLOW_TRACKING_URI``, else the embedded SQLite store.
+
+    A SQLite store is created or migrated here, under a lock (:func:`prepare_sqlite_store`).
+    """
     from roma_bench.paths import default_tracking_uri, runs_dir
 
-    if uri:
-        return uri
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    runs_dir().mkdir(parents=True, exist_ok=True)
-    return default_tracking_uri()
+    if not uri:
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        runs_dir().mkdir(parents=True, exist_ok=True)
+        uri = default_tracking_uri()
+    prepare_sqlite_store(uri)
+    return uri
+
+
+_PREPARED: set[str] = set()
+_STALE_CHECKED: set[str] = set()
+
+
+def _fail_stale_runs_once(client: Any, uri: str) -> None:
+    """Mark the store's stale RUNNING runs FAILED, once per process and store."""
+    if uri in _STALE_CHECKED:
+        return
+    _STALE_CHECKED.add(uri)
+    from roma_bench.tracking.stale import fail_stale_runs
+
+    fail_stale_runs(client)
+
+
+def prepare_sqlite_store(uri: str) -> None:
+    """Create or migrate the SQLite store ``uri`` while holding ``<db>.lock`` (once per process).
+
+    MLflow creates the tables of a new SQLite file (alembic migrations) the first time a
+    process opens it; two processes doing that at once leave ``_alembic_tmp_*`` tables that
+    break the store for good. Opening it here under an exclusive file lock makes the first
+    process create it and the others find it complete. MLflow caches the opened store per
+    URI, so later clients in this process reuse it without touching the schema. Stale
+    RUNNING runs of dead processes are marked FAILED when a run is next opened
+    (:func:`roma_bench.tracking.stale.fail_stale_runs`). Other URIs are left alone.
+    """
+    if not uri.startswith("sqlite:///") or uri in _PREPARED:
+        return
+    import mlflow
+
+    from roma_bench.locks import file_lock
+
+    db = Path(uri[len("sqlite:///") :])
+    if db.exists() and not db.is_file():
+        from roma_bench.errors import InputError
+
+        raise InputError(f"tracking store {db}: not a file")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    quiet_mlflow_logging()
+    with file_lock(db):
+        mlflow.MlflowClient(uri).search_experiments(max_results=1)
+        _PREPARED.add(uri)
 
 
 def local_artifact_root(tracking_uri: str) -> str | None:
@@ -106,6 +154,7 @@ class TrackedRun:
         run_id: str | None = None,
     ) -> None:
         import mlflow
+        from mlflow.entities import RunTag
 
         quiet_mlflow_logging()
         active = mlflow.active_run()
@@ -115,12 +164,16 @@ class TrackedRun:
             self.tracking_uri = resolve_tracking_uri(tracking_uri)
             mlflow.set_tracking_uri(self.tracking_uri)
         self.client = mlflow.MlflowClient(self.tracking_uri)
+        _fail_stale_runs_once(self.client, self.tracking_uri)
+        liveness = {tag("host"): socket.gethostname(), tag("pid"): str(os.getpid()),
+                    tag("heartbeat"): f"{time.time():.0f}"}  # fmt: skip
         if run_id is not None:
             # MLflow refuses to resume a run outside the process's active experiment (which an
             # earlier set_experiment, e.g. a sweep's, may have changed): select the run's own.
             run_experiment = self.client.get_run(run_id).info.experiment_id
             mlflow.set_experiment(experiment_id=run_experiment)
             self._run = mlflow.start_run(run_id=run_id, nested=nested and active is not None)
+            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in liveness.items()])
         else:
             experiment_id = ensure_experiment(experiment, self.tracking_uri)
             if nested and active is not None:
@@ -129,7 +182,7 @@ class TrackedRun:
                 experiment_id=experiment_id,
                 run_name=run_name,
                 nested=nested and active is not None,
-                tags=dict(tags or {}),
+                tags={**dict(tags or {}), **liveness},
             )
         self.run_id: str = self._run.info.run_id
         self.closed = False
@@ -146,10 +199,8 @@ class TrackedRun:
         self.log_metric_series([(step or 0, dict(values))])
 
     def log_metric_series(self, series: list[tuple[int, Mapping[str, float]]]) -> None:
-        """Log ``[(step, {name: value})]`` in few database round trips."""
-        import time
-
-        from mlflow.entities import Metric
+        """Log ``[(step, {name: value})]`` in few database round trips (and the heartbeat)."""
+        from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
         metrics = [
@@ -157,8 +208,9 @@ class TrackedRun:
             for step, values in series
             for name, value in values.items()
         ]
+        beat = [RunTag(tag("heartbeat"), f"{now / 1000:.0f}")]
         for start in range(0, len(metrics), 1000):
-            self.client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
+            self.client.log_batch(self.run_id, metrics=metrics[start : start + 1000], tags=beat)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag

@@ -1,15 +1,17 @@
-"""Training checkpoints: everything needed to continue a run bit for bit, loadable weights-only.
+"""Training checkpoints: everything needed to continue a run bit for bit, without pickle.
 
 Two files per run folder (``out_dir``):
 
-- ``last.pt``: the training state after step ``step`` — model weights, AdamW and
+- ``last.safetensors``: the training state after step ``step`` — model weights, AdamW and
   scheduler state, the AMP grad-scaler state, the RNG states, the early-stopping
   bookkeeping and the loss history. ``--resume`` continues from it.
-- ``model.pt``: the weights to evaluate (the best validation loss so far), with the
+- ``model.safetensors``: the weights to evaluate (the best validation loss so far), with the
   task version, data checksum and run id; what ``roma-bench evaluate --checkpoint`` reads.
 
-Both are written atomically by :func:`roma_bench.models.base.save_checkpoint` and hold
-only tensors and plain Python data, so they load with ``torch.load(weights_only=True)``.
+Both are written atomically by :func:`roma_bench.models.base.save_checkpoint` in the
+safetensors + JSON format of :mod:`roma_bench.checkpoint_format`; reading them never
+unpickles. A folder holding only the pickled files of older versions (``last.pt``,
+``model.pt``) is refused with the command that converts them.
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ from typing import Any
 
 import torch
 
+from roma_bench.checkpoint_format import (
+    CheckpointError,
+    LegacyCheckpointError,
+    legacy_message,
+    read_checkpoint,
+)
+from roma_bench.errors import InputError
 from roma_bench.models.base import ForecastModel, save_checkpoint
 
-STATE_FILE = "last.pt"
-MODEL_FILE = "model.pt"
+STATE_FILE = "last.safetensors"
+MODEL_FILE = "model.safetensors"
+LEGACY_FILES = {STATE_FILE: "last.pt", MODEL_FILE: "model.pt"}
 
 
 def rng_state() -> dict[str, Any]:
@@ -49,7 +59,7 @@ def save_training_state(
     step: int,
     bookkeeping: dict[str, Any],
 ) -> Path:
-    """Atomically write ``out_dir/last.pt`` after ``step`` optimizer steps."""
+    """Atomically write ``out_dir/last.safetensors`` after ``step`` optimizer steps."""
     return save_checkpoint(
         model,
         Path(out_dir) / STATE_FILE,
@@ -70,16 +80,14 @@ def load_training_state(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.cuda.amp.GradScaler | None,
 ) -> tuple[int, dict[str, Any]]:
-    """Restore ``out_dir/last.pt`` into the given objects; returns ``(step, bookkeeping)``."""
+    """Restore ``out_dir/last.safetensors`` into the given objects; returns ``(step, bookkeeping)``."""
     path = Path(out_dir) / STATE_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"cannot resume: no training state {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_checkpoint(_existing(path), map_location="cpu")
     extra = payload.get("extra", {})
     if extra.get("kind") != "training_state":
-        raise ValueError(f"{path}: not a training-state checkpoint")
+        raise CheckpointError(f"{path}: not a training-state checkpoint")
     if payload["model_name"] != model.name:
-        raise ValueError(
+        raise InputError(
             f"{path}: holds model {payload['model_name']!r}, the config asks for {model.name!r}"
         )
     model.load_state_dict(payload["state_dict"])
@@ -91,10 +99,16 @@ def load_training_state(
     return int(extra["step"]), dict(extra["bookkeeping"])
 
 
+def _existing(path: Path) -> Path:
+    """``path`` itself, or a refusal naming the legacy pickled file found in its place."""
+    legacy = path.with_name(LEGACY_FILES.get(path.name, path.name))
+    if not path.is_file() and legacy != path and legacy.is_file():
+        raise LegacyCheckpointError(legacy_message(legacy))
+    return path
+
+
 def read_checkpoint_extra(path: str | Path) -> dict[str, Any]:
-    """The ``extra`` metadata of a checkpoint file (without rebuilding the model)."""
+    """The ``extra`` metadata of a checkpoint file (JSON only: no weights are read)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path}: no such file")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = read_checkpoint(_existing(path), tensors=False)
     return dict(payload.get("extra", {}))

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from roma_bench.config import StrictModel
+from roma_bench.limits import SEED_MAX, STEPS_MAX
 
 
 class OptimConfig(StrictModel):
@@ -19,7 +20,7 @@ class OptimConfig(StrictModel):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
-    warmup_steps: int = Field(20, ge=0)
+    warmup_steps: int = Field(20, ge=0, le=STEPS_MAX)
     min_lr_ratio: float = Field(0.05, ge=0, le=1)
     grad_clip: float | None = Field(1.0, gt=0)
 
@@ -30,8 +31,8 @@ class TrainConfig(StrictModel):
     model_name: str
     task: str
     size: str = "tiny"
-    seed: int = 0
-    steps: int = Field(300, gt=0)
+    seed: int = Field(0, ge=0, lt=SEED_MAX)
+    steps: int = Field(300, gt=0, le=STEPS_MAX)
     learning_task: Literal["forecast", "effective"] = "forecast"
     model: dict[str, Any] = Field(default_factory=dict, description="model config overrides")
     optim: OptimConfig = OptimConfig()
@@ -46,14 +47,16 @@ class TrainConfig(StrictModel):
         "task's stored scale (default), or none (raw, for ablation)",
     )
     noise: float | None = Field(None, ge=0, description="override the card's noise σ")
-    val_every: int = Field(50, gt=0)
-    val_batches: int = Field(4, gt=0)
-    checkpoint_every: int = Field(100, gt=0)
+    val_every: int = Field(50, gt=0, le=STEPS_MAX)
+    val_batches: int = Field(4, gt=0, le=STEPS_MAX)
+    checkpoint_every: int = Field(100, gt=0, le=STEPS_MAX)
     early_stopping_patience: int | None = Field(None, gt=0, description="in validation rounds")
     divergence_factor: float = Field(1e4, gt=1, description="stop if loss > factor·initial loss")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True
     init_checkpoint: str | None = Field(None, description="start from these weights (fine-tuning)")
-    log_every: int = Field(10, gt=0, description="log the training loss every this many steps")
+    log_every: int = Field(
+        10, gt=0, le=STEPS_MAX, description="log the training loss every this many steps"
+    )
     evaluate_test: bool = Field(True, description="score the test split at the end of training")
     plots: bool = Field(True, description="save loss/rollout/R(t) plots as run artifacts")

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from roma_bench.config import ConfigError
-from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE, read_checkpoint_extra
+from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.loop import (
     TrainingDivergedError,
@@ -31,6 +31,7 @@ from roma_bench.training.loop import (
     seed_everything,
     validation_loss,
 )
+from roma_bench.training.run_record import resume_run_id_of, write_run_record
 
 __all__ = [
     "TrainResult",
@@ -81,10 +82,10 @@ def train(
 
     ``trial`` (an ``optuna.Trial``) receives the validation loss at each validation and
     prunes the run (``optuna.TrialPruned`` is raised, the MLflow run is marked KILLED with
-    tag ``roma.status=PRUNED``). ``resume=True`` continues from ``out_dir/last.pt``.
+    tag ``roma.status=PRUNED``). ``resume=True`` continues from ``out_dir/last.safetensors``.
     """
     from roma_bench.paths import runs_dir
-    from roma_bench.registry import build_model
+    from roma_bench.registry import build_model, get_model_class
     from roma_bench.tracking.environment import environment_tags, reset_cpu_peak_memory
     from roma_bench.tracking.runs import TrackedRun, tag
     from roma_bench.training import data as task_data
@@ -95,9 +96,14 @@ def train(
     resume_run_id = None
     if resume:
         if out_dir is None:
-            raise ConfigError("resume needs the run folder (out_dir) holding last.pt")
-        extra = read_checkpoint_extra(Path(out_dir) / STATE_FILE)
-        resume_run_id = extra["bookkeeping"]["run_id"]
+            raise ConfigError("resume needs the run folder (out_dir) holding last.safetensors")
+        resume_run_id = resume_run_id_of(Path(out_dir))
+    # The whole configuration, the model's included, is checked before any data is opened.
+    get_model_class(config.model_name).make_config(None, config.size, config.model)
+    if config.init_checkpoint:  # exists, is no pickle, is not damaged: before any data work
+        from roma_bench.checkpoint_format import read_checkpoint
+
+        read_checkpoint(config.init_checkpoint, tensors=False)
     data = task_data.open_task_data(
         config.task, config.learning_task, seed=config.seed, noise=config.noise, progress=progress
     )
@@ -142,8 +148,9 @@ def train(
         run.set_tags({tag("out_dir"): str(out_dir.resolve()), tag("status"): "RUNNING"})
         run.log_params(config.model_dump(mode="json"))
         run.log_params({"resolved_model": model.config.model_dump(mode="json")})
+        write_run_record(out_dir, run.run_id, config)
         loop = TrainingLoop(config, model, data, device, run, out_dir, trial, progress, learnable)
-        if resume:
+        if resume and (out_dir / STATE_FILE).exists():  # else: killed before its first checkpoint
             loop.restore()
         try:
             loop.run()

@@ -3,8 +3,8 @@
 Each step: reseed every RNG from ``(seed, step)``, fetch the step's batch, forward
 under autocast (CUDA only), guard against NaN/inf and divergence, backward (with a
 grad scaler for fp16), clip the gradient norm, AdamW step, scheduler step. Validation
-every ``val_every`` steps saves the best weights (``model.pt``) and drives early
-stopping and Optuna pruning; ``last.pt`` is written every ``checkpoint_every`` steps.
+every ``val_every`` steps saves the best weights (``model.safetensors``) and drives early
+stopping and Optuna pruning; ``last.safetensors`` is written every ``checkpoint_every`` steps.
 """
 
 from __future__ import annotations

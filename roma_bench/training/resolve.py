@@ -7,7 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from roma_bench.config import ConfigError, deep_update, load_yaml, parse_overrides, validate
-from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE, read_checkpoint_extra
+from roma_bench.training.checkpointing import (
+    LEGACY_FILES,
+    MODEL_FILE,
+    STATE_FILE,
+)
 from roma_bench.training.config import TrainConfig
 
 
@@ -32,7 +36,8 @@ def run_folder(run_or_dir: str, tracking_uri: str | None = None) -> Path:
     as_path = Path(run_or_dir)
     if as_path.is_dir():
         return as_path
-    if as_path.is_file() and as_path.name in (STATE_FILE, MODEL_FILE):
+    if as_path.is_file() and as_path.name in (STATE_FILE, MODEL_FILE, "run.json",
+                                              *LEGACY_FILES.values()):  # fmt: skip
         return as_path.parent
     import mlflow
 
@@ -52,9 +57,12 @@ def run_folder(run_or_dir: str, tracking_uri: str | None = None) -> Path:
 
 
 def resume_config(folder: Path) -> TrainConfig:
-    """The config a run folder's training state was written with."""
-    extra = read_checkpoint_extra(folder / STATE_FILE)
-    return validate(TrainConfig, extra["bookkeeping"]["config"], f"{folder / STATE_FILE}")
+    """The config a run folder's training state (or, before its first checkpoint, its
+    ``run.json``) was written with."""
+    from roma_bench.training.run_record import resume_config_of
+
+    data, source = resume_config_of(folder)
+    return validate(TrainConfig, data, source)
 
 
 def checkpoint_of_run(run_id: str, tracking_uri: str | None = None) -> Path:
@@ -62,6 +70,11 @@ def checkpoint_of_run(run_id: str, tracking_uri: str | None = None) -> Path:
     path = run_folder(run_id, tracking_uri) / MODEL_FILE
     if path.is_file():
         return path
+    legacy = path.with_name(LEGACY_FILES[MODEL_FILE])
+    if legacy.is_file():  # a run of an older version: refuse its pickle, say how to convert
+        from roma_bench.checkpoint_format import LegacyCheckpointError, legacy_message
+
+        raise LegacyCheckpointError(legacy_message(legacy))
     import tempfile
 
     import mlflow

@@ -39,7 +39,7 @@ def test_verify_fails_on_damage(card_path, tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["verify", str(out), "--quiet"]) == 1
     assert "damaged or truncated" in capsys.readouterr().err
-    assert main(["verify", str(tmp_path / "absent.h5")]) == 1
+    assert main(["verify", str(tmp_path / "absent.h5")]) == 2  # a missing path is bad input
     assert "no such file" in capsys.readouterr().err
 
 

@@ -63,8 +63,8 @@ def test_checkpoint_rebuilds_the_same_model(tmp_path) -> None:
     spec = make_spec("social")
     torch.manual_seed(0)
     model = build_model("roma", spec, "tiny", {**SMALL, "nonlinear": True})
-    path = save_checkpoint(model, tmp_path / "roma.pt", step=7)
-    loaded, extra = load_checkpoint(path)  # torch.load(weights_only=True) inside
+    path = save_checkpoint(model, tmp_path / "roma.safetensors", step=7)
+    loaded, extra = load_checkpoint(path)  # safetensors + JSON, no pickle
     assert extra == {"step": 7} and loaded.size == "tiny" and loaded.config == model.config
     batch = make_batch(spec)
     assert torch.equal(run(model.eval(), batch).prediction, run(loaded.eval(), batch).prediction)

@@ -11,11 +11,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 import harness_doubles as doubles
 
+from roma_bench.checkpoint_format import read_checkpoint
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.fit import train
 
@@ -110,8 +110,8 @@ def test_training_run_arrives_on_the_server(mlflow_server, tmp_path, monkeypatch
     names = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert names == {"plots/loss_curves.png", "plots/prediction_vs_truth.png",
                      "plots/order_parameter.png"}  # fmt: skip
-    local = client.download_artifacts(result.run_id, "checkpoint/model.pt", str(tmp_path))
-    payload = torch.load(local, weights_only=True)
+    local = client.download_artifacts(result.run_id, "checkpoint/model.safetensors", str(tmp_path))
+    payload = read_checkpoint(local)
     assert payload["model_name"] == "harness-linear"
-    stored = list((root / "artifacts").rglob("model.pt"))
+    stored = list((root / "artifacts").rglob("model.safetensors"))
     assert len(stored) == 1  # the bytes live in the server's artifact store

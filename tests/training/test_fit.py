@@ -8,6 +8,7 @@ import harness_doubles as doubles
 import pytest
 import torch
 
+from roma_bench.checkpoint_format import read_checkpoint
 from roma_bench.models.base import load_checkpoint
 from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE
 from roma_bench.training.config import TrainConfig
@@ -37,7 +38,7 @@ def config(**kwargs) -> TrainConfig:
 
 
 def final_state(out_dir):
-    payload = torch.load(out_dir / STATE_FILE, weights_only=True)
+    payload = read_checkpoint(out_dir / STATE_FILE)
     return payload["state_dict"], payload["extra"]
 
 
@@ -80,7 +81,7 @@ def test_training_learns_and_tracks(tmp_path, tracking, monkeypatch):
         "plots/order_parameter.png",
     } <= artifacts
     # the checkpoint is weights-only loadable and names its task version and checksum
-    extra = torch.load(result.checkpoint, weights_only=True)["extra"]
+    extra = read_checkpoint(result.checkpoint)["extra"]
     assert extra["task_version"] == "1.0" and extra["run_id"] == result.run_id
 
 
@@ -207,8 +208,8 @@ def test_fine_tuning_starts_from_init_checkpoint(tmp_path, tracking, monkeypatch
                val_every=1, optim={"lr": 1e-12, "warmup_steps": 0}),
         tracking_uri=tracking, progress=False, out_dir=tmp_path / "tuned",
     )  # fmt: skip
-    want = torch.load(source.checkpoint, weights_only=True)["state_dict"]
-    got = torch.load(tuned.checkpoint, weights_only=True)["state_dict"]
+    want = read_checkpoint(source.checkpoint)["state_dict"]
+    got = read_checkpoint(tuned.checkpoint)["state_dict"]
     for key in want:
         assert torch.allclose(got[key], want[key], atol=1e-6), key
     with pytest.raises(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import harness_doubles as doubles
 import pytest
-import torch
 
+from roma_bench.checkpoint_format import read_checkpoint
 from roma_bench.cli import main
 from roma_bench.training.checkpointing import STATE_FILE
 
@@ -50,7 +50,7 @@ def test_resume_by_run_id(store, env, monkeypatch, capsys):
     doubles.install(monkeypatch, kill_at=4)
     with pytest.raises(doubles.SimulatedKillError):
         main(["train", *ARGS, "--tracking-uri", store, "--out", str(env / "killed")])
-    assert torch.load(env / "killed" / STATE_FILE, weights_only=True)["extra"]["step"] == 3
+    assert read_checkpoint(env / "killed" / STATE_FILE)["extra"]["step"] == 3
     import mlflow
 
     run = mlflow.search_runs(experiment_names=["syn-tiny"], output_format="list",
