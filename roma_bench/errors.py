@@ -15,6 +15,8 @@ shows the traceback instead.
 from __future__ import annotations
 
 import errno
+import os
+import re
 
 INPUT_EXIT = 2
 FAULT_EXIT = 1
@@ -84,4 +86,25 @@ def classify(err: BaseException) -> tuple[int, str] | None:
     if _is_named(err, "MlflowException", "OperationalError", "DatabaseError"):
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return FAULT_EXIT, f"tracking store: {first}"
+    failed_write = hdf5_os_error(err)
+    if failed_write is not None:
+        return os_error_exit_code(failed_write), describe_os_error(failed_write)
     return None
+
+
+_HDF5_ERRNO = re.compile(r"errno = (\d+)")
+_HDF5_FILENAME = re.compile(r"filename = '([^']*)'")
+
+
+def hdf5_os_error(err: BaseException) -> OSError | None:
+    """The ``OSError`` inside an HDF5 ``RuntimeError`` (h5py raises one when a flush or close
+    fails, e.g. ``Unable to flush raw data (file write failed: …, filename = 'x.h5', …,
+    errno = 28, …)``), or ``None`` when ``err`` is not such an error."""
+    if not isinstance(err, RuntimeError):
+        return None
+    found = _HDF5_ERRNO.search(str(err))
+    if found is None:
+        return None
+    number = int(found.group(1))
+    name = _HDF5_FILENAME.search(str(err))
+    return OSError(number, os.strerror(number), name.group(1) if name else None)

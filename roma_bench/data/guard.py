@@ -39,6 +39,7 @@ def one_writer_per_store(generate: Callable[..., Path]) -> Callable[..., Path]:
     @functools.wraps(generate)
     def guarded(card: Any, out: Path | None = None, resume: bool = False,
                 progress: bool = True, **kwargs: Any) -> Path:  # fmt: skip
+        from roma_bench.errors import hdf5_os_error
         from roma_bench.locks import file_lock
         from roma_bench.paths import task_data_path
 
@@ -61,6 +62,11 @@ def one_writer_per_store(generate: Callable[..., Path]) -> Callable[..., Path]:
                 raise
             except OSError as err:  # full disk, unwritable folder, I/O error
                 raise _write_fault(out, err) from err
+            except RuntimeError as err:  # h5py's flush/close of a file whose write failed
+                failed_write = hdf5_os_error(err)
+                if failed_write is None:
+                    raise
+                raise _write_fault(out, failed_write) from err
 
     return guarded
 
