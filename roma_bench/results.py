@@ -1,0 +1,117 @@
+"""Per-run result files: one small JSON file per finished or failed leaderboard run.
+
+Every run of ``roma-bench leaderboard run`` writes ``<leaderboards>/<board>/runs/<file>.json``
+(``<leaderboards>`` = ``--out`` or :func:`roma_bench.paths.leaderboard_dir`), atomically
+(written beside, then renamed), named by learning task, model, size, seed and MLflow run id,
+so parallel runs, machines and merges never collide. The boards aggregate these files
+(:func:`read_results` → :func:`roma_bench.leaderboard.build_leaderboard`), and a board
+that was interrupted resumes: ``leaderboard run`` skips the (model, size, seed) that
+already have a finished file (:func:`finished_keys`).
+
+A file holds (format ``RESULT_FORMAT``): ``task``, ``model``, ``size``, ``seed``, ``steps``,
+``learning_task``, ``metrics`` (every test metric), ``num_parameters``, ``train_time``
+(seconds), ``peak_memory_mb``, ``hardware``, ``task_version``, ``data_checksum``,
+``code_commit``, ``command`` (the exact training command), ``leaderboard_command``,
+``run_id`` (the MLflow run id), ``status`` (FINISHED or FAILED), ``start_time`` (ms since
+the epoch), ``external`` (submitted predictions, not trained here) and ``verified`` (its
+scores were computed here, from a model or from predictions; unverified rows are shown,
+never ranked).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from roma_bench.leaderboard import LeaderboardError, RunRecord, _atomic_write
+
+RESULT_FORMAT = 1
+
+#: What identifies a finished leaderboard entry: (learning task, model, size, steps, seed).
+EntryKey = tuple[str, str, str, int, int]
+
+
+def results_dir(board: str, folder: str | Path | None = None) -> Path:
+    """``<folder or leaderboard_dir()>/<board>/runs``: where ``board``'s result files live."""
+    from roma_bench.paths import leaderboard_dir
+
+    return (Path(folder) if folder is not None else leaderboard_dir()) / board / "runs"
+
+
+def result_path(record: RunRecord, folder: Path) -> Path:
+    """The file of ``record`` in ``folder`` (one per run: the run id is in the name)."""
+    stem = f"{record.learning_task}-{record.model}-{record.size}-seed{record.seed}-{record.run_id}"
+    return folder / (re.sub(r"[^A-Za-z0-9_.=-]", "_", stem) + ".json")
+
+
+def to_json(record: RunRecord, task: str) -> str:
+    """The text of ``record``'s result file (keys in the module docstring)."""
+    data = {"format": RESULT_FORMAT, "task": task, **dataclasses.asdict(record)}
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def write_result(record: RunRecord, task: str, folder: Path) -> Path:
+    """Write ``record``'s result file into ``folder`` atomically; returns its path."""
+    path = result_path(record, Path(folder))
+    _atomic_write(path, to_json(record, task))
+    return path
+
+
+def read_result(path: Path) -> RunRecord:
+    """One result file as a :class:`RunRecord`; a damaged file is refused naming it."""
+    names = {f.name for f in dataclasses.fields(RunRecord)}
+    try:
+        data = json.loads(Path(path).read_text())
+        if data.get("format") != RESULT_FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, expected {RESULT_FORMAT}")
+        return RunRecord(**{k: v for k, v in data.items() if k in names})
+    except (OSError, ValueError, TypeError) as err:
+        raise LeaderboardError(f"result file {path}: unreadable ({err})") from None
+
+
+def read_results(folder: Path) -> list[RunRecord]:
+    """Every result file in ``folder`` (none when it does not exist), in name order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return [read_result(p) for p in sorted(folder.glob("*.json")) if not p.name.startswith(".")]
+
+
+def finished_keys(records: Iterable[RunRecord]) -> set[EntryKey]:
+    """The (learning task, model, size, steps, seed) that have a finished, scored run."""
+    return {
+        (r.learning_task, r.model, r.size, r.steps, r.seed)
+        for r in records
+        if r.status == "FINISHED" and r.metrics
+    }
+
+
+def record_of_run(run_id: str, tracking_uri: str | None = None) -> RunRecord:
+    """The :class:`RunRecord` of MLflow run ``run_id`` (its tags, params and test metrics)."""
+    import mlflow
+
+    from roma_bench.tracking.runs import quiet_mlflow_logging, resolve_tracking_uri
+
+    quiet_mlflow_logging()
+    client = mlflow.MlflowClient(resolve_tracking_uri(tracking_uri))
+    return RunRecord.from_run(client.get_run(run_id))
+
+
+def record_run(run_id: str, task: str, tracking_uri: str | None, folder: Path) -> Path:
+    """Write the result file of MLflow run ``run_id`` (a just finished or failed run)."""
+    return write_result(record_of_run(run_id, tracking_uri), task, folder)
+
+
+def export_tracked_runs(
+    task: str, tracking_uri: str | None, board: str | None, folder: Path
+) -> list[Path]:
+    """Write the result file of every run in MLflow tagged for ``board`` (or ``task``).
+
+    For boards whose runs predate result files; writing again is harmless (same name).
+    """
+    from roma_bench.leaderboard import fetch_runs
+
+    return [write_result(r, task, folder) for r in fetch_runs(task, tracking_uri, board)]
