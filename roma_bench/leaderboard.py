@@ -81,6 +81,8 @@ class RunRecord:
     external: bool = False
     #: its scores were computed here; an unverified row is shown, never ranked
     verified: bool = True
+    #: external runs: SHA-256 of the predictions file the scores were computed from
+    predictions_sha256: str = ""
 
     @classmethod
     def from_run(cls, run: Any) -> RunRecord:

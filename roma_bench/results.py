@@ -13,9 +13,13 @@ A file holds (format ``RESULT_FORMAT``): ``task``, ``model``, ``size``, ``seed``
 (seconds), ``peak_memory_mb``, ``hardware``, ``task_version``, ``data_checksum``,
 ``code_commit``, ``command`` (the exact training command), ``leaderboard_command``,
 ``run_id`` (the MLflow run id), ``status`` (FINISHED or FAILED), ``start_time`` (ms since
-the epoch), ``external`` (submitted predictions, not trained here) and ``verified`` (its
-scores were computed here, from a model or from predictions; unverified rows are shown,
-never ranked).
+the epoch), ``external`` (submitted predictions, not trained here), ``predictions_sha256``
+(external: the predictions file scored) and ``verified`` (its scores were computed here, from
+a model or from predictions; unverified rows are shown, never ranked). An external file
+without ``predictions_sha256`` is read as unverified whatever it claims.
+
+``roma-bench leaderboard add`` (:func:`add_external`) scores one predictions file per seed
+with :func:`roma_bench.predictions.evaluate_predictions` and writes their files.
 """
 
 from __future__ import annotations
@@ -67,9 +71,12 @@ def read_result(path: Path) -> RunRecord:
         data = json.loads(Path(path).read_text())
         if data.get("format") != RESULT_FORMAT:
             raise ValueError(f"format {data.get('format')!r}, expected {RESULT_FORMAT}")
-        return RunRecord(**{k: v for k, v in data.items() if k in names})
+        record = RunRecord(**{k: v for k, v in data.items() if k in names})
     except (OSError, ValueError, TypeError) as err:
         raise LeaderboardError(f"result file {path}: unreadable ({err})") from None
+    if record.external and not record.predictions_sha256:
+        record.verified = False  # scores nobody here computed from predictions
+    return record
 
 
 def read_results(folder: Path) -> list[RunRecord]:
@@ -115,3 +122,57 @@ def export_tracked_runs(
     from roma_bench.leaderboard import fetch_runs
 
     return [write_result(r, task, folder) for r in fetch_runs(task, tracking_uri, board)]
+
+
+def add_external(
+    task: str,
+    predictions: list[str | Path],
+    name: str,
+    folder: Path,
+    command: str = "",
+    num_parameters: int = 0,
+) -> list[Path]:
+    """Score one test-split predictions file per seed (file ``i`` is seed ``i``) and write
+    their result files, marked external and verified; returns the paths written.
+
+    Every file is checked (task, split, data checksum, shape, finite values) before any
+    result is written, so a bad file leaves the board unchanged.
+    """
+    import hashlib
+    import time
+
+    from roma_bench.predictions import evaluate_predictions_file
+    from roma_bench.tracking.environment import git_commit
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise LeaderboardError(f"--name {name!r}: use letters, digits, '.', '_' or '-'")
+    records = []
+    for seed, path in enumerate(predictions):
+        scores, store = evaluate_predictions_file(path, task, "test")
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        records.append(
+            RunRecord(
+                run_id=f"external-{digest[:16]}",
+                model=name,
+                size="external",
+                seed=seed,
+                learning_task="forecast",
+                task_version=str(store.version),
+                data_checksum=str(store.checksum),
+                status="FINISHED",
+                start_time=int(time.time() * 1000),
+                num_parameters=num_parameters,
+                train_time=float("nan"),
+                peak_memory_mb=float("nan"),
+                hardware="external",
+                command=command,
+                steps=0,
+                leaderboard_command=command,
+                metrics=scores,
+                code_commit=git_commit(),
+                external=True,
+                verified=True,
+                predictions_sha256=digest,
+            )
+        )
+    return [write_result(record, task, folder) for record in records]

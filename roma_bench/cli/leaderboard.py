@@ -30,7 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="first write the result file of every run tagged for this board in the MLflow store",
     )
-    for sub in (run_p, show_p):
+    add_p = actions.add_parser(
+        "add",
+        help="score submitted predictions files (one per seed) and add them to the board",
+        description="Score one test-split predictions file per seed (made by any code; see "
+        "roma_bench.evaluate_predictions) on the spot, write their result files marked external, "
+        "then regenerate the board.",
+    )
+    add_p.add_argument("--predictions", nargs="+", required=True, metavar="FILE",
+                       help="predictions files (.h5/.npz), file i is seed i")  # fmt: skip
+    add_p.add_argument("--name", required=True, help="the row's model name on the board")
+    add_p.add_argument("--params", type=int, default=0, help="the model's parameter count")
+    for sub in (run_p, show_p, add_p):
         sub.add_argument("--task", required=True, help="task card name, e.g. km-tiny")
         sub.add_argument("--tracking-uri", help="MLflow tracking URI (default runs/mlflow.db)")
         sub.add_argument("--out", metavar="DIR", help="leaderboard folder (default leaderboards/)")
@@ -150,6 +161,17 @@ def run(args: argparse.Namespace) -> int:
         failed = [r for r in results if r.status != "FINISHED"]
         for r in failed:
             print(f"run {r.run_id} {r.status}: {r.message}", file=sys.stderr)
+    if args.action == "add":
+        from roma_bench.results import add_external, results_dir
+
+        command = " ".join(
+            ["roma-bench leaderboard add", f"--task {args.task}", f"--name {args.name}",
+             "--predictions", *map(shlex.quote, args.predictions)]
+        )  # fmt: skip
+        folder = results_dir(args.board or args.task, args.out)
+        for path in add_external(args.task, args.predictions, args.name, folder, command,
+                                 args.params):  # fmt: skip
+            print(f"wrote {path}", file=sys.stderr)
     regenerate(args.task, uri, args.out, args.only_current, args.board,
                from_mlflow=getattr(args, "from_mlflow", False))  # fmt: skip
     return 0
