@@ -1,7 +1,8 @@
 """Per-run result files: one small JSON file per finished or failed leaderboard run.
 
-Every run of ``roma-bench leaderboard run`` writes ``<leaderboards>/<board>/runs/<file>.json``
-(``<leaderboards>`` = ``--out`` or :func:`roma_bench.paths.leaderboard_dir`), atomically
+Every run of ``roma-bench leaderboard run`` (:func:`run_leaderboard`) writes
+``<leaderboards>/<board>/runs/<file>.json`` (``<leaderboards>`` = ``--out`` or
+:func:`roma_bench.paths.leaderboard_dir`), atomically
 (written beside, then renamed), named by learning task, model, size, seed and MLflow run id,
 so parallel runs, machines and merges never collide. The boards aggregate these files
 (:func:`read_results` → :func:`roma_bench.leaderboard.build_leaderboard`), and a board
@@ -27,8 +28,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from roma_bench.leaderboard import LeaderboardError, RunRecord, _atomic_write
 
@@ -176,3 +178,51 @@ def add_external(
             )
         )
     return [write_result(record, task, folder) for record in records]
+
+
+def run_leaderboard(
+    task: str,
+    models: Sequence[str],
+    sizes: Sequence[str] = ("tiny",),
+    board: str | None = None,
+    seeds: int = 3,
+    steps: int | None = None,
+    learning_task: str = "forecast",
+    tracking_uri: str | None = None,
+    command: str = "",
+    device: str = "auto",
+    progress: bool = True,
+    overrides: Sequence[str] = (),
+    folder: str | Path | None = None,
+) -> list[Any]:
+    """Train and score every (model, size, seed) on ``task``; returns the new TrainResults.
+
+    Seeds are ``0 … seeds-1``; each run is tagged for the task's leaderboard and writes its
+    result file under ``results_dir(board or task, folder)`` (:mod:`roma_bench.results`).
+    A (model, size, seed) with a finished result file at these steps is skipped, so an
+    interrupted board resumes. A run that fails (e.g. diverges) is recorded as FAILED and
+    the others go on.
+    """
+    from roma_bench.leaderboard import COMMAND_TAG, LEADERBOARD_TAG
+    from roma_bench.registry import get_model_class
+    from roma_bench.training.fit import train
+    from roma_bench.training.resolve import build_train_config
+
+    for name in models:
+        get_model_class(name)  # fail fast on a typo, before any training
+    runs_folder = results_dir(board or task, folder)
+    done = finished_keys(read_results(runs_folder))
+    results = []
+    for model in models:
+        for size in sizes:
+            for seed in range(seeds):
+                fields = {"model_name": model, "task": task, "size": size, "seed": seed,
+                          "steps": steps, "learning_task": learning_task, "device": device}  # fmt: skip
+                config = build_train_config(None, fields, overrides)
+                if (learning_task, model, size, config.steps, seed) in done:
+                    continue  # finished earlier: its result file stands
+                tags = {LEADERBOARD_TAG: board or task, COMMAND_TAG: command}
+                result = train(config, tracking_uri=tracking_uri, tags=tags, progress=progress)
+                record_run(result.run_id, task, tracking_uri, runs_folder)
+                results.append(result)
+    return results

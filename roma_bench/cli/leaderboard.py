@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
     uri = resolve_tracking_uri(args.tracking_uri)
     if args.action == "run":
-        from roma_bench.leaderboard import run_leaderboard
+        from roma_bench.results import run_leaderboard
 
         models = args.models.split(",") if args.models else available_models()
         models = [m.strip() for m in models if m.strip()]
