@@ -10,3 +10,20 @@ import os as _os
 
 # DGL reads its backend at import; pin it so DGL never asks (and never prints about it).
 _os.environ.setdefault("DGLBACKEND", "pytorch")
+
+_LAZY = {
+    "evaluate_predictions": "roma_bench.predictions",
+    "save_predictions": "roma_bench.predictions",
+    "load_predictions": "roma_bench.predictions",
+    "TrainWindows": "roma_bench.data.datasets",
+    "EvalWindows": "roma_bench.data.datasets",
+}
+
+
+def __getattr__(name: str):
+    """``roma_bench.evaluate_predictions`` and friends, imported on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'roma_bench' has no attribute {name!r}")

@@ -1,12 +1,14 @@
-"""Leaderboards regenerated from tracked MLflow runs (never typed by hand).
+"""Leaderboards regenerated from per-run result files (never typed by hand).
+
+Each leaderboard run writes one result file (:mod:`roma_bench.results`, from its MLflow
+run); the boards aggregate those files, so runs of different days and machines add up.
 
 ``leaderboards/<task>.csv`` and ``leaderboards/<task>.md`` hold one row per
 (learning task, model, size): parameter count, every test metric as mean ± std
 over seeds (sample std, ddof = 1; OGB rule: seeds are never tuned), the seeds,
 the mean training time, the peak memory, the hardware, the task version and the
-exact command. Only finished runs tagged ``roma.leaderboard=<task>`` count (the
-latest per seed); runs of another task version or data checksum are refused,
-never mixed.
+exact command. Only finished runs count (the latest per seed); runs of another
+task version or data checksum are refused, never mixed.
 
 Ranking: per learning task, rows are ranked by the task card's primary metric
 (``metrics.primary.<learning task>``, offset-free; lower is better). Beside it,
@@ -74,6 +76,13 @@ class RunRecord:
     steps: int = 0
     leaderboard_command: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    code_commit: str = ""
+    #: scored from submitted predictions (``leaderboard add``), not trained by the harness
+    external: bool = False
+    #: its scores were computed here; an unverified row is shown, never ranked
+    verified: bool = True
+    #: external runs: SHA-256 of the predictions file the scores were computed from
+    predictions_sha256: str = ""
 
     @classmethod
     def from_run(cls, run: Any) -> RunRecord:
@@ -97,6 +106,7 @@ class RunRecord:
             steps=int(run.data.params.get("steps", 0)),
             leaderboard_command=tags.get(COMMAND_TAG, ""),
             metrics={k[5:]: v for k, v in data.items() if k.startswith("test_")},
+            code_commit=tags.get("git_commit", ""),
         )
 
 
@@ -191,7 +201,7 @@ def build_leaderboard(
     """
     if not records:
         raise LeaderboardError(
-            f"no tracked leaderboard runs for task {task!r}; "
+            f"no leaderboard result files for task {task!r}; "
             f"run `roma-bench leaderboard run --task {task}` first"
         )
     latest = max(records, key=lambda r: r.start_time)
@@ -216,6 +226,8 @@ def build_leaderboard(
             "params": runs[0].num_parameters, "seeds": len(runs),
             "seed_list": " ".join(str(r.seed) for r in runs),
             "failed_runs": failed.get((learning_task, model, size, steps), 0),
+            "verified": all(r.verified for r in runs),
+            "external": any(r.external for r in runs),
         }  # fmt: skip
         for metric in METRICS:
             values = [r.metrics[metric] for r in runs if metric in r.metrics]
@@ -256,7 +268,7 @@ def to_csv(board: Leaderboard) -> str:
     columns += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")
                 if any(f"{m}_mean" in r for r in board.rows)]  # fmt: skip
     columns += ["train_time_s", "peak_memory_mb", "hardware", "task_version", "data_checksum",
-                "command", "run_ids"]  # fmt: skip
+                "command", "run_ids", "verified", "external"]  # fmt: skip
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -275,7 +287,7 @@ def verdict(board: Leaderboard, learning_task: str) -> str:
     """One sentence: who ranks first by the primary metric, and whether ROMA wins."""
     primary = board.primary[learning_task]
     rows = [r for r in board.rows if r["learning_task"] == learning_task and f"{primary}_mean" in r]
-    learned = [r for r in rows if r["model"] not in UNRANKED_MODELS]
+    learned = [r for r in rows if r["model"] not in UNRANKED_MODELS and r.get("verified", True)]
     if not learned:
         return ""
     best = learned[0]
@@ -289,8 +301,10 @@ def verdict(board: Leaderboard, learning_task: str) -> str:
     return text + f" ROMA does not win here: it ranks {place} of {len(learned)}."
 
 
-def to_markdown(board: Leaderboard, tracking_uri: str, show_command: str = "") -> str:
+def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
     """The Markdown page: header, one table per learning task, the verdict and provenance.
+
+    ``source`` names what the rows were aggregated from (the result-file folder).
 
     Columns: rank, model, size, steps, params, the primary metric, skill vs persistence,
     ratio to ``ar``, then every other metric (sMSPE labelled as the ROMA paper's).
@@ -299,7 +313,7 @@ def to_markdown(board: Leaderboard, tracking_uri: str, show_command: str = "") -
     lines = [
         f"# Leaderboard: {board.task} (task version {board.task_version})",
         "",
-        f"Generated {now} from the MLflow store `{tracking_uri}` by "
+        f"Generated {now} from `{source}` by "
         f"`{show_command or f'roma-bench leaderboard show --task {board.task}'}` — never "
         "edited by hand. "
         f"Data checksum `{board.data_checksum}`. Scores on the held-out test subgraph and test "
@@ -309,7 +323,8 @@ def to_markdown(board: Leaderboard, tracking_uri: str, show_command: str = "") -
         "equations from the true state) is a reference, never ranked. sMSPE is the ROMA "
         "paper's metric, shown for comparison with the paper; it never ranks (it changes when "
         "a phase is shifted by 2π). Rollout nRMSE at h frames feeds predictions back as "
-        "history (Kuramoto: on the change from the rollout origin).",
+        "history (Kuramoto: on the change from the rollout origin). A row marked unverified "
+        "(a result file without predictions) is shown, never ranked.",
         "",
     ]
     for learning_task in sorted({r["learning_task"] for r in board.rows}):
@@ -322,7 +337,9 @@ def to_markdown(board: Leaderboard, tracking_uri: str, show_command: str = "") -
         lines += [f"## {learning_task}", "", "| " + " | ".join(head) + " |",
                   "|" + "---|" * len(head)]  # fmt: skip
         for r in rows:
-            cells = [str(r["rank"]) or "ref.", r["model"], r["size"], str(r["steps"]),
+            place = str(r["rank"]) or ("unverified" if r.get("verified") is False else "ref.")
+            name = r["model"] + (" (external)" if r.get("external") else "")
+            cells = [place, name, r["size"], str(r["steps"]),
                      f"{r['params']:,}", format_mean_std(r, primary),
                      format_skill(r["skill_vs_persistence"]), format_ratio(r["ratio_to_ar"]),
                      *(format_mean_std(r, m) for m in shown), str(r["seeds"]),
@@ -340,7 +357,7 @@ def to_markdown(board: Leaderboard, tracking_uri: str, show_command: str = "") -
 
 
 def write_leaderboard(
-    board: Leaderboard, tracking_uri: str, folder: Path | None = None, show_command: str = ""
+    board: Leaderboard, source: str, folder: Path | None = None, show_command: str = ""
 ) -> tuple[Path, Path]:
     """Write ``<folder>/<task>.csv`` and ``.md`` atomically; returns both paths."""
     from roma_bench.paths import leaderboard_dir
@@ -348,44 +365,5 @@ def write_leaderboard(
     folder = Path(folder) if folder is not None else leaderboard_dir()
     csv_path, md_path = folder / f"{board.task}.csv", folder / f"{board.task}.md"
     _atomic_write(csv_path, to_csv(board))
-    _atomic_write(md_path, to_markdown(board, tracking_uri, show_command))
+    _atomic_write(md_path, to_markdown(board, source, show_command))
     return csv_path, md_path
-
-
-def run_leaderboard(
-    task: str,
-    models: Sequence[str],
-    sizes: Sequence[str] = ("tiny",),
-    board: str | None = None,
-    seeds: int = 3,
-    steps: int | None = None,
-    learning_task: str = "forecast",
-    tracking_uri: str | None = None,
-    command: str = "",
-    device: str = "auto",
-    progress: bool = True,
-    overrides: Sequence[str] = (),
-) -> list[Any]:
-    """Train and score every (model, size, seed) on ``task``; returns the TrainResults.
-
-    Seeds are ``0 … seeds-1``; each run is tagged for the task's leaderboard. A run that
-    fails (e.g. diverges) is recorded as FAILED and the others go on.
-    """
-    from roma_bench.registry import get_model_class
-    from roma_bench.training.fit import train
-    from roma_bench.training.resolve import build_train_config
-
-    for name in models:
-        get_model_class(name)  # fail fast on a typo, before any training
-    results = []
-    for model in models:
-        for size in sizes:
-            for seed in range(seeds):
-                fields = {"model_name": model, "task": task, "size": size, "seed": seed,
-                          "steps": steps, "learning_task": learning_task, "device": device}  # fmt: skip
-                config = build_train_config(None, fields, overrides)
-                tags = {LEADERBOARD_TAG: board or task, COMMAND_TAG: command}
-                results.append(
-                    train(config, tracking_uri=tracking_uri, tags=tags, progress=progress)
-                )
-    return results

@@ -57,14 +57,17 @@ def add_skill(rows: list[dict[str, Any]], primary: str) -> None:
 def rank_rows(rows: list[dict[str, Any]], primary: dict[str, str]) -> list[dict[str, Any]]:
     """Sort by (learning task, reference rows last, primary mean) and number the ranked rows.
 
-    ``rank`` is 1, 2, … per learning task; the unranked references (the oracle) get ``""``.
+    ``rank`` is 1, 2, … per learning task; the unranked references (the oracle) and
+    unverified rows (``row["verified"] is False``: scores not computed here) get ``""``.
     """
 
+    def unranked(row: dict[str, Any]) -> bool:
+        return row["model"] in UNRANKED_MODELS or row.get("verified") is False
+
     def key(row: dict[str, Any]) -> tuple:
-        unranked = row["model"] in UNRANKED_MODELS
         return (
             row["learning_task"],
-            unranked,
+            unranked(row),
             row.get(f"{primary[row['learning_task']]}_mean", math.inf),
         )
 
@@ -72,7 +75,7 @@ def rank_rows(rows: list[dict[str, Any]], primary: dict[str, str]) -> list[dict[
     for learning_task in sorted({r["learning_task"] for r in ordered}):
         group = [r for r in ordered if r["learning_task"] == learning_task]
         add_skill(group, primary[learning_task])
-        ranked = [r for r in group if r["model"] not in UNRANKED_MODELS]
+        ranked = [r for r in group if not unranked(r)]
         for place, row in enumerate(ranked, 1):
             row["rank"] = place
         for row in group:

@@ -122,7 +122,7 @@ def test_cli_show_writes_files_and_refuses_old_versions(store, tmp_path, monkeyp
     log_run(store, "km-tiny", "roma", 0, 0.01, version=current)
     log_run(store, "km-tiny", "persistence", 0, 0.02, version=current)
     code = main(["leaderboard", "show", "--task", "km-tiny", "--tracking-uri", store,
-                 "--out", str(tmp_path / "boards")])  # fmt: skip
+                 "--out", str(tmp_path / "boards"), "--from-mlflow"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     assert "ROMA wins." in out
@@ -131,7 +131,7 @@ def test_cli_show_writes_files_and_refuses_old_versions(store, tmp_path, monkeyp
 
     log_run(store, "km-tiny", "roma", 1, 0.01, version="0.1")
     code = main(["leaderboard", "show", "--task", "km-tiny", "--tracking-uri", store,
-                 "--out", str(tmp_path / "boards")])  # fmt: skip
+                 "--out", str(tmp_path / "boards"), "--from-mlflow"])  # fmt: skip
     assert code == 2
     assert "refusing to mix task versions" in capsys.readouterr().err
 

@@ -1,4 +1,4 @@
-"""``roma-bench evaluate``: score a trained run or checkpoint on held-out data."""
+"""``roma-bench evaluate``: score a trained run, a checkpoint or a predictions file on held-out data."""
 
 from __future__ import annotations
 
@@ -18,11 +18,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "nRMSE at 1, 4 and 16 frames (Kuramoto: of the change from the rollout origin), phase "
         "and order-parameter errors (Kuramoto), coarse-observable error, and the latent-PDE "
         "residual where the model reports one. The task card's metrics.primary names the one "
-        "boards rank by.",
+        "boards rank by. --predictions scores a predictions file made by any code "
+        "(array [W, n, R] with task, split and data_checksum; see roma_bench.evaluate_predictions) "
+        "and prints JSON with the task version and data checksum.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", metavar="RUN_ID", help="MLflow run id of a training run")
     source.add_argument("--checkpoint", metavar="PATH", help="a model.safetensors checkpoint")
+    source.add_argument(
+        "--predictions", metavar="FILE", help="a predictions file (.h5 or .npz); needs --task"
+    )
     parser.add_argument("--task", help="task to score on (default: the one it was trained on)")
     parser.add_argument("--split", choices=["test", "val"], default="test")
     parser.add_argument("--learning-task", choices=["forecast", "effective"])
@@ -34,7 +39,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def score_predictions_file(args: argparse.Namespace) -> int:
+    from roma_bench.config import ConfigError
+    from roma_bench.predictions import evaluate_predictions_file
+
+    if not args.task:
+        raise ConfigError("--predictions needs --task (the task the predictions were made for)")
+    scores, store = evaluate_predictions_file(args.predictions, args.task, args.split)
+    print(json.dumps({
+        "predictions": str(args.predictions), "task": store.card.name,
+        "task_version": str(store.version), "data_checksum": str(store.checksum),
+        "split": args.split, "metrics": scores,
+    }))  # fmt: skip
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.predictions:
+        return score_predictions_file(args)
     from roma_bench.training.evaluate import evaluate_checkpoint
     from roma_bench.training.fit import resolve_device
     from roma_bench.training.resolve import checkpoint_of_run

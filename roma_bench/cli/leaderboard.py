@@ -16,13 +16,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "leaderboard",
         help="train models for a task's leaderboard, or regenerate and print it",
         description="`run` trains and scores each model for each seed and size, then writes "
-        "leaderboards/<task>.csv and .md; `show` regenerates both from the tracked MLflow runs "
-        "and prints the table. Runs of another task version or data checksum are refused.",
+        "leaderboards/<task>.csv and .md; every run also writes one result file under "
+        "leaderboards/<board>/runs/, and `run` skips a (model, size, seed) that already has a "
+        "finished one. `show` regenerates both tables from the result files and prints the "
+        "table (--from-mlflow first writes the files of runs tracked before result files "
+        "existed). Runs of another task version or data checksum are refused.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     run_p = actions.add_parser("run", help="train + evaluate, then write the leaderboard")
-    show_p = actions.add_parser("show", help="regenerate the leaderboard from tracked runs")
-    for sub in (run_p, show_p):
+    show_p = actions.add_parser("show", help="regenerate the leaderboard from its result files")
+    show_p.add_argument(
+        "--from-mlflow",
+        action="store_true",
+        help="first write the result file of every run tagged for this board in the MLflow store",
+    )
+    add_p = actions.add_parser(
+        "add",
+        help="score submitted predictions files (one per seed) and add them to the board",
+        description="Score one test-split predictions file per seed (made by any code; see "
+        "roma_bench.evaluate_predictions) on the spot, write their result files marked external, "
+        "then regenerate the board.",
+    )
+    add_p.add_argument("--predictions", nargs="+", required=True, metavar="FILE",
+                       help="predictions files (.h5/.npz), file i is seed i")  # fmt: skip
+    add_p.add_argument("--name", required=True, help="the row's model name on the board")
+    add_p.add_argument("--params", type=int, default=0, help="the model's parameter count")
+    for sub in (run_p, show_p, add_p):
         sub.add_argument("--task", required=True, help="task card name, e.g. km-tiny")
         sub.add_argument("--tracking-uri", help="MLflow tracking URI (default runs/mlflow.db)")
         sub.add_argument("--out", metavar="DIR", help="leaderboard folder (default leaderboards/)")
@@ -68,8 +87,14 @@ def show_command(task: str, board: str | None, out) -> str:
     return " ".join(parts)
 
 
-def regenerate(task: str, tracking_uri: str, out, only_current: bool, board_name=None, stream=None):
-    """Build the leaderboard from the store, write its files and print the Markdown."""
+def regenerate(
+    task: str, tracking_uri: str, out, only_current: bool, board_name=None, stream=None,
+    from_mlflow: bool = False,
+):  # fmt: skip
+    """Build the leaderboard from its result files, write its tables and print the Markdown.
+
+    ``from_mlflow``: first export every tracked run of the board into result files.
+    """
     stream = stream or sys.stdout
     from pathlib import Path
 
@@ -77,21 +102,25 @@ def regenerate(task: str, tracking_uri: str, out, only_current: bool, board_name
     from roma_bench.leaderboard import (
         LeaderboardError,
         build_leaderboard,
-        fetch_runs,
         to_markdown,
         write_leaderboard,
     )
+    from roma_bench.results import export_tracked_runs, read_results, results_dir
 
     version, checksum = current_reference(task)
+    folder = results_dir(board_name or task, out)
+    if from_mlflow:
+        export_tracked_runs(task, tracking_uri, board_name, folder)
     try:
-        records = fetch_runs(task, tracking_uri, board_name)
+        records = read_results(folder)
         board = build_leaderboard(task, records, version, checksum,
                                   exclude_mismatched=only_current)  # fmt: skip
     except LeaderboardError as err:
         raise UsageError(str(err)) from None
     command = show_command(task, board_name, out)
-    csv_path, md_path = write_leaderboard(board, tracking_uri, Path(out) if out else None, command)
-    print(to_markdown(board, tracking_uri, command), file=stream)
+    source = f"the result files in {folder}"
+    csv_path, md_path = write_leaderboard(board, source, Path(out) if out else None, command)
+    print(to_markdown(board, source, command), file=stream)
     print(f"wrote {csv_path} and {md_path}", file=stream)
     return board
 
@@ -117,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
     uri = resolve_tracking_uri(args.tracking_uri)
     if args.action == "run":
-        from roma_bench.leaderboard import run_leaderboard
+        from roma_bench.results import run_leaderboard
 
         models = args.models.split(",") if args.models else available_models()
         models = [m.strip() for m in models if m.strip()]
@@ -127,10 +156,22 @@ def run(args: argparse.Namespace) -> int:
             args.task, models, sizes=sizes, board=args.board, seeds=args.seeds,
             steps=args.steps, learning_task=args.learning_task, tracking_uri=uri,
             command=command, device=args.device, progress=not args.quiet,
-            overrides=args.overrides,
+            overrides=args.overrides, folder=args.out,
         )  # fmt: skip
         failed = [r for r in results if r.status != "FINISHED"]
         for r in failed:
             print(f"run {r.run_id} {r.status}: {r.message}", file=sys.stderr)
-    regenerate(args.task, uri, args.out, args.only_current, args.board)
+    if args.action == "add":
+        from roma_bench.results import add_external, results_dir
+
+        command = " ".join(
+            ["roma-bench leaderboard add", f"--task {args.task}", f"--name {args.name}",
+             "--predictions", *map(shlex.quote, args.predictions)]
+        )  # fmt: skip
+        folder = results_dir(args.board or args.task, args.out)
+        for path in add_external(args.task, args.predictions, args.name, folder, command,
+                                 args.params):  # fmt: skip
+            print(f"wrote {path}", file=sys.stderr)
+    regenerate(args.task, uri, args.out, args.only_current, args.board,
+               from_mlflow=getattr(args, "from_mlflow", False))  # fmt: skip
     return 0

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from roma_bench.cli.leaderboard import regenerate
     from roma_bench.paths import runs_dir
     from roma_bench.registry import get_model_class
+    from roma_bench.results import record_run, results_dir
     from roma_bench.tracking.runs import resolve_tracking_uri
     from roma_bench.training.data import open_task_data
     from roma_bench.training.fit import train
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     data = open_task_data(args.task, progress=not args.quiet)
     say(f"task {args.task} v{data.version} at {data.path} (checksum {data.checksum[:12]}…)")
     primary = load_card(args.task).primary_metric("forecast")
+    out = runs_dir() / "quickstart"
     results = []
     for model in models:
         fields = {"model_name": model, "task": args.task, "size": "tiny", "seed": args.seed,
@@ -76,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         )
         tags = {"roma.leaderboard": board, "roma.leaderboard_command": command}
         result = train(config, tracking_uri=uri, tags=tags, progress=not args.quiet)
+        record_run(result.run_id, args.task, uri, results_dir(board, out))
         results.append((model, result))
         score = result.metrics.get(primary, float("nan"))
         paper = result.metrics.get("smspe", float("nan"))
@@ -83,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
             f"{model:<12} {result.status} in {result.wall_time:6.1f} s, test {primary} "
             f"{score:.4g} (sMSPE, the ROMA paper's metric: {paper:.4g})"
         )
-    out = runs_dir() / "quickstart"
     print()
     regenerate(args.task, uri, str(out), only_current=True, board_name=board)
     print()

@@ -68,7 +68,8 @@ class Batch:
       (relabelled to be contiguous inside the batch).
     - ``coarse_target``: ``[m, H, C]`` float32 coarse observables of the batch's nodes at
       the target frames (Kuramoto: C=2, ``(R_c cos ψ_c, R_c sin ψ_c)``; social: C=1,
-      the part's mean activity), computed from the clean fine-scale targets.
+      the part's mean activity), computed from the fine-scale ``target`` (so in training
+      batches with observation noise on, from the noised target).
     - ``future``: optional ``[n, R]`` float32 clean frames ``t0+1 … t0+R`` for rollout
       evaluation (``R ≥ H``); ``None`` for training batches.
     - ``state``: optional ``[n, S]`` float32 offset-free description of the state at ``t0``
@@ -77,6 +78,9 @@ class Batch:
     - ``differences``: optional ``[n, p]`` float32 backward differences ``∇^j x_t0 / σ_j``
       of the history, ``j = 1 … p`` (``p = difference_orders(κ)``, ``σ_j`` the task's stored
       ``difference_scales``), set by the harness next to ``state``; ``None`` in raw batches.
+    - ``edge_index``: optional ``[2, E]`` int64 edges of ``graph`` as (source, destination)
+      local ids in ``[0, n)``, both directions of every link (what PyG or plain torch needs);
+      set by the loader.
 
     Learned models receive the harness's *normalized* batch, in which ``history`` and
     ``target`` are increments from the last observed frame in units of the task's stored
@@ -99,6 +103,7 @@ class Batch:
     future: Tensor | None = None
     state: Tensor | None = None
     differences: Tensor | None = None
+    edge_index: Tensor | None = None
     extras: dict[str, Tensor] = field(default_factory=dict)
 
     @property
@@ -144,6 +149,7 @@ class Batch:
             future=move(self.future),
             state=move(self.state),
             differences=move(self.differences),
+            edge_index=move(self.edge_index),
             extras={k: v.to(device) for k, v in self.extras.items()},
         )
 
@@ -171,6 +177,15 @@ class Batch:
                     f"Batch.{name}: expected shape {tuple('*' if s is None else s for s in shape)}"
                     f" for a graph of {n} nodes, got {tuple(tensor.shape)}"
                 )
+        if self.edge_index is not None and (
+            self.edge_index.dim() != 2
+            or self.edge_index.shape[0] != 2
+            or self.edge_index.dtype != torch.int64
+        ):
+            raise ValueError(
+                f"Batch.edge_index: expected int64 [2, E], got {self.edge_index.dtype} "
+                f"{tuple(self.edge_index.shape)}"
+            )
         if self.coarse_target.dim() != 3 or self.coarse_target.shape[1] != self.horizon:
             raise ValueError(
                 f"Batch.coarse_target: expected [m, {self.horizon}, C], "

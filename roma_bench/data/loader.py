@@ -8,7 +8,10 @@ Windows (frame indices; ``t0`` is the last history frame, κ lookback, H horizon
   ``t0`` with the whole window inside the train frame range: ``κ-1 ≤ t0 ≤ a-1-H``. History
   and target get independent draws of the system's noise (:func:`roma_bench.data.noise.
   observation_noise`: additive on phases, log-normal on activity; σ = the card's ``noise``
-  unless overridden); ``coarse_target`` is computed from the clean target.
+  unless overridden); ``coarse_target`` is computed from the noised target, so the coarse
+  targets carry the same observation noise as the fine ones. Batch ``k`` of stream ``seed``
+  is drawn from ``step_seed(seed, k)`` (:mod:`roma_bench.data.datasets`), the one seeding
+  path shared with :class:`~roma_bench.data.datasets.TrainWindows` and the harness.
 - **val** / **test**: a fixed, finite list. Every batch is the whole held-out val (test)
   subgraph, at the ``t0`` stored in the file (``/windows/val``, ``/windows/test``):
   ``card.window.eval_windows`` evenly spaced starts whose target and future frames lie in
@@ -110,7 +113,6 @@ class WindowLoader:
         if assignment is None:
             assignment = self._assignment(node_ids)
         parts, labels = assignment
-        coarse = coarse_observables(target.double(), labels, parts, self.card.system).float()
         future = None
         if not noisy:
             history, target = history.clone(), target.clone()
@@ -119,6 +121,9 @@ class WindowLoader:
             system, draws = self.card.system, self._noise_generator  # independent draws
             history = observation_noise(history, self.noise, system, draws)
             target = observation_noise(target, self.noise, system, draws)
+        # from the (noised) fine target: coarse targets are observed like the fine ones
+        coarse = coarse_observables(target.double(), labels, parts, self.card.system).float()
+        src, dst = subgraph.edges()
         batch = Batch(
             graph=subgraph,
             node_ids=node_ids,
@@ -134,6 +139,7 @@ class WindowLoader:
             task=self.learning_task,
             encoding_sizes=(self.card.encodings.laplacian, self.card.encodings.random_walk),
             future=future,
+            edge_index=torch.stack([src, dst]).to(torch.int64),
         )
         batch.validate()
         return batch
@@ -206,8 +212,13 @@ class WindowLoader:
         return iter(self.batches())
 
     def _stream(self) -> Iterator[Batch]:
+        """Batches ``0, 1, 2, …`` of stream ``seed``: the items of ``TrainWindows(seed=seed)``."""
+        from roma_bench.data.datasets import step_seed
+
+        step = 0
         while True:
-            yield self.sample()
+            yield self.sample(seed=step_seed(self.seed, step))
+            step += 1
 
     def __len__(self) -> int:
         if self.split == "train":

@@ -7,8 +7,9 @@ The card's ``noise`` σ is a standard deviation; ``ξ ~ N(0, 1)`` i.i.d. per nod
 - Social activity (≥ 0), multiplicative log-normal: ``ũ = u·exp(σ·ξ)``, so ``log(ũ/u)`` has
   mean 0 and standard deviation σ, and ``ũ ≥ 0``.
 
-Inputs and targets get independent draws (one call each). Validation and test batches
-are always clean; the loader (:class:`roma_bench.data.loader.WindowLoader`) applies
+Inputs and targets get independent draws (one call each); the coarse-observable targets
+of a training batch are computed from the noised fine targets, so they are noised alike.
+Validation and test batches are always clean; the loader (:class:`roma_bench.data.loader.WindowLoader`) applies
 :func:`observation_noise` to training batches only, and the stored data are clean.
 """
 

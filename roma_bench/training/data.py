@@ -4,29 +4,23 @@
 is missing, at :func:`roma_bench.paths.task_data_path`) and wraps the loader of
 :mod:`roma_bench.data.loader`. Training batches are a pure function of
 ``(seed, step)``, so a resumed run sees exactly the batches an uninterrupted
-run would have seen.
+run would have seen: step ``k`` trains on item ``k`` of the task's
+:class:`~roma_bench.data.datasets.TrainWindows`, the same Dataset users read.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-import torch
-
 from roma_bench.data.batch import Batch
+from roma_bench.data.datasets import step_seed
 from roma_bench.models.base import TaskSpec
 
-
-def step_seed(seed: int, step: int) -> int:
-    """A 63-bit seed derived from ``(seed, step)`` (stable across processes and platforms)."""
-    digest = hashlib.blake2b(f"{seed}:{step}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+__all__ = ["StoreTaskData", "TaskData", "open_task_data", "step_seed"]
 
 
 class TaskData(Protocol):
@@ -39,8 +33,9 @@ class TaskData(Protocol):
     #: the stored training-split normalization, ``{'increment_scale': s[, 'level_scale': ℓ]}``
     normalization: dict[str, float]
 
-    def train_batch(self, step: int) -> Batch:
-        """The training batch of ``step`` (noisy if the task has noise); deterministic."""
+    #: the training batches, ``train_windows[k]`` the batch of step ``k`` (noisy if the task
+    #: has noise); deterministic in ``(seed, k)`` — a :class:`TrainWindows` for real stores
+    train_windows: Sequence[Batch]
 
     def eval_batches(self, split: str) -> list[Batch]:
         """The held-out ``val`` or ``test`` batches (clean targets, ``future`` for rollouts)."""
@@ -56,9 +51,7 @@ class StoreTaskData:
     seed: int
     noise: float | None
     path: Path | None = None
-    _train_loader: Any = None
-    _stream: Any = None
-    _next_step: int = 0
+    _train_windows: Any = None
     _eval_cache: dict[str, list[Batch]] = field(default_factory=dict)
 
     @property
@@ -80,28 +73,16 @@ class StoreTaskData:
             self.store, split=split, learning_task=self.learning_task, seed=seed, noise=self.noise
         )
 
-    def train_batch(self, step: int) -> Batch:
-        if self._train_loader is None:
-            self._train_loader = self._loader("train", self.seed)
-        loader = self._train_loader
-        seed = step_seed(self.seed, step)
-        if "seed" in inspect.signature(loader.sample).parameters:  # a loader seeded per call
-            return loader.sample(seed=seed)
-        generators = [getattr(loader, name, None) for name in ("_generator", "_noise_generator")]
-        if all(isinstance(g, torch.Generator) for g in generators):
-            # WindowLoader draws everything random from these two generators: reseed per step.
-            sample_seed, noise_seed = np.random.SeedSequence(seed).generate_state(2)
-            generators[0].manual_seed(int(sample_seed))
-            generators[1].manual_seed(int(noise_seed))
-            return loader.sample()
-        # A plain stream seeded once: replay it up to ``step`` when asked out of order.
-        if self._stream is None or self._next_step != step:
-            self._stream = iter(self._loader("train", self.seed))
-            for _ in range(step):
-                next(self._stream)
-            self._next_step = step
-        self._next_step += 1
-        return next(self._stream)
+    @property
+    def train_windows(self):
+        """The task's :class:`~roma_bench.data.datasets.TrainWindows` for this seed and noise."""
+        from roma_bench.data.datasets import TrainWindows
+
+        if self._train_windows is None:
+            self._train_windows = TrainWindows(
+                self.store, seed=self.seed, noise=self.noise, learning_task=self.learning_task
+            )
+        return self._train_windows
 
     def eval_batches(self, split: str) -> list[Batch]:
         if split not in ("val", "test"):

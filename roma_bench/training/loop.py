@@ -173,11 +173,11 @@ class TrainingLoop:
         return patience is not None and self.book["bad_rounds"] >= patience
 
     def train_step(self) -> float:
-        from roma_bench.training.data import step_seed
+        from roma_bench.data.datasets import step_seed
 
         config = self.config
         seed_everything(step_seed(config.seed, self.step))
-        batch = self.data.train_batch(self.step).to(self.device)
+        batch = self.data.train_windows[self.step].to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
         with self.autocast:
             forward = self.harness.run(batch)

@@ -98,7 +98,7 @@ def test_window_starts_are_evenly_spaced(store) -> None:
     assert np.all(np.diff(starts) > 0)
 
 
-def test_coarse_target_is_the_clean_target_aggregated(store) -> None:
+def test_coarse_target_is_the_noised_target_aggregated(store) -> None:
     from roma_bench.dynamics.observables import coarse_observables
 
     loader = WindowLoader(store, "train", seed=2, noise=0.3)
@@ -111,8 +111,8 @@ def test_coarse_target_is_the_clean_target_aggregated(store) -> None:
     assignment = clean_batch.coarse_assignment
     m = int(assignment.max()) + 1
     assert assignment.unique().tolist() == list(range(m))  # contiguous within the batch
-    expected = coarse_observables(clean_batch.target.double(), assignment, m, "kuramoto").float()
-    torch.testing.assert_close(noisy_batch.coarse_target, expected)
+    expected = coarse_observables(noisy_batch.target.double(), assignment, m, "kuramoto").float()
+    torch.testing.assert_close(noisy_batch.coarse_target, expected)  # noised like the fine target
     global_parts = store.partition[clean_batch.node_ids]
     for label in range(m):  # relabelling keeps the partition's grouping
         assert global_parts[assignment == label].unique().numel() == 1

@@ -8,6 +8,7 @@ It can simulate a crash (``kill_at``) or corrupt data (``nan_from``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dgl
@@ -69,6 +70,16 @@ def make_batch(seed: int, n: int = 24, system: str = "kuramoto", future: bool = 
     )
 
 
+@dataclass(frozen=True)
+class _Items:
+    """``items[k]`` calls ``get(k)``."""
+
+    get: Callable[[int], Batch]
+
+    def __getitem__(self, step: int) -> Batch:
+        return self.get(step)
+
+
 @dataclass
 class SyntheticTaskData:
     """A :class:`~roma_bench.training.data.TaskData` double (see the module docstring)."""
@@ -90,7 +101,12 @@ class SyntheticTaskData:
         }
     )
 
-    def train_batch(self, step: int) -> Batch:
+    @property
+    def train_windows(self) -> _Items:
+        """Indexable like :class:`~roma_bench.data.datasets.TrainWindows`: ``[k]`` = step ``k``."""
+        return _Items(self._train_item)
+
+    def _train_item(self, step: int) -> Batch:
         if self.kill_at is not None and step == self.kill_at:
             raise SimulatedKillError(f"simulated kill before step {step}")
         self.served.append(step)

@@ -22,13 +22,13 @@ def km_tiny(km_tiny_store, tmp_path, monkeypatch):
 def test_training_batches_depend_only_on_seed_and_step(km_tiny):
     first = open_task_data("km-tiny", seed=3, progress=False)
     second = open_task_data("km-tiny", seed=3, progress=False)
-    a = [first.train_batch(step) for step in (0, 1, 2)]
-    b = [second.train_batch(step) for step in (2, 0, 1)]  # out of order, as after a resume
+    a = [first.train_windows[step] for step in (0, 1, 2)]
+    b = [second.train_windows[step] for step in (2, 0, 1)]  # out of order, as after a resume
     for x, y in zip(a, [b[1], b[2], b[0]]):
         assert torch.equal(x.node_ids, y.node_ids)
         assert torch.equal(x.history, y.history) and x.t0 == y.t0
     assert not torch.equal(a[0].history, a[1].history)
-    other_seed = open_task_data("km-tiny", seed=4, progress=False).train_batch(0)
+    other_seed = open_task_data("km-tiny", seed=4, progress=False).train_windows[0]
     assert not torch.equal(other_seed.node_ids, a[0].node_ids)
     test = first.eval_batches("test")
     assert test[0].future is not None and test[0].future.shape[1] >= 16

@@ -77,7 +77,7 @@ def trained_gcn(data) -> torch.nn.Module:
     model = harness_model(network, data.normalization, "increments")  # as training runs it
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     for step in range(5):
-        forward = model.run(data.train_batch(step))
+        forward = model.run(data.train_windows[step])
         loss = metrics.mse(forward.output.prediction, forward.model_batch.target)
         optimizer.zero_grad()
         loss.backward()
