@@ -185,3 +185,23 @@ def install(monkeypatch, **kwargs) -> dict[str, SyntheticTaskData]:
 
     monkeypatch.setattr(task_data, "open_task_data", fake_open)
     return opened
+
+
+def install_synthetic_card(tmp_path, monkeypatch) -> str:
+    """A valid card renamed ``syn-tiny`` (km-tiny's fields) served from ``tmp_path``, data and
+    runs under ``tmp_path``, the synthetic task data installed; returns the tracking URI."""
+    import yaml
+
+    from roma_bench.config import load_yaml
+    from roma_bench.registry import task_card_path
+
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    card = load_yaml(task_card_path("km-tiny"))
+    card.update(name="syn-tiny", version="1.0")
+    (cards / "syn-tiny.yaml").write_text(yaml.safe_dump(card))
+    monkeypatch.setenv("ROMA_BENCH_TASKS", str(cards))
+    monkeypatch.setenv("ROMA_BENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("ROMA_BENCH_RUNS", str(tmp_path / "runs"))
+    install(monkeypatch)
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"

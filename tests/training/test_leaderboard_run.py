@@ -7,24 +7,12 @@ import statistics
 
 import harness_doubles as doubles
 import mlflow
-import yaml
 
 from roma_bench.cli import main
-from roma_bench.config import load_yaml
-from roma_bench.registry import task_card_path
 
 
 def test_leaderboard_run_two_models_two_seeds(tmp_path, monkeypatch, capsys):
-    cards = tmp_path / "cards"
-    cards.mkdir()
-    card = load_yaml(task_card_path("km-tiny"))  # a valid card, renamed for the synthetic task
-    card.update(name="syn-tiny", version="1.0")
-    (cards / "syn-tiny.yaml").write_text(yaml.safe_dump(card))
-    monkeypatch.setenv("ROMA_BENCH_TASKS", str(cards))
-    monkeypatch.setenv("ROMA_BENCH_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("ROMA_BENCH_RUNS", str(tmp_path / "runs"))
-    doubles.install(monkeypatch)
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = doubles.install_synthetic_card(tmp_path, monkeypatch)
     code = main([
         "leaderboard", "run", "--task", "syn-tiny", "--models", "harness-linear,harness-persistence",
         "--seeds", "2", "--steps", "3", "--tracking-uri", store, "--out", str(tmp_path / "lb"),

@@ -10,28 +10,16 @@ import threading
 import harness_doubles as doubles
 import mlflow
 import pytest
-import yaml
 
 from roma_bench.cli import main
-from roma_bench.config import load_yaml
 from roma_bench.leaderboard import RunRecord, build_leaderboard, to_markdown
-from roma_bench.registry import task_card_path
 from roma_bench.results import read_results, results_dir, write_result
 
 
 @pytest.fixture
 def syn_tiny(tmp_path, monkeypatch):
-    cards = tmp_path / "cards"
-    cards.mkdir()
-    card = load_yaml(task_card_path("km-tiny"))  # a valid card, renamed for the synthetic task
-    card.update(name="syn-tiny", version="1.0")
-    (cards / "syn-tiny.yaml").write_text(yaml.safe_dump(card))
-    monkeypatch.setenv("ROMA_BENCH_TASKS", str(cards))
-    monkeypatch.setenv("ROMA_BENCH_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("ROMA_BENCH_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("ROMA_BENCH_LEADERBOARDS", str(tmp_path / "default-boards"))
-    doubles.install(monkeypatch)
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return doubles.install_synthetic_card(tmp_path, monkeypatch)
 
 
 def _board_run(store: str, out) -> int:
