@@ -126,8 +126,8 @@ def test_scaling_study_widths_and_fit(tmp_path: Path, tracking: str) -> None:
         TrainConfig(model_name="roma", task="km-tiny", steps=5), ["roma"],
         width_factors=(0.5, 1, 2, 4), tracking_uri=tracking, out_dir=tmp_path, train_fn=trainer,
     )  # fmt: skip
-    assert [c.model["dec_width"] for c, _ in trainer.calls] == [32, 64, 128, 256]
-    assert [c.model["enc_width"] for c, _ in trainer.calls] == [16, 32, 64, 128]
+    assert [c.model["dec_width"] for c, _ in trainer.calls] == [16, 36, 72, 144]  # ÷ heads
+    assert [c.model["enc_width"] for c, _ in trainer.calls] == [8, 16, 32, 64]
     assert len(fits) == 1 and fits[0]["points"] == 4
     assert fits[0]["alpha"] == pytest.approx(0.25) and fits[0]["alpha_se"] < 1e-9
     assert np.isfinite(read_csv(files.csv)["error"]).all()

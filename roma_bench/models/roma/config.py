@@ -20,6 +20,7 @@ x_dim             x_dim                        latent coordinates y (and compone
 num_heads         num_heads                    attention heads
 num_func          num_func                     lifting functions applied to the history
 c, r, t           c, r, t                      curvature; Fermi–Dirac chemical potential, temp.
+learn_rt          (r, t trainable)             r and t learned from their initial values
 w_pool_s/a/link   w_pool (3 values)            entropy of S, entropy of SᵀAS, link loss
 ================  ===========================  =========================================
 """
@@ -52,6 +53,7 @@ class RomaConfig(StrictModel):
     # renormalization
     r: float = Field(0.5, description="Fermi–Dirac chemical potential r")
     t: float = Field(3.0, gt=0, description="Fermi–Dirac temperature t")
+    learn_rt: bool = Field(True, description="learn r and t (reference); False: keep them fixed")
     neg_ratio: int = Field(1, ge=1, description="sampled non-edges per edge in the link loss")
     pool_width: int = Field(1024, ge=1, description="hidden width of pooling networks")
     pool_depth: int = Field(1, ge=1)

@@ -88,7 +88,7 @@ class Roma(ForecastModel):
             cfg.mlp_factor,
         )
         embed = self.precoder.out_dim
-        self.link = FermiDiracDecoder(ball, cfg.r, cfg.t, cfg.neg_ratio)
+        self.link = FermiDiracDecoder(ball, cfg.r, cfg.t, cfg.neg_ratio, cfg.learn_rt)
         self.pool = CoarseGraining(
             embed, cfg.pool_sizes, cfg.pool_width, cfg.pool_depth, ball, cfg.mlp_factor
         )
