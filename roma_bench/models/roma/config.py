@@ -90,7 +90,9 @@ class RomaConfig(StrictModel):
     pde_context: bool = Field(True, description="PDE operator has its own context embedding")
     # loss weights
     w_pde: float = Field(1.0, ge=0)
-    w_gpde: float = Field(1e-2, ge=0)
+    w_gpde: float = Field(
+        -1.0, ge=-1, description="gradient penalty (−1: 1/t_freq_std², so w_gpde·σ_t² = 1)"
+    )
     w_ms: float = Field(1.0, ge=0)
     w_pool_s: float = Field(1e-2, ge=0, description="entropy of the assignment S")
     w_pool_a: float = Field(1e-3, ge=0, description="entropy of the coarse adjacency SᵀAS")
