@@ -23,6 +23,11 @@ Forward pass for a batch of ``n`` nodes, lookback κ, horizon H:
    side; residual ``r`` at the same points (:func:`~.latent_pde.supervised_points`). It is
    computed in training when a PDE weight is > 0 and always in evaluation.
 
+7. **Coarse head** (effective learning task only, :mod:`.coarse_head`): the card's coarse
+   observables ``[m, H, C]`` read out from the supernodes' branch coefficients through the
+   learned assignment (``ModelOutput.coarse_prediction``); other models average their fine
+   forecast over the card's partition.
+
 Auxiliary losses (already weighted): ``pde = w_pde·mean(r²)``, ``gpde = w_gpde·mean(|∇r|²)``
 (default ``w_gpde = 1/σ_t²``, :func:`~.latent_pde.gradient_penalty_weight`),
 ``pool_entropy_s = w_ms·w_pool_s·Σ_l H_S``, ``pool_entropy_a = w_ms·w_pool_a·Σ_l H_A``,
@@ -46,6 +51,7 @@ from roma_bench.models.roma.attention import (
     TokenEmbedding,
     coarse_fine_summary,
 )
+from roma_bench.models.roma.coarse_head import CoarseHead
 from roma_bench.models.roma.config import SIZES, RomaConfig
 from roma_bench.models.roma.encoder import Precoder
 from roma_bench.models.roma.latent_pde import (
@@ -122,6 +128,12 @@ class Roma(ForecastModel):
             cfg.ffn_factor,
             cfg.dropout,
         )
+        # the effective task's own coarse head (needs supernodes; else the harness averages)
+        self.coarse_head = (
+            CoarseHead(p * x_dim, spec.coarse_channels, spec.horizon)
+            if spec.task == "effective" and cfg.pool_steps > 0
+            else None
+        )
         fourier = FourierFeatures(x_dim, cfg.coord_dim, cfg.t_freq_std, cfg.y_freq_std)
         width, layers = cfg.trunk_hidden, cfg.trunk_layers
         self.decoder = LatentOperator(fourier, embed, p, x_dim, x_dim, width, layers, cfg.nonlinear)
@@ -192,8 +204,15 @@ class Roma(ForecastModel):
         contexts = torch.cat([z, *coarse.features], dim=0)
         level_sizes = [n] + [f.shape[0] for f in coarse.features]
         tokens = self.tokens(histories, contexts, level_sizes, context=0)
-        coeffs, maps = self.branch(tokens, need_weights)
-        coeffs = coeffs[:n]
+        all_coeffs, maps = self.branch(tokens, need_weights)
+        coeffs = all_coeffs[:n]
+        coarse_prediction = None
+        if self.coarse_head is not None and batch.state is not None:
+            m1 = level_sizes[1]
+            coarse_prediction = self.coarse_head(
+                coarse.assignments[0], all_coeffs[n : n + m1], batch.state,
+                batch.coarse_assignment, batch.num_parts,
+            )  # fmt: skip
 
         # points (τ_k, y = 0) for every fine node and target step, node-major
         tx = supervised_points(n, H, cfg.x_dim, z.dtype, z.device)
@@ -223,4 +242,10 @@ class Roma(ForecastModel):
         else:
             u = u_fn(tx)
         increments = self.reduction(u).view(n, H)
-        return ModelOutput(prediction=increments, aux_losses=aux, diagnostics=diag), maps, n
+        output = ModelOutput(
+            prediction=increments,
+            coarse_prediction=coarse_prediction,
+            aux_losses=aux,
+            diagnostics=diag,
+        )
+        return output, maps, n
