@@ -157,11 +157,11 @@ class DeepONetBase(ForecastModel):
 
 # Base sizes match ROMA-B (≈264M parameters) within 10% (tests/baselines/test_baseline_sizes.py).
 _DON_SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {"width": 64, "depth": 2, "basis": 32, "trunk_width": 64},
+    "tiny": {"width": 96, "depth": 3, "basis": 64, "trunk_width": 128},
     "base": {"width": 2048, "depth": 15, "basis": 2048, "trunk_width": 2048, "trunk_depth": 4},
 }
 _MP_SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {"width": 64, "depth": 2, "heads": 4, "basis": 32, "trunk_width": 64},
+    "tiny": {"width": 80, "depth": 2, "heads": 4, "basis": 48, "trunk_width": 96},
     "base": {
         "width": 2048,
         "depth": 7,
@@ -172,7 +172,7 @@ _MP_SIZES: dict[str, dict[str, Any]] = {
     },
 }
 _NOMAD_SIZES: dict[str, dict[str, Any]] = {
-    "tiny": {**_MP_SIZES["tiny"], "decoder_width": 64},
+    "tiny": {**_MP_SIZES["tiny"], "basis": 40, "trunk_width": 80, "decoder_width": 80},
     "base": {**_MP_SIZES["base"], "depth": 6, "decoder_width": 2048, "decoder_depth": 3},
 }
 

@@ -3,27 +3,33 @@
 Same branches as :mod:`baselines.deeponet`, but the operator outputs a *latent field*
 ``u_i(t, y) ∈ ℝ^d`` over time and a latent coordinate ``y ∈ ℝ^d``, decoded by ROMA's
 operator head (:class:`roma_bench.models.roma.operator.LatentOperator`; DeepONet or NOMAD),
-and is trained with the same latent-PDE loss as ROMA's effective head
-(:func:`roma_bench.models.roma.pde.pde_residual`, not re-implemented here):
+and is trained with ROMA's latent-PDE module itself
+(:class:`roma_bench.models.roma.latent_pde.LatentPDE`: the same right-hand-side network
+class, the same inputs, the same points), so ``pde_residual`` is one column across models:
 
-- forecast: ``Δ_{i,k} = wᵀ u_i(t_k, y = 0) + c`` (normalized increments, ``t_k = k/H``);
-- PDE at ``S`` collocation points, each at a random node of the batch, ``t ~ U(0, 1)``,
-  ``y ~ N(0, σ_y² I)``:
-  emergent (Kuramoto) ``r = ∂_t u − F(φ(t, y), u, ∇_y u, Δ_y u)``, Burgers (social)
-  ``r = ∂_t u + F·(u·∇_y)u − ν Δ_y u`` with ``(F, ν)`` from the same network (``ν = softplus``);
-- ``aux_losses = {"pde": w_pde·mean(r²), "gpde": w_gpde·mean(‖∇_(t,y) r‖²)}``.
+- node representation ``z_i``: the branch output ``b_i`` for ``don-pi`` (no graph), the
+  transformer's node token ``h_i`` for ``don-mp-pi``/``nomad-mp-pi``; branch coefficients
+  ``b_i`` ``[p·d]``;
+- points (:func:`~roma_bench.models.roma.latent_pde.supervised_points`): the supervised lead
+  times ``τ_k = k`` (frames, k = 1…H) at the node's own coordinate ``y = 0``, as ROMA;
+- forecast: ``Δ_{i,k} = wᵀ u_i(τ_k, y = 0) + c`` (normalized increments);
+- residual: emergent (Kuramoto) ``r = ∂_t u − F(φ(t, y), z, u, ∇_y u, Δ_y u; b)``, Burgers
+  (social) ``r = ∂_t u + F·(u·∇_y)u − ν Δ_y u`` with ``(F, ν)`` conditioned on ``[φ, z]; b``;
+- ``aux_losses = {"pde": w_pde·mean(r²), "gpde": w_gpde·mean(‖∇_(t,y) r‖²)}`` with the
+  default ``w_gpde = 1/σ_t²`` (σ_t = ``t_freq_std``), so the gradient penalty is effective.
+
+The residual is computed in training when a PDE weight is > 0 and always in evaluation.
+Departure from the previous version (and from a generic PINN): no random collocation points.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-import torch
 from pydantic import Field
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from baselines.common import horizon_times
+from baselines.common import node_inputs
 from baselines.deeponet import (
     _DON_SIZES,
     _MP_SIZES,
@@ -33,8 +39,12 @@ from baselines.deeponet import (
 )
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import ModelOutput
-from roma_bench.models.roma.operator import FourierFeatures, LatentOperator, ResidualTrunk
-from roma_bench.models.roma.pde import FieldDerivatives, pde_residual
+from roma_bench.models.roma.latent_pde import (
+    LatentPDE,
+    gradient_penalty_weight,
+    supervised_points,
+)
+from roma_bench.models.roma.operator import BoundOperator, FourierFeatures, LatentOperator
 from roma_bench.registry import register_model
 
 
@@ -43,26 +53,30 @@ class PIDeepONetConfig(DeepONetConfig):
 
     latent_dim: int = Field(2, ge=1, description="d: latent coordinates y and field components u")
     coord_features: int = Field(32, ge=2, description="Fourier features of (t, y), even")
-    t_freq_std: float = Field(1.0, gt=0)
+    t_freq_std: float = Field(1.0, gt=0, description="σ_t of the time frequencies")
     y_freq_std: float = Field(1.0, gt=0)
-    collocation: int = Field(128, ge=1, description="PDE collocation points (random nodes)")
-    collocation_std: float = Field(1.0, gt=0, description="σ_y of the collocation points")
     pde: Literal["auto", "emergent", "burgers"] = Field(
         "auto", description="auto: emergent for kuramoto, burgers for social"
     )
-    pde_width: int = Field(64, gt=0)
+    pde_width: int = Field(64, gt=0, description="hidden width of the right-hand-side trunk")
     pde_depth: int = Field(2, ge=1)
     w_pde: float = Field(1.0, ge=0)
-    w_gpde: float = Field(1e-2, ge=0)
+    w_gpde: float = Field(
+        -1.0, ge=-1, description="gradient penalty (−1: 1/t_freq_std², so w_gpde·σ_t² = 1)"
+    )
 
 
 class PhysicsInformedDeepONet(DeepONetBase):
-    """A DeepONet-family branch + ROMA's latent operator head + the latent-PDE loss."""
+    """A DeepONet-family branch + ROMA's latent operator head + ROMA's latent-PDE module."""
 
     Config = PIDeepONetConfig
 
     def branch_dim(self) -> int:
         return self.config.basis * self.config.latent_dim
+
+    def representation_dim(self) -> int:
+        """Width of the node representation ``z`` the PDE module is conditioned on."""
+        return self.config.width if self.message_passing else self.branch_dim()
 
     def build_head(self) -> None:
         c, d = self.config, self.config.latent_dim
@@ -79,63 +93,62 @@ class PhysicsInformedDeepONet(DeepONetBase):
             else ("emergent" if self.spec.system == "kuramoto" else "burgers")
         )
         self.pde_form: Literal["emergent", "burgers"] = form
-        rhs_out = d if form == "emergent" else 2
-        rhs_in = c.coord_features + d + d * d + d
-        self.rhs = ResidualTrunk(rhs_in, rhs_out, c.pde_width, c.pde_depth)
+        self.latent_pde = LatentPDE(
+            form,
+            fourier,
+            self.representation_dim(),
+            c.basis,
+            d,
+            c.pde_width,
+            c.pde_depth,
+            self.nonlinear,
+        )
 
-    def field(self, tx: Tensor, coeffs: Tensor) -> Tensor:
-        """Latent field ``u`` ``[N, d]`` at rows ``tx`` ``[N, 1 + d]`` with coefficients ``[N, p·d]``."""
-        return self.operator(tx, tx.new_zeros(tx.shape[0], 0), coeffs)
-
-    def right_hand_side(self, tx: Tensor, der: FieldDerivatives) -> Tensor | tuple[Tensor, Tensor]:
-        """``F`` ``[N, d]`` (emergent) or ``(F, ν)`` ``[N, 1]`` each (Burgers) at rows ``tx``."""
-        phi = self.operator.fourier(tx)
-        out = self.rhs(torch.cat([phi, der.u, der.grad_y.flatten(1), der.lap_y], dim=-1))
-        if self.pde_form == "emergent":
-            return out
-        return out[:, :1], F.softplus(out[:, 1:2])
+    def represent(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """Node representation ``z`` ``[n, c]`` and branch coefficients ``b`` ``[n, p·d]``."""
+        inputs = node_inputs(batch)
+        if not self.message_passing:
+            coeffs = self.branch(inputs)
+            return coeffs, coeffs
+        tokens = self.attend(self.mp(batch.graph, self.embed(inputs)))
+        return tokens, self.branch_out(tokens)
 
     def forward(self, batch: Batch) -> ModelOutput:
-        coeffs = self.encode(batch)  # [n, p·d]
-        n, d = coeffs.shape[0], self.config.latent_dim
-        times = horizon_times(batch)  # [H, 1]
-        horizon = times.shape[0]
-        tx = torch.cat([times.repeat(n, 1), times.new_zeros(n * horizon, d)], dim=-1)
-        u = self.field(tx, coeffs.repeat_interleave(horizon, dim=0))
-        increments = self.reduction(u).view(n, horizon)
-        output = ModelOutput(prediction=increments)
+        z, coeffs = self.represent(batch)
+        n, d, horizon = coeffs.shape[0], self.config.latent_dim, batch.horizon
+        tx = supervised_points(n, horizon, d, coeffs.dtype, coeffs.device)
+        coeffs_rep = coeffs.repeat_interleave(horizon, dim=0)
+        field = BoundOperator(self.operator, tx.new_zeros(tx.shape[0], 0), coeffs_rep)
         c = self.config
-        # The residual is a diagnostic in evaluation, a loss in training (unless both weights are 0).
-        if c.w_pde > 0 or c.w_gpde > 0 or not self.training:
-            points, device, dtype = c.collocation, coeffs.device, coeffs.dtype
-            # fresh points every training step; fixed ones in evaluation (reproducible scores)
-            gen = None if self.training else torch.Generator(device).manual_seed(0)
-            nodes = torch.randint(0, n, (points,), device=device, generator=gen)
-            t = torch.rand(points, 1, device=device, dtype=dtype, generator=gen)
-            y = c.collocation_std * torch.randn(
-                points, d, device=device, dtype=dtype, generator=gen
+        w_gpde = gradient_penalty_weight(c.w_gpde, c.t_freq_std)
+        aux: dict[str, Tensor] = {}
+        diagnostics: dict[str, Tensor] = {}
+        # The residual is a loss in training (unless both weights are 0), a diagnostic always.
+        if c.w_pde > 0 or w_gpde > 0 or not self.training:
+            result = self.latent_pde.residual(
+                field, tx, z.repeat_interleave(horizon, dim=0), coeffs_rep, w_gpde > 0
             )
-            coll_coeffs = coeffs.index_select(0, nodes)
-            result = pde_residual(
-                lambda x: self.field(x, coll_coeffs),
-                self.right_hand_side,
-                torch.cat([t, y], dim=-1),
-                form=self.pde_form,
-                with_gradient=c.w_gpde > 0,
-            )
+            u = result.derivatives.u
             mse = result.residual.square().mean()
-            output.aux_losses["pde"] = c.w_pde * mse
+            if c.w_pde > 0 or w_gpde > 0:
+                aux["pde"] = c.w_pde * mse
+            diagnostics["pde_residual"] = mse.detach()
             if result.gradient is not None:
-                output.aux_losses["gpde"] = c.w_gpde * result.gradient.square().mean()
-            output.diagnostics["pde_residual"] = mse.detach()
-        return output
+                g2 = result.gradient.square().mean()
+                aux["gpde"] = w_gpde * g2
+                diagnostics["pde_residual_grad"] = g2.detach()
+        else:
+            u = field(tx)
+        increments = self.reduction(u).view(n, horizon)
+        return ModelOutput(prediction=increments, aux_losses=aux, diagnostics=diagnostics)
 
 
 def _pi_sizes(
-    sizes: dict[str, dict[str, Any]], base_extra: dict[str, Any]
+    sizes: dict[str, dict[str, Any]], tiny_extra: dict[str, Any], base_extra: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
+    """The forecast baseline's sizes plus the PDE module (tiny: 150k ± 10% in all)."""
     return {
-        "tiny": {**sizes["tiny"], "latent_dim": 2, "pde_width": 64, "collocation": 32},
+        "tiny": {**sizes["tiny"], "latent_dim": 2, **tiny_extra},
         "base": {**sizes["base"], "latent_dim": 2, **base_extra},
     }
 
@@ -145,14 +158,20 @@ def _pi_sizes(
 class DeepONetPI(PhysicsInformedDeepONet):
     """Physics-informed ``don``: residual-MLP branch, linear latent operator, latent-PDE loss."""
 
-    SIZES = _pi_sizes(_DON_SIZES, {"depth": 14, "pde_width": 1024, "coord_features": 256})
+    SIZES = _pi_sizes(
+        _DON_SIZES,
+        {"width": 88, "pde_width": 32},
+        {"depth": 14, "pde_width": 1024, "coord_features": 256},
+    )
 
 
 @register_model("don-mp-pi")
 class DeepONetMPPI(PhysicsInformedDeepONet):
     """Physics-informed ``don-mp``: message passing + transformer branch, latent-PDE loss."""
 
-    SIZES = _pi_sizes(_MP_SIZES, {"depth": 7, "pde_width": 1024, "coord_features": 256})
+    SIZES = _pi_sizes(
+        _MP_SIZES, {"pde_width": 24}, {"depth": 7, "pde_width": 1024, "coord_features": 256}
+    )
     message_passing = True
 
 
@@ -160,6 +179,8 @@ class DeepONetMPPI(PhysicsInformedDeepONet):
 class NomadMPPI(PhysicsInformedDeepONet):
     """Physics-informed ``nomad-mp``: nonlinear latent operator, latent-PDE loss."""
 
-    SIZES = _pi_sizes(_NOMAD_SIZES, {"depth": 7, "pde_width": 1024, "coord_features": 256})
+    SIZES = _pi_sizes(
+        _NOMAD_SIZES, {"pde_width": 24}, {"depth": 7, "pde_width": 1024, "coord_features": 256}
+    )
     message_passing = True
     nonlinear = True

@@ -145,7 +145,7 @@ class GCN(ResidualGNN):
     """Residual GCN of ``dgl.nn.GraphConv`` layers with self-loops."""
 
     SIZES: dict[str, dict[str, Any]] = {
-        "tiny": {"width": 64, "depth": 3},
+        "tiny": {"width": 152, "depth": 5},
         "base": {"width": 7424, "depth": 4},
     }
     layer_kind = "gcn"
@@ -156,7 +156,7 @@ class GAT(ResidualGNN):
     """Residual GAT of ``dgl.nn.GATConv`` layers (heads concatenated) with self-loops."""
 
     SIZES: dict[str, dict[str, Any]] = {
-        "tiny": {"width": 64, "depth": 3, "heads": 4},
+        "tiny": {"width": 152, "depth": 5, "heads": 4},
         "base": {"width": 7424, "depth": 4, "heads": 16},
     }
     layer_kind = "gat"
@@ -174,7 +174,7 @@ class MPNN(ForecastModel):
 
     Config = MPNNConfig
     SIZES: dict[str, dict[str, Any]] = {
-        "tiny": {"width": 48, "depth": 3},
+        "tiny": {"width": 76, "depth": 3},
         "base": {"width": 1536, "depth": 15},
     }
 

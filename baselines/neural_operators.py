@@ -75,7 +75,7 @@ class WindowFNO(NeuralOperatorModel):
     Config = FNOConfig
     operator_class: type[FNO] = FNO
     SIZES: dict[str, dict[str, Any]] = {
-        "tiny": {"hidden_channels": 32, "n_layers": 4, "n_modes": 8},
+        "tiny": {"hidden_channels": 52, "n_layers": 4, "n_modes": 8},
         # 4 layers × (2·h²·5 spectral + h² skip + h² MLP) ≈ 264M real parameters.
         "base": {"hidden_channels": 2250, "n_layers": 4, "n_modes": 8},
     }
@@ -118,7 +118,7 @@ class WindowTFNOModel(WindowFNO):
 
     operator_class = TFNO
     SIZES: dict[str, dict[str, Any]] = {
-        "tiny": {"hidden_channels": 32, "n_layers": 4, "n_modes": 8, "rank": 0.5},
+        "tiny": {"hidden_channels": 68, "n_layers": 4, "n_modes": 8, "rank": 0.5},
         "base": {"hidden_channels": 2890, "n_layers": 4, "n_modes": 8, "rank": 0.5},
     }
 
@@ -141,7 +141,7 @@ class DiskGINO(NeuralOperatorModel):
 
     Config = GINOConfig
     SIZES: dict[str, dict[str, Any]] = {
-        "tiny": {"hidden_channels": 32, "n_layers": 2, "n_modes": 8, "latent_grid": 16},
+        "tiny": {"hidden_channels": 27, "n_layers": 2, "n_modes": 8, "latent_grid": 16},
         "base": {
             "hidden_channels": 470,
             "n_layers": 4,

@@ -36,13 +36,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     transfer = kinds.add_parser(
         "transfer",
-        help="pretrain forecast → fine-tune effective (and the reverse) versus scratch",
-        description="Positive transfer = error(scratch)/error(transferred) − 1, same fine-tuning "
-        "budget for both, per model, mean ± std over seeds.",
+        help="forecast-only vs joint (latent PDE) training per PDE-capable model; "
+        "or --protocol finetune",
+        description="joint (default, the ROMA paper's question): per model and seed, "
+        "forecast-only (w_pde = w_gpde = 0) against joint training (w_pde = 1, w_gpde = "
+        "1/σ_t²), --steps each, scored on forecast error, pde_residual and coarse_error. "
+        "finetune: pretrain on one learning task, fine-tune on the other, versus scratch "
+        "for the same total steps; positive transfer = error(scratch)/error(transferred) − 1.",
     )
     _common(transfer)
-    transfer.add_argument("--pretrain-steps", type=steps_arg, required=True)
-    transfer.add_argument("--finetune-steps", type=steps_arg, required=True)
+    transfer.add_argument(
+        "--protocol", choices=("joint", "finetune"), default="joint",
+        help="joint (default) or finetune",
+    )  # fmt: skip
+    transfer.add_argument("--pretrain-steps", type=steps_arg, help="finetune protocol only")
+    transfer.add_argument("--finetune-steps", type=steps_arg, help="finetune protocol only")
+    transfer.add_argument(
+        "--readme", type=Path,
+        help="joint protocol: regenerate this README's transfer section (between "
+        "<!-- transfer:begin --> and <!-- transfer:end -->) from the study CSV",
+    )  # fmt: skip
     transfer.set_defaults(handler=run_transfer)
 
     scaling = kinds.add_parser(
@@ -101,13 +114,31 @@ def run_transfer(args: argparse.Namespace) -> int:
     from roma_bench.cli import UsageError
     from roma_bench.studies.transfer import run_transfer_study
 
-    for flag in ("pretrain_steps", "finetune_steps"):
-        if getattr(args, flag) < 1:
-            raise UsageError(f"--{flag.replace('_', '-')}: must be at least 1")
-    rows, files = run_transfer_study(
-        _base(args), args.models, args.seeds, pretrain_steps=args.pretrain_steps,
-        finetune_steps=args.finetune_steps, tracking_uri=args.tracking_uri, out_dir=args.out_dir,
-    )  # fmt: skip
+    if args.protocol == "finetune":
+        for flag in ("pretrain_steps", "finetune_steps"):
+            if getattr(args, flag) is None or getattr(args, flag) < 1:
+                raise UsageError(f"--{flag.replace('_', '-')}: the finetune protocol needs ≥ 1")
+        if args.readme is not None:
+            raise UsageError("--readme: only the joint protocol writes a README section")
+    else:
+        for flag in ("pretrain_steps", "finetune_steps"):
+            if getattr(args, flag) is not None:
+                raise UsageError(
+                    f"--{flag.replace('_', '-')}: only for --protocol finetune "
+                    "(the joint protocol trains both arms for --steps)"
+                )
+    try:
+        rows, files = run_transfer_study(
+            _base(args), args.models, args.seeds, protocol=args.protocol,
+            pretrain_steps=args.pretrain_steps, finetune_steps=args.finetune_steps,
+            tracking_uri=args.tracking_uri, out_dir=args.out_dir,
+        )  # fmt: skip
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if args.readme is not None:
+        from roma_bench.studies.joint import write_readme_section
+
+        print(f"README section: {write_readme_section(files.csv, args.readme)}")
     return _report(rows, files)
 
 

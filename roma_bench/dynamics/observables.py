@@ -13,7 +13,7 @@ from torch import Tensor
 COARSE_CHANNELS = {"kuramoto": 2, "social": 1}
 
 
-def _part_mean(values: Tensor, assignment: Tensor, num_parts: int) -> Tensor:
+def part_mean(values: Tensor, assignment: Tensor, num_parts: int) -> Tensor:
     """``[n, ...] → [m, ...]``: mean of ``values`` over the nodes of each part (0 for empty parts)."""
     shape = (num_parts, *values.shape[1:])
     sums = torch.zeros(shape, dtype=values.dtype, device=values.device)
@@ -30,9 +30,9 @@ def coarse_observables(field: Tensor, assignment: Tensor, num_parts: int, system
     """
     if system == "kuramoto":
         phasors = torch.stack([torch.cos(field), torch.sin(field)], dim=-1)  # [n, T, 2]
-        return _part_mean(phasors, assignment, num_parts)
+        return part_mean(phasors, assignment, num_parts)
     if system == "social":
-        return _part_mean(field, assignment, num_parts).unsqueeze(-1)
+        return part_mean(field, assignment, num_parts).unsqueeze(-1)
     raise ValueError(f"unknown system {system!r}; expected 'kuramoto' or 'social'")
 
 

@@ -85,6 +85,12 @@ class EmptyConfig(StrictModel):
     """Config of a model without knobs (the reference floors)."""
 
 
+TINY_PARAMETERS = 150_000
+"""Parameter budget of every learned model's ``tiny`` size on every tiny card (±10%): one CPU
+budget for ROMA and the baselines alike (tests/baselines/test_tiny_parameter_budget.py)."""
+TINY_TOLERANCE = 0.10
+
+
 class ForecastModel(nn.Module):
     """Base class of every registered model.
 

@@ -1,17 +1,23 @@
-"""Transfer study: pretrain on one learning task, fine-tune on the other, versus scratch.
+"""Transfer study: does learning the effective dynamics help the forecast, and vice versa?
 
-For each model, seed and direction ``source → target`` (forecast → effective and
-effective → forecast):
+``protocol="joint"`` (default; the ROMA paper's question): for each PDE-capable model and
+seed, two runs with the same task, data, seed, optimizer and number of steps that differ only
+in the latent-PDE weights:
 
-1. *pretrain*: train on ``source`` for ``pretrain_steps``;
-2. *transferred*: start from the pretrained weights, train on ``target`` for
-   ``finetune_steps``;
-3. *scratch*: train on ``target`` from a fresh initialization for the same
-   ``finetune_steps`` with the same optimizer settings and seed.
+- *forecast-only*: ``w_pde = w_gpde = 0`` (the reference's plain runs);
+- *joint*: data loss + ``w_pde``·residual + ``w_gpde``·penalty with ``w_pde = 1`` and the
+  model's default ``w_gpde`` (``1/σ_t²``; the reference's ED runs).
 
-Both target runs are scored on the clean test split of ``target`` (its primary metric)
-and ``positive transfer = error(scratch) / error(transferred) − 1`` (> 0: pretraining
-helped). The summary reports its mean ± std over seeds per model and direction.
+Both are scored on the clean test split: the forecast error (the card's primary forecast
+metric: effective → forecast transfer), the latent-PDE residual ``pde_residual`` and the
+coarse-observable error ``coarse_error`` (forecast → effective). The summary gives, per model
+and arm, mean ± std over seeds, and ``joint / forecast-only − 1`` per column.
+
+``protocol="finetune"`` (the former study): for each direction ``source → target``
+(forecast → effective and effective → forecast) pretrain on ``source`` for
+``pretrain_steps``, fine-tune on ``target`` for ``finetune_steps``, versus *scratch* on
+``target`` for ``pretrain_steps + finetune_steps`` (the same total budget); positive transfer
+``= error(scratch) / error(transferred) − 1`` (> 0: pretraining helped).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from roma_bench.studies.common import (
     StudyFiles,
@@ -40,12 +46,13 @@ from roma_bench.studies.common import (
 )
 from roma_bench.training.config import TrainConfig
 
+Protocol = Literal["joint", "finetune"]
 DIRECTIONS: tuple[tuple[str, str], ...] = (("forecast", "effective"), ("effective", "forecast"))
 
 
 @dataclass(frozen=True)
 class TransferPlan:
-    """The three runs of one (model, seed, direction); ``scratch`` and ``finetune`` share a budget."""
+    """The three runs of one (model, seed, direction); ``scratch`` gets pretrain + fine-tune steps."""
 
     model: str
     seed: int
@@ -64,7 +71,8 @@ def plan_transfer(
     finetune_steps: int,
     directions: Sequence[tuple[str, str]] = DIRECTIONS,
 ) -> list[TransferPlan]:
-    """Every run of the study; the fine-tune and scratch configs differ only in their start."""
+    """Every run of the finetune protocol; scratch differs from fine-tune only in its start and
+    its steps (``pretrain_steps + finetune_steps``: the pretrain → fine-tune total)."""
     plans = []
     for model in models:
         for seed in seeds:
@@ -73,14 +81,11 @@ def plan_transfer(
                 pretrain = base.model_copy(
                     update={**common, "learning_task": source, "steps": pretrain_steps}
                 )
-                target_config = base.model_copy(
+                finetune = base.model_copy(
                     update={**common, "learning_task": target, "steps": finetune_steps}
                 )
-                plans.append(
-                    TransferPlan(
-                        model, seed, source, target, pretrain, target_config, target_config
-                    )
-                )
+                scratch = finetune.model_copy(update={"steps": pretrain_steps + finetune_steps})
+                plans.append(TransferPlan(model, seed, source, target, pretrain, finetune, scratch))
     return plans
 
 
@@ -89,22 +94,40 @@ def run_transfer_study(
     models: Sequence[str],
     seeds: Sequence[int] = (0, 1, 2),
     *,
-    pretrain_steps: int,
-    finetune_steps: int,
+    protocol: Protocol = "joint",
+    pretrain_steps: int | None = None,
+    finetune_steps: int | None = None,
     directions: Sequence[tuple[str, str]] = DIRECTIONS,
     tracking_uri: str | None = None,
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
     command: str | None = None,
 ) -> tuple[list[dict[str, Any]], StudyFiles]:
-    """Run the study; returns its rows (one per model, seed, direction) and the files written."""
+    """Run the study; returns its rows and the files written.
+
+    ``joint`` (:mod:`roma_bench.studies.joint`): ``base.steps`` per arm, files
+    ``transfer-<task>.*``; ``finetune``: one row per model, seed and direction, files
+    ``transfer-finetune-<task>.*``, needs ``pretrain_steps`` and ``finetune_steps``.
+    """
+    if protocol == "joint":
+        from roma_bench.studies.joint import run_joint_study
+
+        return run_joint_study(
+            base, models, seeds, tracking_uri=tracking_uri, out_dir=out_dir,
+            train_fn=train_fn, command=command,
+        )  # fmt: skip
+    if protocol != "finetune":
+        raise ValueError(f"transfer study: unknown protocol {protocol!r} (joint or finetune)")
+    if pretrain_steps is None or finetune_steps is None:
+        raise ValueError("transfer study (finetune): give pretrain_steps and finetune_steps")
     if train_fn is None:
         from roma_bench.training.fit import train as train_fn
     command = command or current_command()
     plans = plan_transfer(base, models, seeds, pretrain_steps, finetune_steps, directions)
-    files = study_files("transfer", base.task, out_dir)
+    files = study_files("transfer-finetune", base.task, out_dir)
     rows: list[dict[str, Any]] = []
     params = {
+        "protocol": "finetune",
         "task": base.task,
         "models": ",".join(models),
         "seeds": ",".join(map(str, seeds)),
@@ -226,8 +249,9 @@ def _plot(summary: Sequence[dict[str, Any]], path: Path, task: str) -> None:
 
 def _body(summary: Sequence[dict[str, Any]], params: dict[str, Any]) -> str:
     return (
-        f"Pretraining {params['pretrain_steps']} steps; fine-tuning and scratch "
-        f"{params['finetune_steps']} steps each (same optimizer, same seed); seeds "
+        f"Pretraining {params['pretrain_steps']} steps then fine-tuning "
+        f"{params['finetune_steps']} steps, versus scratch for the same total (same optimizer, "
+        f"same seed); seeds "
         f"{params['seeds']}. Positive transfer = error(scratch)/error(transferred) − 1 on the "
         "target task's clean test split (> 0: pretraining helped).\n\n" + markdown_table(summary)
     )

@@ -27,8 +27,9 @@ rounding of the stored field and are left out. ``state``
 ablation: history and target raw in, predictions raw out (``state`` and unscaled
 differences are still given, so a
 model's input width does not depend on the mode). Floors (``learnable = False``) always
-receive the raw batch. A model's own ``coarse_prediction`` is left as it is (coarse
-observables are bounded); without one, the harness aggregates the *decoded* prediction.
+receive the raw batch. A model's own ``coarse_prediction`` is in the state's units
+(:meth:`Normalization.decode_coarse`: unchanged for Kuramoto phasor means, times ℓ for social
+activity); without one, the harness aggregates the *decoded* prediction.
 """
 
 from __future__ import annotations
@@ -118,6 +119,15 @@ class Normalization:
             future=None,
         )
 
+    def decode_coarse(self, coarse: Tensor, system: str) -> Tensor:
+        """A model's own coarse prediction ``[m, H, C]`` in the state's units → observables:
+        Kuramoto phasor means unchanged, social mean activity ``ℓ·(u/ℓ)``."""
+        if system == "social":
+            if self.level_scale is None:
+                raise ValueError("the social system's coarse prediction needs the level_scale")
+            return coarse * self.level_scale
+        return coarse
+
     def decode(self, batch: Batch, prediction: Tensor) -> Tensor:
         """``[n, H]`` normalized prediction ``f`` on raw ``batch`` → field ``x_t0 + s·f``.
 
@@ -180,6 +190,9 @@ class HarnessModel(nn.Module):
         model_batch = self.normalization.normalize(batch)
         output = self.model(model_batch)
         decoded = replace(output, prediction=self.normalization.decode(batch, output.prediction))
+        if output.coarse_prediction is not None:
+            coarse = self.normalization.decode_coarse(output.coarse_prediction, batch.system)
+            decoded = replace(decoded, coarse_prediction=coarse)
         return HarnessForward(model_batch, output, decoded)
 
     def forward(self, batch: Batch) -> ModelOutput:

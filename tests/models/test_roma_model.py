@@ -12,6 +12,7 @@ from roma_helpers import behind_harness, make_batch, make_spec
 from roma_bench.cli import main
 from roma_bench.config import ConfigError
 from roma_bench.models.base import load_checkpoint, save_checkpoint
+from roma_bench.models.roma.latent_pde import gradient_penalty_weight
 from roma_bench.registry import build_model, get_model_class
 
 SMALL = {"pool_init_size": 4, "index_size": 16}
@@ -36,7 +37,9 @@ def test_forward_contract(system: str) -> None:
     assert {"pde_residual", "pde_residual_grad", "entropy_s", "link_loss"} <= set(out.diagnostics)
     cfg = model.config
     assert torch.allclose(out.aux_losses["pde"], cfg.w_pde * out.diagnostics["pde_residual"])
-    assert torch.allclose(out.aux_losses["gpde"], cfg.w_gpde * out.diagnostics["pde_residual_grad"])
+    w_gpde = gradient_penalty_weight(cfg.w_gpde, cfg.t_freq_std)
+    assert w_gpde * cfg.t_freq_std**2 == pytest.approx(1.0)  # the default: effective penalty
+    assert torch.allclose(out.aux_losses["gpde"], w_gpde * out.diagnostics["pde_residual_grad"])
     loss = out.prediction.square().mean() + sum(out.aux_losses.values())
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]

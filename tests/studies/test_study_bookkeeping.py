@@ -15,6 +15,7 @@ import pytest
 
 from roma_bench.cards import load_card
 from roma_bench.studies.common import read_csv
+from roma_bench.studies.joint import plan_joint, write_readme_section
 from roma_bench.studies.noise import run_noise_study
 from roma_bench.studies.scaling import run_scaling_study
 from roma_bench.studies.transfer import plan_transfer, run_transfer_study
@@ -55,7 +56,7 @@ def test_transfer_fine_tune_and_scratch_share_one_budget(tmp_path: Path, trackin
     base = TrainConfig(model_name="gcn", task="km-tiny", steps=999, optim={"lr": 3e-3})
     trainer = RecordingTrainer(tmp_path, lambda c: 0.5 if c.init_checkpoint else 1.0 + 0.1 * c.seed)
     rows, files = run_transfer_study(
-        base, ["gcn", "don"], [0, 1, 2], pretrain_steps=7, finetune_steps=3,
+        base, ["gcn", "don"], [0, 1, 2], protocol="finetune", pretrain_steps=7, finetune_steps=3,
         tracking_uri=tracking, out_dir=tmp_path / "studies", train_fn=trainer, command="cmd",
     )  # fmt: skip
     assert len(trainer.calls) == 2 * 3 * 2 * 3  # models × seeds × directions × (pre, fine, scratch)
@@ -64,14 +65,16 @@ def test_transfer_fine_tune_and_scratch_share_one_budget(tmp_path: Path, trackin
         assert pre.steps == 7 and pre.init_checkpoint is None
         assert fine.init_checkpoint == str(tmp_path / f"ckpt-{k + 1}.pt")  # the pretrained weights
         assert scratch.init_checkpoint is None
-        # Same budget and settings: the two target runs differ only in their initial weights.
-        assert fine.model_dump(exclude={"init_checkpoint"}) == scratch.model_dump(
-            exclude={"init_checkpoint"}
+        # Same total budget: scratch trains as long as pretrain + fine-tune, otherwise the two
+        # target runs differ only in their initial weights.
+        assert fine.model_dump(exclude={"init_checkpoint", "steps"}) == scratch.model_dump(
+            exclude={"init_checkpoint", "steps"}
         )
+        assert scratch.steps == pre.steps + fine.steps == 10
         assert fine.steps == 3 and fine.learning_task != pre.learning_task
         assert fine.optim.lr == 3e-3 and fine.seed == pre.seed
         assert fine_kw["nested"] is True and fine_kw["tags"]["mlflow.parentRunId"]
-    assert {r["finetune_steps"] for r in rows} == {r["scratch_steps"] for r in rows} == {3}
+    assert {r["finetune_steps"] for r in rows} == {3} and {r["scratch_steps"] for r in rows} == {10}
     for row in rows:
         assert row["positive_transfer"] == pytest.approx((1.0 + 0.1 * row["seed"]) / 0.5 - 1)
     table = read_csv(files.csv)
@@ -86,8 +89,8 @@ def test_transfer_fine_tune_and_scratch_share_one_budget(tmp_path: Path, trackin
 def test_transfer_plan_refers_only_to_the_budget_asked() -> None:
     base = TrainConfig(model_name="gcn", task="km-tiny", steps=10, init_checkpoint="x.pt")
     plans = plan_transfer(base, ["gcn"], [0, 1, 2], 20, 5)
-    assert len(plans) == 6 and all(p.scratch is p.finetune for p in plans)
-    assert all(p.pretrain.init_checkpoint is None and p.scratch.steps == 5 for p in plans)
+    assert len(plans) == 6 and all(p.finetune.steps == 5 for p in plans)
+    assert all(p.pretrain.init_checkpoint is None and p.scratch.steps == 25 for p in plans)
 
 
 def test_a_failed_model_is_recorded_and_the_others_go_on(tmp_path: Path, tracking: str) -> None:
@@ -97,7 +100,7 @@ def test_a_failed_model_is_recorded_and_the_others_go_on(tmp_path: Path, trackin
         return 1.0
 
     rows, _ = run_transfer_study(
-        TrainConfig(model_name="gcn", task="km-tiny"), ["don", "gcn"], [0], pretrain_steps=1,
+        TrainConfig(model_name="gcn", task="km-tiny"), ["don", "gcn"], [0], protocol="finetune", pretrain_steps=1,
         finetune_steps=1, tracking_uri=tracking, out_dir=tmp_path, train_fn=RecordingTrainer(tmp_path, error_of),
     )  # fmt: skip
     assert [r["status"] for r in rows[:2]] == ["failed: RuntimeError: loss is nan"] * 2
@@ -126,8 +129,59 @@ def test_scaling_study_widths_and_fit(tmp_path: Path, tracking: str) -> None:
         TrainConfig(model_name="roma", task="km-tiny", steps=5), ["roma"],
         width_factors=(0.5, 1, 2, 4), tracking_uri=tracking, out_dir=tmp_path, train_fn=trainer,
     )  # fmt: skip
-    assert [c.model["dec_width"] for c, _ in trainer.calls] == [32, 64, 128, 256]
-    assert [c.model["enc_width"] for c, _ in trainer.calls] == [16, 32, 64, 128]
+    assert [c.model["dec_width"] for c, _ in trainer.calls] == [16, 36, 72, 144]  # ÷ heads
+    assert [c.model["enc_width"] for c, _ in trainer.calls] == [8, 16, 32, 64]
     assert len(fits) == 1 and fits[0]["points"] == 4
     assert fits[0]["alpha"] == pytest.approx(0.25) and fits[0]["alpha_se"] < 1e-9
     assert np.isfinite(read_csv(files.csv)["error"]).all()
+
+
+def test_joint_protocol_arms_differ_only_in_the_pde_weights(tmp_path: Path, tracking: str) -> None:
+    """Forecast-only vs joint: same steps, data, seed, optimizer; only w_pde/w_gpde differ."""
+    base = TrainConfig(
+        model_name="roma", task="km-tiny", steps=17, optim={"lr": 2e-3}, model={"dec_width": 40}
+    )
+
+    def error_of(config: TrainConfig) -> float:
+        return 0.8 if config.model.get("w_pde") == 1.0 else 1.0
+
+    class ScoringTrainer(RecordingTrainer):
+        def __call__(self, config: TrainConfig, **kwargs: Any) -> TrainResult:
+            result = super().__call__(config, **kwargs)
+            joint = config.model.get("w_pde") == 1.0
+            result.metrics.update(pde_residual=0.1 if joint else 5.0, coarse_error=0.3)
+            return result
+
+    trainer = ScoringTrainer(tmp_path, error_of)
+    rows, files = run_transfer_study(
+        base, ["roma", "don-pi"], [0, 1, 2], tracking_uri=tracking, out_dir=tmp_path / "s",
+        train_fn=trainer, command="cmd",
+    )  # fmt: skip
+    assert len(trainer.calls) == 2 * 3 * 2  # models × seeds × arms
+    for k in range(0, len(trainer.calls), 2):
+        (plain, _), (joint, _) = trainer.calls[k : k + 2]
+        assert plain.model == {"dec_width": 40, "w_pde": 0.0, "w_gpde": 0.0}
+        assert joint.model == {"dec_width": 40, "w_pde": 1.0}  # w_gpde: the default 1/σ_t²
+        assert plain.model_dump(exclude={"model"}) == joint.model_dump(exclude={"model"})
+        assert plain.steps == joint.steps == 17 and plain.learning_task == "forecast"
+    assert [r["arm"] for r in rows[:2]] == ["forecast-only", "joint"]
+    assert all(r["status"] == "ok" and r["steps_done"] == 17 for r in rows)
+    forecast = load_card("km-tiny").primary_metric("forecast")
+    assert {r["forecast_metric"] for r in rows} == {forecast}
+    assert [r["forecast_error"] for r in rows[:2]] == [1.0, 0.8]
+    assert [r["pde_residual"] for r in rows[:2]] == [5.0, 0.1]
+    assert files.csv.name == "transfer-km-tiny.csv" and len(read_csv(files.csv)) == 12
+    md = files.md.read_text()
+    assert "(-20.0%)" in md and "(-98.0%)" in md  # joint / forecast-only − 1
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# Studies\n<!-- transfer:begin -->\nold\n<!-- transfer:end -->\ntail\n")
+    write_readme_section(files.csv, readme)
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("<!-- transfer:end -->\ntail\n")
+    assert "| roma | joint | 3 | 0.8 ± " in text and "(-20.0%)" in text and "`cmd`" in text
+
+
+def test_joint_protocol_refuses_a_model_without_a_latent_pde() -> None:
+    with pytest.raises(ValueError, match="model 'gcn' has no latent PDE"):
+        plan_joint(TrainConfig(model_name="gcn", task="km-tiny"), ["gcn"], [0])

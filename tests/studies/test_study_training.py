@@ -26,12 +26,12 @@ def base(km_tiny_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_transfer_study_trains_pretrain_finetune_and_scratch(base: TrainConfig, tmp_path: Path):
     rows, files = run_transfer_study(
-        base, ["gcn"], [0], pretrain_steps=4, finetune_steps=2,
+        base, ["gcn"], [0], protocol="finetune", pretrain_steps=4, finetune_steps=2,
         directions=[("forecast", "effective")], out_dir=tmp_path / "studies", command="test",
     )  # fmt: skip
     (row,) = rows
     assert row["status"] == "ok", row["status"]
-    assert row["pretrain_steps"] == 4 and row["finetune_steps"] == row["scratch_steps"] == 2
+    assert row["pretrain_steps"] == 4 and row["finetune_steps"] == 2 and row["scratch_steps"] == 6
     assert row["metric"] == "coarse_error" and row["error_scratch"] > 0
     expected = row["error_scratch"] / row["error_transferred"] - 1
     assert row["positive_transfer"] == pytest.approx(expected)

@@ -17,11 +17,19 @@ Forward pass for a batch of ``n`` nodes, lookback κ, horizon H:
    ``b`` ``[p, x_dim]`` per token (:mod:`.attention`).
 5. **Operator head**: ``u(τ, y)`` by DeepONet/NOMAD with trunk over ``[φ(τ, y), z]``;
    ``ŷ_ik = R(u_i(τ_k, 0))`` at the relative target times ``τ_k = k`` (frames).
-6. **Effective dynamics**: a second operator sharing the branch (its own context
-   embedding when ``pde_context``) gives the latent PDE's right-hand side; residual
-   ``r`` from :func:`~.pde.pde_residual` at the same points.
+6. **Effective dynamics** (:class:`~.latent_pde.LatentPDE`, the module the ``-pi``
+   baselines share): a second operator conditioned on ``z`` and the branch coefficients
+   (from its own context embedding when ``pde_context``) gives the latent PDE's right-hand
+   side; residual ``r`` at the same points (:func:`~.latent_pde.supervised_points`). It is
+   computed in training when a PDE weight is > 0 and always in evaluation.
 
-Auxiliary losses (already weighted): ``pde = w_pde·mean(r²)``, ``gpde = w_gpde·mean(|∇r|²)``,
+7. **Coarse head** (effective learning task only, :mod:`.coarse_head`): the card's coarse
+   observables ``[m, H, C]`` read out from the supernodes' branch coefficients through the
+   learned assignment (``ModelOutput.coarse_prediction``); other models average their fine
+   forecast over the card's partition.
+
+Auxiliary losses (already weighted): ``pde = w_pde·mean(r²)``, ``gpde = w_gpde·mean(|∇r|²)``
+(default ``w_gpde = 1/σ_t²``, :func:`~.latent_pde.gradient_penalty_weight`),
 ``pool_entropy_s = w_ms·w_pool_s·Σ_l H_S``, ``pool_entropy_a = w_ms·w_pool_a·Σ_l H_A``,
 ``link = w_ms·w_link·L_link``. The trainer adds the data loss (MSE of the normalized
 targets by default).
@@ -43,8 +51,14 @@ from roma_bench.models.roma.attention import (
     TokenEmbedding,
     coarse_fine_summary,
 )
+from roma_bench.models.roma.coarse_head import CoarseHead
 from roma_bench.models.roma.config import SIZES, RomaConfig
 from roma_bench.models.roma.encoder import Precoder
+from roma_bench.models.roma.latent_pde import (
+    LatentPDE,
+    gradient_penalty_weight,
+    supervised_points,
+)
 from roma_bench.models.roma.manifold import PoincareBall
 from roma_bench.models.roma.operator import (
     BoundOperator,
@@ -52,7 +66,6 @@ from roma_bench.models.roma.operator import (
     LatentOperator,
     Reduction,
 )
-from roma_bench.models.roma.pde import FieldDerivatives, pde_residual
 from roma_bench.models.roma.renorm import CoarseGraining, FermiDiracDecoder
 from roma_bench.registry import register_model
 
@@ -88,7 +101,7 @@ class Roma(ForecastModel):
             cfg.mlp_factor,
         )
         embed = self.precoder.out_dim
-        self.link = FermiDiracDecoder(ball, cfg.r, cfg.t, cfg.neg_ratio)
+        self.link = FermiDiracDecoder(ball, cfg.r, cfg.t, cfg.neg_ratio, cfg.learn_rt)
         self.pool = CoarseGraining(
             embed, cfg.pool_sizes, cfg.pool_width, cfg.pool_depth, ball, cfg.mlp_factor
         )
@@ -115,21 +128,19 @@ class Roma(ForecastModel):
             cfg.ffn_factor,
             cfg.dropout,
         )
+        # the effective task's own coarse head (needs supernodes; else the harness averages)
+        self.coarse_head = (
+            CoarseHead(p * x_dim, spec.coarse_channels, spec.horizon)
+            if spec.task == "effective" and cfg.pool_steps > 0
+            else None
+        )
         fourier = FourierFeatures(x_dim, cfg.coord_dim, cfg.t_freq_std, cfg.y_freq_std)
         width, layers = cfg.trunk_hidden, cfg.trunk_layers
         self.decoder = LatentOperator(fourier, embed, p, x_dim, x_dim, width, layers, cfg.nonlinear)
         self.reduction = Reduction(cfg.reduction, x_dim)
-        if self.pde_form == "emergent":
-            cond = embed + x_dim + x_dim * x_dim + x_dim  # z, u, ∇u, Δu
-            self.pde_rhs = LatentOperator(
-                fourier, cond, p, x_dim, x_dim, width, layers, cfg.nonlinear
-            )
-            self.pde_viscosity = None
-        else:
-            self.pde_rhs = LatentOperator(fourier, embed, p, x_dim, 1, width, layers, cfg.nonlinear)
-            self.pde_viscosity = LatentOperator(
-                fourier, embed, p, x_dim, 1, width, layers, cfg.nonlinear
-            )
+        self.latent_pde = LatentPDE(
+            self.pde_form, fourier, embed, p, x_dim, width, layers, cfg.nonlinear
+        )
 
     # ---------------------------------------------------------------- inputs
     def _inputs(self, batch: Batch) -> tuple[Tensor, Tensor]:
@@ -193,69 +204,48 @@ class Roma(ForecastModel):
         contexts = torch.cat([z, *coarse.features], dim=0)
         level_sizes = [n] + [f.shape[0] for f in coarse.features]
         tokens = self.tokens(histories, contexts, level_sizes, context=0)
-        coeffs, maps = self.branch(tokens, need_weights)
-        coeffs = coeffs[:n]
+        all_coeffs, maps = self.branch(tokens, need_weights)
+        coeffs = all_coeffs[:n]
+        coarse_prediction = None
+        if self.coarse_head is not None and batch.state is not None:
+            m1 = level_sizes[1]
+            coarse_prediction = self.coarse_head(
+                coarse.assignments[0], all_coeffs[n : n + m1], batch.state,
+                batch.coarse_assignment, batch.num_parts,
+            )  # fmt: skip
 
         # points (τ_k, y = 0) for every fine node and target step, node-major
-        taus = torch.arange(1, H + 1, dtype=z.dtype, device=z.device)
-        tx = torch.zeros(n * H, 1 + cfg.x_dim, dtype=z.dtype, device=z.device)
-        tx[:, 0] = taus.repeat(n)
+        tx = supervised_points(n, H, cfg.x_dim, z.dtype, z.device)
         cond = z.repeat_interleave(H, dim=0)
         coeffs_rep = coeffs.repeat_interleave(H, dim=0)
 
         u_fn = BoundOperator(self.decoder, cond, coeffs_rep)
-        if cfg.w_pde > 0 or cfg.w_gpde > 0:
+        w_gpde = gradient_penalty_weight(cfg.w_gpde, cfg.t_freq_std)
+        # The residual is a loss in training (unless both weights are 0), a diagnostic always
+        # in evaluation (so forecast-only runs report it too: the transfer study's column).
+        if cfg.w_pde > 0 or w_gpde > 0 or not self.training:
             if cfg.pde_context:
                 pde_tokens = self.tokens(histories, contexts, level_sizes, context=1)
                 pde_coeffs = self.branch(pde_tokens)[0][:n].repeat_interleave(H, dim=0)
             else:
                 pde_coeffs = coeffs_rep
-            result = pde_residual(
-                u_fn,
-                _RightHandSide(self, cond, pde_coeffs),
-                tx,
-                self.pde_form,
-                with_gradient=cfg.w_gpde > 0,
-            )
+            result = self.latent_pde.residual(u_fn, tx, cond, pde_coeffs, with_gradient=w_gpde > 0)
             u = result.derivatives.u
             res2 = result.residual.square().mean()
-            aux["pde"] = cfg.w_pde * res2
+            if cfg.w_pde > 0 or w_gpde > 0:
+                aux["pde"] = cfg.w_pde * res2
             diag["pde_residual"] = res2.detach()
             if result.gradient is not None:
                 g2 = result.gradient.square().mean()
-                aux["gpde"] = cfg.w_gpde * g2
+                aux["gpde"] = w_gpde * g2
                 diag["pde_residual_grad"] = g2.detach()
         else:
             u = u_fn(tx)
         increments = self.reduction(u).view(n, H)
-        return ModelOutput(prediction=increments, aux_losses=aux, diagnostics=diag), maps, n
-
-
-class _RightHandSide:
-    """The learned right-hand side ``F(t, y, z, u, ∇u, Δu)`` (emergent) or ``(F, ν)`` (Burgers).
-
-    ``ν = softplus(·) ≥ 0``. ``jet`` also returns its derivatives along the axes of
-    ``(t, y)`` with the field's derivatives held fixed (for the ``gpde`` term).
-    """
-
-    def __init__(self, model: Roma, cond: Tensor, coeffs: Tensor) -> None:
-        self.model, self.cond, self.coeffs = model, cond, coeffs
-
-    def _cond(self, d: FieldDerivatives) -> Tensor:
-        if self.model.pde_viscosity is None:
-            return torch.cat([self.cond, d.u, d.grad_y.flatten(1), d.lap_y], dim=-1)
-        return self.cond
-
-    def __call__(self, tx: Tensor, d: FieldDerivatives) -> Tensor | tuple[Tensor, Tensor]:
-        m, cond = self.model, self._cond(d)
-        if m.pde_viscosity is None:
-            return m.pde_rhs(tx, cond, self.coeffs)
-        return m.pde_rhs(tx, cond, self.coeffs), F.softplus(m.pde_viscosity(tx, cond, self.coeffs))
-
-    def jet(self, tx: Tensor, d: FieldDerivatives) -> tuple[Any, Any]:
-        m, cond = self.model, self._cond(d)
-        value, tangent, _ = m.pde_rhs.jet(tx, cond, self.coeffs, order=1)
-        if m.pde_viscosity is None:
-            return value, tangent
-        raw, raw_tangent, _ = m.pde_viscosity.jet(tx, cond, self.coeffs, order=1)
-        return (value, F.softplus(raw)), (tangent, torch.sigmoid(raw) * raw_tangent)
+        output = ModelOutput(
+            prediction=increments,
+            coarse_prediction=coarse_prediction,
+            aux_losses=aux,
+            diagnostics=diag,
+        )
+        return output, maps, n

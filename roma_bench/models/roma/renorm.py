@@ -7,6 +7,10 @@ with a balanced loss, the mean of the binary cross-entropy over the subgraph's e
 and over as many (``neg_ratio`` ×) uniformly sampled node pairs (non-edges; a sampled
 pair that happens to be an edge is rare in sparse graphs and kept):
 ``L_link = ½ [mean_{(i,j)∈E} −log p_ij + mean_{(i,j)∉E} −log(1 − p_ij)]``.
+As in the reference, ``r`` and ``t`` are learned (``t = exp(log t) > 0``; initial values
+from the config). With them fixed at ``r = 0.5``, ``t = 3`` no pair is more probable than
+``σ(r/t) = 0.54`` and the link loss cannot fall below ``½ softplus(−r/t) = 0.308``;
+``learn_rt=False`` keeps them fixed (an ablation).
 
 **Laplacian renormalization analog** (:class:`CoarseGraining`): at level ``l`` a
 second hyperbolic encoder gives scores ``s`` ``[n_l, m_l]``; after a LayerNorm each
@@ -22,6 +26,7 @@ column is normalized, ``S_ij = s_ij² / Σ_i s_ij²`` (columns of ``S`` sum to 1
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import dgl
@@ -35,14 +40,32 @@ from roma_bench.models.roma.manifold import PoincareBall
 
 
 class FermiDiracDecoder(nn.Module):
-    """``p_ij = σ(−(d_ij² − r)/t)`` on ball points; :meth:`loss` is the balanced link loss."""
+    """``p_ij = σ(−(d_ij² − r)/t)`` on ball points; :meth:`loss` is the balanced link loss.
 
-    def __init__(self, ball: PoincareBall, r: float = 0.5, t: float = 3.0, neg_ratio: int = 1):
+    ``r`` (chemical potential) and ``log t`` (temperature) are parameters, trained with the
+    model unless ``learn_rt`` is False (then they are frozen at their initial values).
+    """
+
+    def __init__(
+        self,
+        ball: PoincareBall,
+        r: float = 0.5,
+        t: float = 3.0,
+        neg_ratio: int = 1,
+        learn_rt: bool = True,
+    ):
         super().__init__()
+        if t <= 0:
+            raise ValueError(f"Fermi–Dirac temperature t must be > 0, got {t}")
         self.ball = ball
-        self.r = float(r)
-        self.t = float(t)
+        self.r = nn.Parameter(torch.tensor(float(r)), requires_grad=learn_rt)
+        self.log_t = nn.Parameter(torch.tensor(math.log(t)), requires_grad=learn_rt)
         self.neg_ratio = int(neg_ratio)
+
+    @property
+    def t(self) -> Tensor:
+        """The temperature ``t = exp(log t) > 0`` (a 0-d tensor)."""
+        return self.log_t.exp()
 
     def logits(self, x_i: Tensor, x_j: Tensor) -> Tensor:
         """``−(d² − r)/t`` for ball points ``[k, d]`` (the probability is its sigmoid)."""

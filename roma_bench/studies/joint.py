@@ -1,0 +1,259 @@
+"""The transfer study's joint protocol (the ROMA paper's effective-dynamics question).
+
+Per PDE-capable model and seed, two runs that differ **only** in the latent-PDE weights
+(same task, learning task, data, seed, optimizer and steps): ``forecast-only``
+(``w_pde = w_gpde = 0``) and ``joint`` (``w_pde = 1``, ``w_gpde`` the model's default
+``1/σ_t²``). Scores on the clean test split (see :mod:`roma_bench.studies.transfer`):
+``forecast_error`` (the card's primary forecast metric), ``pde_residual`` and
+``coarse_error``. ``change = joint / forecast-only − 1`` per column (< 0: joint is better).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from roma_bench.studies.common import (
+    StudyFiles,
+    TrainFn,
+    current_command,
+    log_outputs,
+    markdown_table,
+    mean_std,
+    new_figure,
+    parent_run,
+    primary_metric,
+    read_csv,
+    run_training,
+    save_figure,
+    study_files,
+    test_error,
+    write_csv,
+    write_markdown,
+)
+from roma_bench.training.config import TrainConfig
+
+PDE_MODELS: tuple[str, ...] = ("roma", "don-pi", "don-mp-pi", "nomad-mp-pi")
+ARMS: dict[str, dict[str, float]] = {
+    "forecast-only": {"w_pde": 0.0, "w_gpde": 0.0},
+    "joint": {"w_pde": 1.0},  # w_gpde: the model's default 1/σ_t²
+}
+COLUMNS = ("forecast_error", "pde_residual", "coarse_error")
+
+
+@dataclass(frozen=True)
+class JointPlan:
+    """The two arms of one (model, seed): configs equal but for ``model``'s PDE weights."""
+
+    model: str
+    seed: int
+    arms: dict[str, TrainConfig]
+
+
+def plan_joint(base: TrainConfig, models: Sequence[str], seeds: Sequence[int]) -> list[JointPlan]:
+    """Every run of the joint protocol; raises ValueError for a model without a latent PDE."""
+    plans = []
+    for model in models:
+        fields = _model_fields(model)
+        if not {"w_pde", "w_gpde"} <= fields:
+            raise ValueError(
+                f"transfer study (joint): model {model!r} has no latent PDE (w_pde, w_gpde); "
+                f"PDE-capable models: {', '.join(PDE_MODELS)}"
+            )
+        for seed in seeds:
+            common = {"model_name": model, "seed": seed, "init_checkpoint": None}
+            arms = {
+                arm: base.model_copy(update={**common, "model": {**base.model, **weights}})
+                for arm, weights in ARMS.items()
+            }
+            plans.append(JointPlan(model, seed, arms))
+    return plans
+
+
+def _model_fields(name: str) -> set[str]:
+    from roma_bench.registry import get_model_class
+
+    return set(getattr(get_model_class(name).Config, "model_fields", {}))
+
+
+def run_joint_study(
+    base: TrainConfig,
+    models: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    tracking_uri: str | None = None,
+    out_dir: Path | None = None,
+    train_fn: TrainFn | None = None,
+    command: str | None = None,
+) -> tuple[list[dict[str, Any]], StudyFiles]:
+    """Run both arms per model and seed; rows (one per run) and the files written."""
+    if train_fn is None:
+        from roma_bench.training.fit import train as train_fn
+    command = command or current_command()
+    plans = plan_joint(base, models, seeds)
+    files = study_files("transfer", base.task, out_dir)
+    params = {
+        "protocol": "joint",
+        "task": base.task,
+        "models": ",".join(models),
+        "seeds": ",".join(map(str, seeds)),
+        "steps": base.steps,
+        "learning_task": base.learning_task,
+    }
+    rows: list[dict[str, Any]] = []
+    with parent_run("transfer", base.task, tracking_uri, params) as parent:
+        for plan in plans:
+            for arm, config in plan.arms.items():
+                rows.append(_run_arm(plan, arm, config, train_fn, tracking_uri, parent.info.run_id))
+                write_csv(rows, files.csv, command)  # partial results survive an interruption
+        summary = summarize_joint(rows)
+        _plot(summary, files.png, base.task)
+        write_markdown(
+            files, f"Transfer study on {base.task}", command, joint_body(summary, params)
+        )
+        log_outputs(files)
+    return rows, files
+
+
+def _run_arm(
+    plan: JointPlan,
+    arm: str,
+    config: TrainConfig,
+    train_fn: TrainFn,
+    tracking_uri: str | None,
+    parent_id: str,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "model": plan.model,
+        "seed": plan.seed,
+        "arm": arm,
+        "learning_task": config.learning_task,
+        "w_pde": config.model.get("w_pde"),
+        "w_gpde": config.model.get("w_gpde", "default"),
+        "steps": config.steps,
+    }
+    try:
+        result = run_training(
+            config, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
+            study="transfer", run_name=f"{plan.model}-s{plan.seed}/{arm}",
+        )  # fmt: skip
+        if result.status != "FINISHED":
+            raise RuntimeError(f"run {result.status}: {getattr(result, 'message', '')}")
+        forecast_metric = primary_metric(config.task, "forecast")
+        row.update(
+            steps_done=result.steps_done,
+            num_parameters=result.num_parameters,
+            forecast_metric=forecast_metric,
+            forecast_error=test_error(result, config, forecast_metric),
+            pde_residual=test_error(result, config, "pde_residual"),
+            coarse_error=test_error(result, config, "coarse_error"),
+            run=result.run_id,
+            status="ok",
+        )
+    except Exception as err:  # one failing run must not lose the others' results
+        row.update(status=f"failed: {type(err).__name__}: {err}"[:300])
+    return row
+
+
+def summarize_joint(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (model, arm): mean ± std of each column over finished seeds, and the joint change."""
+    summary = []
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    for model in models:
+        means: dict[str, dict[str, float]] = {}
+        for arm in ARMS:
+            done = [r for r in rows if r["model"] == model and r["arm"] == arm and _ok(r)]
+            entry: dict[str, Any] = {"model": model, "arm": arm, "seeds": len(done)}
+            for column in COLUMNS:
+                mean, std = mean_std([float(r[column]) for r in done])
+                entry[column], entry[f"{column}_std"] = mean, std
+            means[arm] = entry
+            summary.append(entry)
+        for column in COLUMNS:
+            base, joint = means["forecast-only"][column], means["joint"][column]
+            means["joint"][f"{column}_change"] = joint / base - 1 if base else float("nan")
+    return summary
+
+
+def _ok(row: dict[str, Any]) -> bool:
+    return row.get("status") == "ok"
+
+
+def _plot(summary: Sequence[dict[str, Any]], path: Path, task: str) -> None:
+    import numpy as np
+
+    fig, axes = new_figure(len(COLUMNS))
+    models = list(dict.fromkeys(r["model"] for r in summary))
+    x = np.arange(len(models))
+    for ax, column in zip(axes, COLUMNS):
+        for k, arm in enumerate(ARMS):
+            rows = [next(r for r in summary if r["model"] == m and r["arm"] == arm) for m in models]
+            ax.bar(
+                x + (k - 0.5) * 0.4, [r[column] for r in rows], 0.4,
+                yerr=[r[f"{column}_std"] for r in rows], capsize=3, label=arm,
+            )  # fmt: skip
+        ax.set_xticks(x, models, rotation=30, ha="right")
+        ax.set_yscale("log")
+        ax.set_title(column)
+    axes[0].legend()
+    fig.suptitle(f"transfer on {task}: forecast-only vs joint (mean ± std over seeds)")
+    save_figure(fig, path)
+
+
+def joint_body(summary: Sequence[dict[str, Any]], params: dict[str, Any]) -> str:
+    """The summary's markdown: the protocol in one paragraph, then the table."""
+    table = [
+        {
+            "model": r["model"],
+            "arm": r["arm"],
+            "seeds": r["seeds"],
+            **{
+                column: f"{r[column]:.4g} ± {r[f'{column}_std']:.2g}"
+                + (f" ({r[f'{column}_change']:+.1%})" if f"{column}_change" in r else "")
+                for column in COLUMNS
+            },
+        }
+        for r in summary
+    ]
+    return (
+        f"Protocol joint: per model and seed, forecast-only (w_pde = w_gpde = 0) against joint "
+        f"(w_pde = 1, w_gpde = 1/σ_t²) training, {params['steps']} steps each, same data, "
+        f"seed and optimizer; seeds {params['seeds']}; learning task "
+        f"{params['learning_task']}. Clean test split; mean ± std over seeds; in parentheses "
+        "joint / forecast-only − 1 (< 0: joint training lowered it).\n\n" + markdown_table(table)
+    )
+
+
+SECTION = re.compile(r"(<!-- transfer:begin -->\n).*?(<!-- transfer:end -->)", re.S)
+
+
+def write_readme_section(csv_path: Path, readme: Path) -> Path:
+    """Regenerate the README's transfer section (between its markers) from the study CSV."""
+    frame = read_csv(csv_path)
+    rows = frame.to_dict("records")
+    summary = summarize_joint(rows)
+    command = csv_path.read_text().splitlines()[0].removeprefix("# command: ")
+    steps = sorted({int(r["steps"]) for r in rows})
+    seeds = sorted({int(r["seed"]) for r in rows})
+    body = joint_body(
+        summary,
+        {
+            "steps": ",".join(map(str, steps)),
+            "seeds": ",".join(map(str, seeds)),
+            "learning_task": ",".join(sorted({str(r["learning_task"]) for r in rows})),
+        },
+    )
+    text = readme.read_text()
+    if not SECTION.search(text):
+        raise ValueError(
+            f"{readme}: no '<!-- transfer:begin -->' … '<!-- transfer:end -->' markers"
+        )
+    generated = (
+        f"Generated from [{csv_path.name}]({csv_path.name}) by `roma-bench study transfer "
+        f"--readme`; do not edit by hand. Command: `{command}`\n\n{body}\n"
+    )
+    readme.write_text(SECTION.sub(lambda m: m.group(1) + generated + m.group(2), text))
+    return readme
