@@ -59,11 +59,13 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch (all devices), numpy and DGL from one integer."""
-    import dgl
-
+    """Seed torch (all devices), numpy and, where it loads, DGL from one integer."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+    try:
+        import dgl
+    except ImportError:  # the DGL-optional path: nothing of DGL's to seed
+        return
     dgl.seed(seed % 2**31)
 
 
