@@ -45,3 +45,21 @@ def steps_arg(text: str) -> int:
 def count_arg(text: str) -> int:
     """argparse ``type=`` for a small positive count (seeds, trials, workers): ``[1, 10⁶]``."""
     return _bounded_int(text, 1, COUNT_MAX, "a count")
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    """argparse ``type=`` for ``--shard i/n``: shard ``i`` of ``n``, ``1 ≤ i ≤ n ≤ 10⁶``."""
+    import argparse
+
+    index, slash, count = text.partition("/")
+    try:
+        if not slash:
+            raise ValueError
+        i, n = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a shard must be i/n (e.g. 1/4), got {text!r}") from None
+    if not 1 <= i <= n <= COUNT_MAX:
+        raise argparse.ArgumentTypeError(
+            f"a shard i/n must have 1 ≤ i ≤ n ≤ {COUNT_MAX}, got {text}"
+        )
+    return i, n

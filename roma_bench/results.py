@@ -194,8 +194,12 @@ def run_leaderboard(
     progress: bool = True,
     overrides: Sequence[str] = (),
     folder: str | Path | None = None,
+    shard: tuple[int, int] = (1, 1),
 ) -> list[Any]:
     """Train and score every (model, size, seed) on ``task``; returns the new TrainResults.
+
+    ``shard=(i, n)`` runs only shard ``i`` of ``n`` (:func:`board_entries`), so ``n``
+    machines or a job array fill one board; ``leaderboard show`` then assembles it.
 
     Seeds are ``0 … seeds-1``; each run is tagged for the task's leaderboard and writes its
     result file under ``results_dir(board or task, folder)`` (:mod:`roma_bench.results`).
@@ -213,16 +217,27 @@ def run_leaderboard(
     runs_folder = results_dir(board or task, folder)
     done = finished_keys(read_results(runs_folder))
     results = []
-    for model in models:
-        for size in sizes:
-            for seed in range(seeds):
-                fields = {"model_name": model, "task": task, "size": size, "seed": seed,
-                          "steps": steps, "learning_task": learning_task, "device": device}  # fmt: skip
-                config = build_train_config(None, fields, overrides)
-                if (learning_task, model, size, config.steps, seed) in done:
-                    continue  # finished earlier: its result file stands
-                tags = {LEADERBOARD_TAG: board or task, COMMAND_TAG: command}
-                result = train(config, tracking_uri=tracking_uri, tags=tags, progress=progress)
-                record_run(result.run_id, task, tracking_uri, runs_folder)
-                results.append(result)
+    for model, size, seed in board_entries(models, sizes, seeds, shard):
+        fields = {"model_name": model, "task": task, "size": size, "seed": seed,
+                  "steps": steps, "learning_task": learning_task, "device": device}  # fmt: skip
+        config = build_train_config(None, fields, overrides)
+        if (learning_task, model, size, config.steps, seed) in done:
+            continue  # finished earlier: its result file stands
+        tags = {LEADERBOARD_TAG: board or task, COMMAND_TAG: command}
+        result = train(config, tracking_uri=tracking_uri, tags=tags, progress=progress)
+        record_run(result.run_id, task, tracking_uri, runs_folder)
+        results.append(result)
     return results
+
+
+def board_entries(
+    models: Sequence[str], sizes: Sequence[str], seeds: int, shard: tuple[int, int] = (1, 1)
+) -> list[tuple[str, str, int]]:
+    """The (model, size, seed) runs of shard ``i`` of ``n``: entry ``k`` of the board's
+    model-major order belongs to shard ``k mod n + 1``, so shards are disjoint, together
+    cover the board, and each gets every model's seeds spread evenly."""
+    index, count = shard
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: expected 1 ≤ i ≤ n")
+    everything = [(m, s, seed) for m in models for s in sizes for seed in range(seeds)]
+    return [entry for k, entry in enumerate(everything) if k % count == index - 1]

@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from roma_bench.limits import count_arg, steps_arg
+from roma_bench.limits import count_arg, shard_arg, steps_arg
 
 ORDER = 30
 
@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_p.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="KEY=VALUE", help="training config override for every run")  # fmt: skip
     run_p.add_argument("--quiet", action="store_true", help="no progress bars")
+    run_p.add_argument("--shard", type=shard_arg, metavar="I/N",
+                       help="run only shard I of N of the (model, size, seed) runs (I = 1…N) and "
+                       "write their result files; `leaderboard show` assembles the board")  # fmt: skip
     parser.set_defaults(handler=run)
 
 
@@ -156,11 +159,16 @@ def run(args: argparse.Namespace) -> int:
             args.task, models, sizes=sizes, board=args.board, seeds=args.seeds,
             steps=args.steps, learning_task=args.learning_task, tracking_uri=uri,
             command=command, device=args.device, progress=not args.quiet,
-            overrides=args.overrides, folder=args.out,
+            overrides=args.overrides, folder=args.out, shard=args.shard or (1, 1),
         )  # fmt: skip
         failed = [r for r in results if r.status != "FINISHED"]
         for r in failed:
             print(f"run {r.run_id} {r.status}: {r.message}", file=sys.stderr)
+        if args.shard and args.shard[1] > 1:  # other shards may still be writing their files
+            print(f"shard {args.shard[0]}/{args.shard[1]}: {len(results)} run(s) written; "
+                  f"assemble the board with: {show_command(args.task, args.board, args.out)}",
+                  file=sys.stderr)  # fmt: skip
+            return 0
     if args.action == "add":
         from roma_bench.results import add_external, results_dir
 

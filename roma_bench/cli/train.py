@@ -17,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train MODEL on TASK with AdamW (warm-up + cosine decay), validation on the "
         "held-out subgraph, early stopping and checkpoints; the run (config, metrics, "
         "environment, plots, checkpoint) is tracked in MLflow. The task's data is generated "
-        "first when missing. Default store: SQLite at ./runs/mlflow.db.",
+        "first when missing. Default store: SQLite at ./runs/mlflow.db. Under `torchrun "
+        "--nproc_per_node N -m roma_bench train ...` it trains data-parallel (DDP; gloo on CPU, "
+        "NCCL on CUDA): rank r takes batch s·N + r at step s, rank 0 alone logs and writes.",
     )
     parser.add_argument("--model", help="registered model name (see `roma-bench info`)")
     parser.add_argument("--task", help="task card name, e.g. km-tiny")
@@ -60,6 +62,7 @@ def print_result(result, stream=None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from roma_bench.cli import UsageError
@@ -88,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     uri = resolve_tracking_uri(args.tracking_uri)
     result = train(config, tracking_uri=uri, progress=not args.quiet,
                    resume=bool(args.resume), out_dir=out_dir)  # fmt: skip
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 reports for the job
+        return 0 if result.status == "FINISHED" else 1
     print_result(result)
     print(f"  tracking   {uri} (experiment {config.task})")
     return 0 if result.status == "FINISHED" else 1

@@ -1,39 +1,43 @@
 """Graph layer: hyperbolic random graphs (NetworKit → DGL), message-passing dispatch,
 random-walk subgraph sampling with held-out node splits, positional encodings and
-coarse partitions. NetworKit is imported lazily, inside the functions that use it."""
+coarse partitions. NetworKit is imported lazily, inside the functions that use it.
 
-from roma_bench.graphs.encodings import laplacian_pe, positional_encodings, random_walk_pe
-from roma_bench.graphs.hyperbolic import hyperbolic_graph
-from roma_bench.graphs.ops import (
-    aggregate,
-    edge_softmax,
-    gather_dst,
-    gather_src,
-    multi_aggregate,
-    weighted_sum,
-)
-from roma_bench.graphs.partition import community_partition, metis_partition
-from roma_bench.graphs.sampler import NodeSplit, RandomWalkSampler, induced_subgraph, node_split
-from roma_bench.graphs.stats import graph_statistics, modularity, power_law_exponent
+Names are imported on first use, so ``roma_bench.graphs.ops`` (and :class:`EdgeGraph`) load
+where DGL cannot be imported; the DGL-built parts (generation, sampling, partitions) need it.
+"""
 
-__all__ = [
-    "NodeSplit",
-    "RandomWalkSampler",
-    "aggregate",
-    "community_partition",
-    "edge_softmax",
-    "gather_dst",
-    "gather_src",
-    "graph_statistics",
-    "hyperbolic_graph",
-    "induced_subgraph",
-    "laplacian_pe",
-    "metis_partition",
-    "modularity",
-    "multi_aggregate",
-    "node_split",
-    "positional_encodings",
-    "power_law_exponent",
-    "random_walk_pe",
-    "weighted_sum",
-]
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "laplacian_pe": "encodings",
+    "positional_encodings": "encodings",
+    "random_walk_pe": "encodings",
+    "hyperbolic_graph": "hyperbolic",
+    "EdgeGraph": "edge_graph",
+    "aggregate": "ops",
+    "edge_softmax": "ops",
+    "gather_dst": "ops",
+    "gather_src": "ops",
+    "multi_aggregate": "ops",
+    "weighted_sum": "ops",
+    "community_partition": "partition",
+    "metis_partition": "partition",
+    "NodeSplit": "sampler",
+    "RandomWalkSampler": "sampler",
+    "induced_subgraph": "sampler",
+    "node_split": "sampler",
+    "graph_statistics": "stats",
+    "modularity": "stats",
+    "power_law_exponent": "stats",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    """``roma_bench.graphs.aggregate`` and friends, imported from their module on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"roma_bench.graphs.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'roma_bench.graphs' has no attribute {name!r}")

@@ -6,6 +6,10 @@ the CPU build), the same operations run as torch ``index_add_`` /
 ``scatter_reduce`` kernels on cached edge indices moved to that device. Both
 paths give the same numbers (``tests/graphs/test_ops.py``).
 
+Where DGL cannot be imported (a current CUDA torch, see the README), and for an
+:class:`~roma_bench.graphs.edge_graph.EdgeGraph` (torch edge indices), every op runs on the
+torch kernels.
+
 Conventions: messages live on edges ``e = (j → i)``, ``[E, *]``; aggregation is
 into the destination ``i``; nodes without in-edges aggregate to 0.
 
@@ -16,11 +20,15 @@ into the destination ``i``; nodes without in-edges aggregate to 0.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-import dgl
 import torch
 from torch import Tensor
+
+try:
+    import dgl
+except ImportError:  # DGL absent or unloadable (its wheels stop at torch 2.2.1): torch kernels
+    dgl = None
 
 Backend = Literal["auto", "dgl", "torch"]
 Reduce = Literal["sum", "mean", "max", "var"]
@@ -36,6 +44,8 @@ def dgl_supports(device: torch.device | str) -> bool:
     """Whether the installed DGL can run kernels on ``device`` (probed once for CUDA)."""
     global _DGL_CUDA
     device = torch.device(device)
+    if dgl is None:
+        return False
     if device.type == "cpu":
         return True
     if device.type != "cuda" or not torch.cuda.is_available():
@@ -49,9 +59,12 @@ def dgl_supports(device: torch.device | str) -> bool:
     return _DGL_CUDA
 
 
-def _use_dgl(graph: dgl.DGLGraph, device: torch.device, backend: Backend) -> bool:
-    if backend == "torch":
+def _use_dgl(graph: Any, device: torch.device, backend: Backend) -> bool:
+    is_dgl_graph = dgl is not None and isinstance(graph, dgl.DGLGraph)
+    if backend == "torch" or (backend == "auto" and not is_dgl_graph):
         return False
+    if not is_dgl_graph:
+        raise RuntimeError(f"backend='dgl' needs a DGLGraph, got {type(graph).__name__}")
     if backend == "dgl":
         if not dgl_supports(device):
             raise RuntimeError(

@@ -84,6 +84,15 @@ class StoreTaskData:
             )
         return self._train_windows
 
+    def train_windows_for(self, rank: int, world_size: int):
+        """Rank ``rank`` of ``world_size``'s share of the stream: its item ``s`` is ``s·w + r``."""
+        from roma_bench.data.datasets import TrainWindows
+
+        return TrainWindows(
+            self.store, seed=self.seed, noise=self.noise, learning_task=self.learning_task,
+            rank=rank, world_size=world_size,
+        )  # fmt: skip
+
     def eval_batches(self, split: str) -> list[Batch]:
         if split not in ("val", "test"):
             raise ValueError(f"split {split!r}: expected 'val' or 'test' (train is never scored)")

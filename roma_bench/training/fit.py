@@ -24,6 +24,13 @@ import torch
 from roma_bench.config import ConfigError
 from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.distributed import (
+    DistributedContext,
+    SilentRun,
+    broadcast_from_main,
+    init_distributed,
+    shutdown_distributed,
+)
 from roma_bench.training.loop import (
     TrainingDivergedError,
     TrainingLoop,
@@ -83,7 +90,39 @@ def train(
     ``trial`` (an ``optuna.Trial``) receives the validation loss at each validation and
     prunes the run (``optuna.TrialPruned`` is raised, the MLflow run is marked KILLED with
     tag ``roma.status=PRUNED``). ``resume=True`` continues from ``out_dir/last.safetensors``.
+
+    Under ``torchrun`` (``WORLD_SIZE > 1``) every rank calls this; see
+    :mod:`roma_bench.training.distributed`. Ranks other than 0 return a result without test
+    metrics; ``out_dir`` must then be on a file system every rank sees for ``resume``.
     """
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    context, device = init_distributed(device)  # torchrun: join the group, cuda:LOCAL_RANK
+    try:
+        return _train(
+            config, device, context, started, tracking_uri=tracking_uri, run_name=run_name,
+            nested=nested, tags=tags, trial=trial, progress=progress, resume=resume,
+            out_dir=out_dir,
+        )  # fmt: skip
+    finally:
+        shutdown_distributed(context)
+
+
+def _train(
+    config: TrainConfig,
+    device: torch.device,
+    context: DistributedContext,
+    started: float,
+    *,
+    tracking_uri: str | None,
+    run_name: str | None,
+    nested: bool,
+    tags: dict | None,
+    trial,
+    progress: bool,
+    resume: bool,
+    out_dir: Path | None,
+) -> TrainResult:
     from roma_bench.paths import runs_dir
     from roma_bench.registry import build_model, get_model_class
     from roma_bench.tracking.environment import environment_tags, reset_cpu_peak_memory
@@ -91,8 +130,6 @@ def train(
     from roma_bench.training import data as task_data
     from roma_bench.training.report import command_for
 
-    started = time.perf_counter()
-    device = resolve_device(config.device)
     resume_run_id = None
     if resume:
         if out_dir is None:
@@ -130,26 +167,35 @@ def train(
         tag("command"): command_for(config),
         tag("num_parameters"): num_parameters,
         tag("learnable"): learnable,
+        tag("world_size"): context.world_size,
         **environment_tags(device),
         **(tags or {}),
     }
     name = run_name or f"{config.model_name}-{config.size}-{config.task}-s{config.seed}"
-    run = TrackedRun(
-        config.task,
-        tracking_uri=tracking_uri,
-        run_name=name,
-        nested=nested,
-        tags={k: str(v) for k, v in run_tags.items()},
-        run_id=resume_run_id,
-    )
+    run: TrackedRun | SilentRun | None = None
+    if context.is_main:  # only rank 0 talks to MLflow; the others learn its run id
+        run = TrackedRun(
+            config.task,
+            tracking_uri=tracking_uri,
+            run_name=name,
+            nested=nested,
+            tags={k: str(v) for k, v in run_tags.items()},
+            run_id=resume_run_id,
+        )
+    run_id = broadcast_from_main(run.run_id if run is not None else None, context)
+    if run is None:
+        run = SilentRun(run_id)
     with run:
         out_dir = Path(out_dir) if out_dir is not None else runs_dir() / "train" / run.run_id
         out_dir.mkdir(parents=True, exist_ok=True)
         run.set_tags({tag("out_dir"): str(out_dir.resolve()), tag("status"): "RUNNING"})
         run.log_params(config.model_dump(mode="json"))
         run.log_params({"resolved_model": model.config.model_dump(mode="json")})
-        write_run_record(out_dir, run.run_id, config)
-        loop = TrainingLoop(config, model, data, device, run, out_dir, trial, progress, learnable)
+        if context.is_main:
+            write_run_record(out_dir, run.run_id, config)
+        loop = TrainingLoop(
+            config, model, data, device, run, out_dir, trial, progress, learnable, context
+        )
         if resume and (out_dir / STATE_FILE).exists():  # else: killed before its first checkpoint
             loop.restore()
         try:
@@ -161,7 +207,7 @@ def train(
             run.finish("FAILED")
             return loop.result(run.run_id, "FAILED", started, num_parameters, message)
         test_metrics: dict[str, float] = {}
-        if config.evaluate_test:
+        if config.evaluate_test and context.is_main:
             test_metrics = loop.test_and_plot(name)
         status_tags = loop.resource_tags(started)
         run.set_tags({**status_tags, tag("status"): "FINISHED"})

@@ -26,6 +26,13 @@ from roma_bench.training.checkpointing import (
     save_training_state,
 )
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.distributed import (
+    SINGLE_PROCESS,
+    DistributedContext,
+    TrainingObjective,
+    data_parallel,
+    mean_over_ranks,
+)
 from roma_bench.training.losses import training_loss
 from roma_bench.training.normalization import HarnessModel, harness_model
 
@@ -52,11 +59,13 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch (all devices), numpy and DGL from one integer."""
-    import dgl
-
+    """Seed torch (all devices), numpy and, where it loads, DGL from one integer."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+    try:
+        import dgl
+    except ImportError:  # the DGL-optional path: nothing of DGL's to seed
+        return
     dgl.seed(seed % 2**31)
 
 
@@ -90,15 +99,26 @@ def validation_loss(
 class TrainingLoop:
     """The state of one training run: model, optimizer, scheduler, bookkeeping, MLflow run."""
 
-    def __init__(self, config, model, data, device, run, out_dir, trial, progress, learnable):
+    def __init__(
+        self, config, model, data, device, run, out_dir, trial, progress, learnable,
+        context: DistributedContext = SINGLE_PROCESS,
+    ):  # fmt: skip
         from roma_bench.training.schedules import build_optimizer
 
         self.config, self.model, self.data, self.device = config, model, data, device
         self.tracked, self.out_dir, self.trial, self.progress = run, out_dir, trial, progress
-        self.learnable = learnable
+        self.learnable, self.context = learnable, context
         # the one place a model is put behind the harness's normalization (train, val, test)
         self.harness = harness_model(model, data.normalization, config.normalization)
         self.autocast, self.scaler = _autocast(device, config.amp)
+        # what backward() runs through: the loss module, behind DDP under torchrun
+        self.objective = data_parallel(
+            TrainingObjective(self.harness, config, self.autocast), context
+        )
+        # rank r of w trains on item s·w + r of the stream at step s
+        self.train_items = data.train_windows
+        if context.enabled:
+            self.train_items = data.train_windows_for(context.rank, context.world_size)
         self.optimizer = self.scheduler = None
         if learnable:
             self.optimizer, self.scheduler = build_optimizer(
@@ -125,7 +145,7 @@ class TrainingLoop:
         )
 
     def save_state(self) -> None:
-        if self.learnable:
+        if self.learnable and self.context.is_main:
             save_training_state(
                 self.out_dir, self.model, self.optimizer, self.scheduler, self.scaler,
                 step=self.step, bookkeeping=self.book,
@@ -134,6 +154,8 @@ class TrainingLoop:
     def save_model(self) -> None:
         from roma_bench.models.base import save_checkpoint
 
+        if not self.context.is_main:
+            return
         save_checkpoint(
             self.model, self.out_dir / MODEL_FILE,
             task=self.data.spec.name, learning_task=self.config.learning_task,
@@ -177,12 +199,12 @@ class TrainingLoop:
 
         config = self.config
         seed_everything(step_seed(config.seed, self.step))
-        batch = self.data.train_windows[self.step].to(self.device)
+        batch = self.train_items[self.step].to(self.device)
+        if "effective_batch_nodes" not in self.book:
+            self.book["effective_batch_nodes"] = batch.num_nodes * self.context.world_size
         self.optimizer.zero_grad(set_to_none=True)
-        with self.autocast:
-            forward = self.harness.run(batch)
-        loss, parts = training_loss(forward, batch, config.loss, config.learning_task)
-        value = float(loss.detach())
+        loss, parts = self.objective(batch)
+        value = mean_over_ranks(float(loss.detach()), self.context)
         initial = self.book["initial_loss"]
         if not math.isfinite(value):
             raise TrainingDivergedError(f"step {self.step}: loss is {value} ({parts})")
@@ -225,7 +247,8 @@ class TrainingLoop:
             self.validate()
             return
         bar = tqdm(
-            total=config.steps, initial=self.step, disable=not self.progress, dynamic_ncols=True,
+            total=config.steps, initial=self.step,
+            disable=not (self.progress and self.context.is_main), dynamic_ncols=True,
             desc=f"{config.model_name} {config.task}", file=sys.stderr,
         )  # fmt: skip
         segment_start = time.perf_counter()
@@ -244,7 +267,7 @@ class TrainingLoop:
         finally:
             bar.close()
             self.flush()
-        if not (self.out_dir / MODEL_FILE).exists():
+        if self.context.is_main and not (self.out_dir / MODEL_FILE).exists():
             self.save_model()
 
     def test_and_plot(self, title: str) -> dict[str, float]:
@@ -275,6 +298,8 @@ class TrainingLoop:
             tag("gpu_peak_memory_mb"): f"{gpu_peak_memory_mb(self.device):.1f}",
             tag("steps_done"): self.step,
             tag("stopped_early"): self.book["stopped_early"],
+            tag("world_size"): self.context.world_size,
+            tag("effective_batch_nodes"): self.book.get("effective_batch_nodes", 0),
         }
 
     def result(self, run_id, status, started, num_parameters, message="") -> TrainResult:
