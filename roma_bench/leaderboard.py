@@ -16,8 +16,9 @@ from the primary's seed means ``e``: the skill vs persistence ``1 − e/e_persis
 (0 for persistence, 1 for a perfect forecast, < 0 worse than persistence) and the
 ratio to the least-squares autoregression floor ``e/e_ar`` (< 1 beats ``ar``). The
 ``oracle`` (true equations from the true state) is a reference row: shown, never
-ranked. sMSPE is the ROMA paper's metric, shown so results compare with the paper;
-it never ranks.
+ranked. Rows whose primary mean ± std overlaps the best's share rank 1, shown as
+``1 (tie)`` and in the CSV's ``tied_with_best`` column. sMSPE is the ROMA paper's
+metric, shown so results compare with the paper; it never ranks.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 from roma_bench.ranking import (
     UNRANKED_MODELS,
     card_primary_metrics,
+    format_rank,
     format_ratio,
     format_skill,
     rank_rows,
@@ -264,7 +266,8 @@ def to_csv(board: Leaderboard) -> str:
     import io
 
     columns = ["learning_task", "rank", "model", "size", "steps", "params", "seeds", "seed_list",
-               "failed_runs", "primary_metric", "skill_vs_persistence", "ratio_to_ar"]  # fmt: skip
+               "failed_runs", "tied_with_best", "primary_metric", "skill_vs_persistence",
+               "ratio_to_ar"]  # fmt: skip
     columns += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")
                 if any(f"{m}_mean" in r for r in board.rows)]  # fmt: skip
     columns += ["train_time_s", "peak_memory_mb", "hardware", "task_version", "data_checksum",
@@ -290,15 +293,17 @@ def verdict(board: Leaderboard, learning_task: str) -> str:
     learned = [r for r in rows if r["model"] not in UNRANKED_MODELS and r.get("verified", True)]
     if not learned:
         return ""
-    best = learned[0]
+    best = [r for r in learned if r["rank"] == 1]
     roma = [r for r in learned if r["model"] == "roma"]
-    text = f"Best by test {primary} (excluding the oracle): {best['model']} ({best['size']})."
+    names = ", ".join(f"{r['model']} ({r['size']})" for r in best)
+    text = f"Best by test {primary} (excluding the oracle): {names}" + (
+        ", tied within mean ± std over seeds." if len(best) > 1 else "."
+    )
     if not roma:
         return text + " ROMA has no finished runs in this table."
-    if best["model"] == "roma":
-        return text + " ROMA wins."
-    place = learned.index(roma[0]) + 1
-    return text + f" ROMA does not win here: it ranks {place} of {len(learned)}."
+    if roma[0]["rank"] == 1:
+        return text + (" ROMA ties for first." if len(best) > 1 else " ROMA wins.")
+    return text + f" ROMA does not win here: it ranks {roma[0]['rank']} of {len(learned)}."
 
 
 def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
@@ -307,7 +312,8 @@ def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
     ``source`` names what the rows were aggregated from (the result-file folder).
 
     Columns: rank, model, size, steps, params, the primary metric, skill vs persistence,
-    ratio to ``ar``, then every other metric (sMSPE labelled as the ROMA paper's).
+    ratio to ``ar``, then every other metric (sMSPE labelled as the ROMA paper's); a rank
+    shared with the best reads ``1 (tie)``.
     """
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -337,7 +343,7 @@ def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
         lines += [f"## {learning_task}", "", "| " + " | ".join(head) + " |",
                   "|" + "---|" * len(head)]  # fmt: skip
         for r in rows:
-            place = str(r["rank"]) or ("unverified" if r.get("verified") is False else "ref.")
+            place = format_rank(r)
             name = r["model"] + (" (external)" if r.get("external") else "")
             cells = [place, name, r["size"], str(r["steps"]),
                      f"{r['params']:,}", format_mean_std(r, primary),
