@@ -17,7 +17,9 @@ from the primary's seed means ``e``: the skill vs persistence ``1 − e/e_persis
 ratio to the least-squares autoregression floor ``e/e_ar`` (< 1 beats ``ar``). The
 ``oracle`` (true equations from the true state) is a reference row: shown, never
 ranked. Rows whose primary mean ± std overlaps the best's share rank 1, shown as
-``1 (tie)`` and in the CSV's ``tied_with_best`` column. sMSPE is the ROMA paper's
+``1 (tie)`` and in the CSV's ``tied_with_best`` column. ``still_improving`` = ``k/n``:
+``k`` of the ``n`` runs with a recorded validation curve were still improving at the end of
+their budget (:func:`roma_bench.convergence.still_improving`), listed under the table. sMSPE is the ROMA paper's
 metric, shown so results compare with the paper; it never ranks.
 """
 
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roma_bench.convergence import improving_runs
 from roma_bench.ranking import (
     UNRANKED_MODELS,
     card_primary_metrics,
@@ -85,6 +88,8 @@ class RunRecord:
     verified: bool = True
     #: external runs: SHA-256 of the predictions file the scores were computed from
     predictions_sha256: str = ""
+    #: ``[[step, val_loss], …]``: the run's validation curve (empty: not recorded)
+    validation_curve: list[list[float]] = field(default_factory=list)
 
     @classmethod
     def from_run(cls, run: Any) -> RunRecord:
@@ -133,10 +138,19 @@ def fetch_runs(
             max_results=1000,
             page_token=token,
         )
-        runs.extend(RunRecord.from_run(r) for r in page)
+        for run in page:
+            record = RunRecord.from_run(run)
+            record.validation_curve = validation_curve(client, record.run_id)
+            runs.append(record)
         token = page.token
         if not token:
             return runs
+
+
+def validation_curve(client: Any, run_id: str) -> list[list[float]]:
+    """``[[step, val_loss], …]`` of MLflow run ``run_id`` in step order (``[]`` without one)."""
+    history = client.get_metric_history(run_id, "val_loss")
+    return [[float(m.step), float(m.value)] for m in sorted(history, key=lambda m: m.step)]
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -242,6 +256,8 @@ def build_leaderboard(
         row["data_checksum"] = checksum
         row["command"] = runs[-1].leaderboard_command or runs[-1].command
         row["run_ids"] = " ".join(r.run_id for r in runs)
+        flagged, judged = improving_runs(r.validation_curve for r in runs)
+        row["still_improving"] = f"{flagged}/{judged}" if judged else ""
         rows.append(row)
 
     primary = dict(primary) if primary is not None else card_primary_metrics(task)
@@ -271,7 +287,7 @@ def to_csv(board: Leaderboard) -> str:
     columns += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")
                 if any(f"{m}_mean" in r for r in board.rows)]  # fmt: skip
     columns += ["train_time_s", "peak_memory_mb", "hardware", "task_version", "data_checksum",
-                "command", "run_ids", "verified", "external"]  # fmt: skip
+                "command", "run_ids", "verified", "external", "still_improving"]  # fmt: skip
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -353,6 +369,12 @@ def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", verdict(board, learning_task), "", "Commands (one per row):", ""]
         lines += [f"- {r['model']} ({r['size']}): `{r['command']}`" for r in rows]
+        improving = [f"{r['model']} ({r['still_improving']} runs)" for r in rows
+                     if (r.get("still_improving") or "").split("/")[0] not in ("", "0")]  # fmt: skip
+        if improving:
+            lines += ["", "Still improving at the end of the budget (the last quarter of the "
+                      "validation-loss curve falls > 5% and > 2 standard errors; "
+                      f"roma_bench.convergence): {', '.join(improving)}."]  # fmt: skip
         failed = [f"{r['model']} ({r['failed_runs']})" for r in rows if r["failed_runs"]]
         if failed:
             lines += ["", f"Failed runs (not in the means): {', '.join(failed)}."]

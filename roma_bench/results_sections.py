@@ -83,7 +83,8 @@ def board_summary(path: Path, link_prefix: str = "leaderboards/") -> str:
 
     Per learning task: the rank-1 rows (several = tied within mean ± std), ROMA's rank
     among the ranked rows with its skill vs persistence and ratio to ``ar``, and the
-    budget: the distinct ``steps`` and ``seeds`` of the ranked rows.
+    budget: the distinct ``steps`` and ``seeds`` of the ranked rows; and the models whose
+    runs were still improving at the end of it (the ``still_improving`` column, ``k/n``).
     """
     rows = _read_board(path)
     task = path.stem
@@ -119,6 +120,10 @@ def board_summary(path: Path, link_prefix: str = "leaderboards/") -> str:
             )
         else:
             text += " ROMA has no ranked row."
+        improving = [f"{r['model']} ({r['still_improving']})" for r in ranked
+                     if (r.get("still_improving") or "").split("/")[0] not in ("", "0")]  # fmt: skip
+        if improving:
+            text += f" Still improving at the end of the budget (runs): {', '.join(improving)}."
         lines.append(text)
     return "\n".join(lines) + "\n"
 

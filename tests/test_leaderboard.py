@@ -270,3 +270,32 @@ def test_rows_whose_mean_std_overlaps_the_best_share_its_rank():
         "Best by test delta_nrmse (excluding the oracle): best (tiny), edge (tiny), roma (tiny), "
         "tied within mean ± std over seeds. ROMA ties for first." in text
     )
+
+
+def test_a_model_still_improving_at_the_end_of_its_budget_is_flagged(store, tmp_path):
+    """The val_loss history travels into the result file; the board counts falling tails."""
+    import mlflow
+
+    from roma_bench.results import read_results, record_run
+
+    task, client = "lb-improving", mlflow.MlflowClient(store)
+    for seed in range(2):
+        falling = log_run(store, task, "slow", seed, 0.1)
+        flat = log_run(store, task, "done", seed, 0.1)
+        for step in range(10, 110, 10):
+            client.log_metric(falling, "val_loss", 1.0 - 0.004 * step, step=step)  # −50 %
+            client.log_metric(flat, "val_loss", 0.5 + 1e-4 * (step % 20), step=step)
+        for run_id in (falling, flat):
+            record_run(run_id, task, store, tmp_path / "runs")
+    records = read_results(tmp_path / "runs")
+    slow = next(r for r in records if r.model == "slow")
+    assert slow.validation_curve[:2] == [[10.0, pytest.approx(0.96)], [20.0, pytest.approx(0.92)]]
+    board = build_leaderboard(task, records, primary=PRIMARY)
+    assert {r["model"]: r["still_improving"] for r in board.rows} == {"slow": "2/2", "done": "0/2"}
+    csv_path, md_path = write_leaderboard(board, "files", tmp_path)
+    rows = {r["model"]: r["still_improving"] for r in csv.DictReader(csv_path.open())}
+    assert rows == {"slow": "2/2", "done": "0/2"}
+    assert (
+        "Still improving at the end of the budget (the last quarter of the validation-loss curve "
+        "falls > 5% and > 2 standard errors; roma_bench.convergence): slow (2/2 runs)."
+    ) in md_path.read_text()

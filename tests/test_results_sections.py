@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOARD_HEADER = (
     "learning_task,rank,model,size,steps,params,seeds,seed_list,failed_runs,tied_with_best,"
     "primary_metric,skill_vs_persistence,ratio_to_ar,delta_nrmse_mean,delta_nrmse_std,"
-    "task_version\n"
+    "task_version,still_improving\n"
 )
 
 
@@ -33,9 +33,9 @@ def test_board_summary_names_every_tied_best_and_romas_place(tmp_path):
     path = tmp_path / "km-x.csv"
     path.write_text(
         BOARD_HEADER
-        + "forecast,1,gcn,tiny,200,10,3,0 1 2,0,True,delta_nrmse,0.5,2.5,0.5,0.1,2.0\n"
+        + "forecast,1,gcn,tiny,200,10,3,0 1 2,0,True,delta_nrmse,0.5,2.5,0.5,0.1,2.0,3/3\n"
         + "forecast,1,ar,tiny,200,0,3,0 1 2,0,True,delta_nrmse,0.45,2.75,0.55,0,2.0\n"
-        + "forecast,3,roma,tiny,200,10,3,0 1 2,0,False,delta_nrmse,-0.2,6,1.2,0.05,2.0\n"
+        + "forecast,3,roma,tiny,200,10,3,0 1 2,0,False,delta_nrmse,-0.2,6,1.2,0.05,2.0,0/3\n"
         + "forecast,4,persistence,tiny,200,0,3,0 1 2,0,False,delta_nrmse,0,5,1,0,2.0\n"
         + "forecast,,oracle,tiny,200,0,3,0 1 2,0,False,delta_nrmse,1,0,0,0,2.0\n"
     )
@@ -44,7 +44,8 @@ def test_board_summary_names_every_tied_best_and_romas_place(tmp_path):
         "- forecast, ranked by test `delta_nrmse` (lower is better; task version 2.0; 200 steps, "
         "3 seeds per model): best gcn (0.5 ± 0.1), ar (0.55 ± 0) (tied within mean ± std over "
         "seeds). ROMA ranks 3 of 4 (1.2 ± 0.05), skill vs persistence -0.200 (worse than "
-        "persistence), ratio to `ar` 6.\n"
+        "persistence), ratio to `ar` 6. Still improving at the end of the budget (runs): "
+        "gcn (3/3).\n"
     )
 
 
