@@ -190,6 +190,22 @@ def _noise_text(frame) -> str:
     return "\n".join(lines)
 
 
+def _attention_text(frame) -> str:
+    from roma_bench.studies.attention import rank_correlation
+
+    own = frame["own"] == 1
+    rho_f = rank_correlation(frame["distance"].to_numpy(), frame["fine_to_coarse"].to_numpy())
+    rho_c = rank_correlation(frame["distance"].to_numpy(), frame["coarse_to_fine"].to_numpy())
+    return (
+        f"- {frame['node'].nunique()} fine nodes, {frame['supernode'].nunique()} supernodes; "
+        f"Spearman ρ(hyperbolic distance, attention): fine→supernode {rho_f:.3f}, "
+        f"supernode→fine {rho_c:.3f}.\n"
+        f"- mean fine→supernode weight: own (argmax) supernode "
+        f"{frame.loc[own, 'fine_to_coarse'].mean():.4g}, others "
+        f"{frame.loc[~own, 'fine_to_coarse'].mean():.4g}."
+    )
+
+
 def study_summary(path: Path) -> str:
     """The Markdown subsection for one study CSV ``<study>-<task>.csv``."""
     from roma_bench.studies.common import read_csv
@@ -206,7 +222,9 @@ def study_summary(path: Path) -> str:
     if stale is not None:
         return f"{title}Superseded: [{path.name}]({path.name}) was made with {stale}; not summarised.\n"
     steps = ", ".join(str(int(s)) for s in sorted(set(frame["steps"])))
-    texts: dict[str, Callable] = {"scaling": _scaling_text, "noise": _noise_text}
+    texts: dict[str, Callable] = {
+        "scaling": _scaling_text, "noise": _noise_text, "attention": _attention_text,
+    }  # fmt: skip
     body = texts[study](frame) if study in texts else f"{len(frame)} rows."
     return f"{title}{steps} steps per run. Command: `{command}`\n\n{body}\n"
 
