@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "leaderboards/<board>/runs/, and `run` skips a (model, size, seed) that already has a "
         "finished one. `show` regenerates both tables from the result files and prints the "
         "table (--from-mlflow first writes the files of runs tracked before result files "
-        "existed). Runs of another task version or data checksum are refused.",
+        "existed). Runs of another task version or data checksum are refused. `readme` rewrites the "
+        "generated results sections of README.md and leaderboards/studies/README.md from the "
+        "committed CSVs.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     run_p = actions.add_parser("run", help="train + evaluate, then write the leaderboard")
