@@ -202,8 +202,10 @@ def _attention_text(frame) -> str:
         f"supernode→fine {rho_c:.3f}.\n"
         f"- mean fine→supernode weight: own (argmax) supernode "
         f"{frame.loc[own, 'fine_to_coarse'].mean():.4g}, others "
-        f"{frame.loc[~own, 'fine_to_coarse'].mean():.4g}."
-    )
+        f"{frame.loc[~own, 'fine_to_coarse'].mean():.4g}"
+        + (f" (uniform over the {int(frame['tokens'].iloc[0])} tokens: "
+           f"{1 / frame['tokens'].iloc[0]:.4g})." if "tokens" in frame.columns else ".")
+    )  # fmt: skip
 
 
 def study_summary(path: Path) -> str:

@@ -83,7 +83,7 @@ class AttentionData:
 
     ``distance``, ``fine_to_coarse``, ``coarse_to_fine``, ``assignment``: ``[n, m]``;
     ``layout`` ``[n, 2]`` and ``supernode_layout`` ``[m, 2]`` on the disk of radius
-    ``radius = 1/√c``; ``edges`` ``[E, 2]`` node index pairs.
+    ``radius = 1/√c``; ``edges`` ``[E, 2]`` node index pairs; ``tokens`` ``T``.
     """
 
     distance: np.ndarray
@@ -94,6 +94,8 @@ class AttentionData:
     supernode_layout: np.ndarray
     edges: np.ndarray
     radius: float
+    #: tokens the attention is spread over (fine + every level's supernodes): uniform = 1/T
+    tokens: int = 0
 
     @property
     def argmax(self) -> np.ndarray:
@@ -127,6 +129,7 @@ def attention_data(
         supernode_layout=super_layout.numpy(),
         edges=edges.numpy().astype(int),
         radius=float(ball.c) ** -0.5,
+        tokens=int(A.shape[0]),
     )
 
 
@@ -150,6 +153,7 @@ def rows_of(data: AttentionData, provenance: dict[str, Any]) -> list[dict[str, A
             "distance": data.distance[i, k],
             "fine_to_coarse": data.fine_to_coarse[i, k],
             "coarse_to_fine": data.coarse_to_fine[i, k],
+            "tokens": data.tokens,
             **provenance,
         }
         for i in range(n)
@@ -214,7 +218,8 @@ def write_outputs(
         f"- Spearman ρ(distance, fine→supernode attention) = {numbers['rho_fine_to_coarse']:.3f}\n"
         f"- Spearman ρ(distance, supernode→fine attention) = {numbers['rho_coarse_to_fine']:.3f}\n"
         f"- mean fine→supernode weight: own supernode {numbers['fine_to_own']:.4g}, "
-        f"others {numbers['fine_to_other']:.4g}\n\n"
+        f"others {numbers['fine_to_other']:.4g}; uniform attention over the "
+        f"{data.tokens} tokens would be 1/{data.tokens} = {1 / max(data.tokens, 1):.4g}\n\n"
         f"![attention]({files.png.name})\n"
     )
     write_markdown(files, f"Multiscale attention study on {provenance.get('task', '?')}",

@@ -83,3 +83,5 @@ def test_output_files(tmp_path):
         in text
     )
     assert "6 fine nodes (one held-out test batch), 2 first-level supernodes" in text
+    assert "uniform attention over the 8 tokens would be 1/8 = 0.125" in text
+    assert set(frame["tokens"]) == {8}
