@@ -16,8 +16,11 @@ from the primary's seed means ``e``: the skill vs persistence ``1 − e/e_persis
 (0 for persistence, 1 for a perfect forecast, < 0 worse than persistence) and the
 ratio to the least-squares autoregression floor ``e/e_ar`` (< 1 beats ``ar``). The
 ``oracle`` (true equations from the true state) is a reference row: shown, never
-ranked. sMSPE is the ROMA paper's metric, shown so results compare with the paper;
-it never ranks.
+ranked. Rows whose primary mean ± std overlaps the best's share rank 1, shown as
+``1 (tie)`` and in the CSV's ``tied_with_best`` column. ``still_improving`` = ``k/n``:
+``k`` of the ``n`` runs with a recorded validation curve were still improving at the end of
+their budget (:func:`roma_bench.convergence.still_improving`), listed under the table. sMSPE is the ROMA paper's
+metric, shown so results compare with the paper; it never ranks.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roma_bench.convergence import improving_runs
 from roma_bench.ranking import (
     UNRANKED_MODELS,
     card_primary_metrics,
+    format_rank,
     format_ratio,
     format_skill,
     rank_rows,
@@ -83,6 +88,8 @@ class RunRecord:
     verified: bool = True
     #: external runs: SHA-256 of the predictions file the scores were computed from
     predictions_sha256: str = ""
+    #: ``[[step, val_loss], …]``: the run's validation curve (empty: not recorded)
+    validation_curve: list[list[float]] = field(default_factory=list)
 
     @classmethod
     def from_run(cls, run: Any) -> RunRecord:
@@ -131,10 +138,19 @@ def fetch_runs(
             max_results=1000,
             page_token=token,
         )
-        runs.extend(RunRecord.from_run(r) for r in page)
+        for run in page:
+            record = RunRecord.from_run(run)
+            record.validation_curve = validation_curve(client, record.run_id)
+            runs.append(record)
         token = page.token
         if not token:
             return runs
+
+
+def validation_curve(client: Any, run_id: str) -> list[list[float]]:
+    """``[[step, val_loss], …]`` of MLflow run ``run_id`` in step order (``[]`` without one)."""
+    history = client.get_metric_history(run_id, "val_loss")
+    return [[float(m.step), float(m.value)] for m in sorted(history, key=lambda m: m.step)]
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -240,6 +256,8 @@ def build_leaderboard(
         row["data_checksum"] = checksum
         row["command"] = runs[-1].leaderboard_command or runs[-1].command
         row["run_ids"] = " ".join(r.run_id for r in runs)
+        flagged, judged = improving_runs(r.validation_curve for r in runs)
+        row["still_improving"] = f"{flagged}/{judged}" if judged else ""
         rows.append(row)
 
     primary = dict(primary) if primary is not None else card_primary_metrics(task)
@@ -264,11 +282,12 @@ def to_csv(board: Leaderboard) -> str:
     import io
 
     columns = ["learning_task", "rank", "model", "size", "steps", "params", "seeds", "seed_list",
-               "failed_runs", "primary_metric", "skill_vs_persistence", "ratio_to_ar"]  # fmt: skip
+               "failed_runs", "tied_with_best", "primary_metric", "skill_vs_persistence",
+               "ratio_to_ar"]  # fmt: skip
     columns += [f"{m}_{s}" for m in METRICS for s in ("mean", "std")
                 if any(f"{m}_mean" in r for r in board.rows)]  # fmt: skip
     columns += ["train_time_s", "peak_memory_mb", "hardware", "task_version", "data_checksum",
-                "command", "run_ids", "verified", "external"]  # fmt: skip
+                "command", "run_ids", "verified", "external", "still_improving"]  # fmt: skip
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -290,15 +309,17 @@ def verdict(board: Leaderboard, learning_task: str) -> str:
     learned = [r for r in rows if r["model"] not in UNRANKED_MODELS and r.get("verified", True)]
     if not learned:
         return ""
-    best = learned[0]
+    best = [r for r in learned if r["rank"] == 1]
     roma = [r for r in learned if r["model"] == "roma"]
-    text = f"Best by test {primary} (excluding the oracle): {best['model']} ({best['size']})."
+    names = ", ".join(f"{r['model']} ({r['size']})" for r in best)
+    text = f"Best by test {primary} (excluding the oracle): {names}" + (
+        ", tied within mean ± std over seeds." if len(best) > 1 else "."
+    )
     if not roma:
         return text + " ROMA has no finished runs in this table."
-    if best["model"] == "roma":
-        return text + " ROMA wins."
-    place = learned.index(roma[0]) + 1
-    return text + f" ROMA does not win here: it ranks {place} of {len(learned)}."
+    if roma[0]["rank"] == 1:
+        return text + (" ROMA ties for first." if len(best) > 1 else " ROMA wins.")
+    return text + f" ROMA does not win here: it ranks {roma[0]['rank']} of {len(learned)}."
 
 
 def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
@@ -307,7 +328,8 @@ def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
     ``source`` names what the rows were aggregated from (the result-file folder).
 
     Columns: rank, model, size, steps, params, the primary metric, skill vs persistence,
-    ratio to ``ar``, then every other metric (sMSPE labelled as the ROMA paper's).
+    ratio to ``ar``, then every other metric (sMSPE labelled as the ROMA paper's); a rank
+    shared with the best reads ``1 (tie)``.
     """
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -337,7 +359,7 @@ def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
         lines += [f"## {learning_task}", "", "| " + " | ".join(head) + " |",
                   "|" + "---|" * len(head)]  # fmt: skip
         for r in rows:
-            place = str(r["rank"]) or ("unverified" if r.get("verified") is False else "ref.")
+            place = format_rank(r)
             name = r["model"] + (" (external)" if r.get("external") else "")
             cells = [place, name, r["size"], str(r["steps"]),
                      f"{r['params']:,}", format_mean_std(r, primary),
@@ -347,6 +369,12 @@ def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", verdict(board, learning_task), "", "Commands (one per row):", ""]
         lines += [f"- {r['model']} ({r['size']}): `{r['command']}`" for r in rows]
+        improving = [f"{r['model']} ({r['still_improving']} runs)" for r in rows
+                     if (r.get("still_improving") or "").split("/")[0] not in ("", "0")]  # fmt: skip
+        if improving:
+            lines += ["", "Still improving at the end of the budget (the last quarter of the "
+                      "validation-loss curve falls > 5% and > 2 standard errors; "
+                      f"roma_bench.convergence): {', '.join(improving)}."]  # fmt: skip
         failed = [f"{r['model']} ({r['failed_runs']})" for r in rows if r["failed_runs"]]
         if failed:
             lines += ["", f"Failed runs (not in the means): {', '.join(failed)}."]

@@ -8,6 +8,10 @@ primary's seed means ``e``:
   forecast, negative when worse than repeating the last frame;
 - ratio to ``ar`` ``e/e_ar``: below 1 beats the least-squares autoregression floor.
 
+Ties: a ranked row whose interval ``mean ± std`` of the primary (sample std over
+seeds) overlaps the best row's interval shares rank 1 (``tied_with_best``); the other
+rows keep their place in the order (competition ranking: 1, 1, 3, …).
+
 The ``oracle`` (true equations from the true state) is a reference row: shown,
 never ranked. Rows are plain dicts with ``<metric>_mean`` keys, as
 :func:`roma_bench.leaderboard.build_leaderboard` makes them.
@@ -57,8 +61,10 @@ def add_skill(rows: list[dict[str, Any]], primary: str) -> None:
 def rank_rows(rows: list[dict[str, Any]], primary: dict[str, str]) -> list[dict[str, Any]]:
     """Sort by (learning task, reference rows last, primary mean) and number the ranked rows.
 
-    ``rank`` is 1, 2, … per learning task; the unranked references (the oracle) and
-    unverified rows (``row["verified"] is False``: scores not computed here) get ``""``.
+    ``rank`` is 1, 2, … per learning task; rows tied with the best (see
+    :func:`tied_with_best`) share rank 1 and carry ``tied_with_best = True`` (the best
+    too, when anyone ties it). The unranked references (the oracle) and unverified rows
+    (``row["verified"] is False``: scores not computed here) get ``rank = ""``.
     """
 
     def unranked(row: dict[str, Any]) -> bool:
@@ -76,11 +82,36 @@ def rank_rows(rows: list[dict[str, Any]], primary: dict[str, str]) -> list[dict[
         group = [r for r in ordered if r["learning_task"] == learning_task]
         add_skill(group, primary[learning_task])
         ranked = [r for r in group if not unranked(r)]
-        for place, row in enumerate(ranked, 1):
-            row["rank"] = place
+        metric = primary[learning_task]
+        ties = [row is not ranked[0] and tied_with_best(row, ranked[0], metric) for row in ranked]
+        for place, (row, tied) in enumerate(zip(ranked, ties, strict=True), 1):
+            row["rank"] = 1 if tied else place
+            row["tied_with_best"] = tied or (place == 1 and any(ties))
         for row in group:
             row.setdefault("rank", "")
+            row.setdefault("tied_with_best", False)
     return ordered
+
+
+def tied_with_best(row: dict[str, Any], best: dict[str, Any], primary: str) -> bool:
+    """Whether ``row``'s interval ``[m − s, m + s]`` of ``primary`` overlaps ``best``'s.
+
+    ``m``, ``s``: the seed mean and sample std (``<primary>_mean``/``_std``; a missing std
+    counts as 0). Since ``best`` has the lowest mean, the intervals overlap exactly when
+    ``m_row − s_row ≤ m_best + s_best``. A row without the metric is never tied.
+    """
+    if f"{primary}_mean" not in row or f"{primary}_mean" not in best:
+        return False
+    low = row[f"{primary}_mean"] - row.get(f"{primary}_std", 0.0)
+    high = best[f"{primary}_mean"] + best.get(f"{primary}_std", 0.0)
+    return bool(low <= high)
+
+
+def format_rank(row: dict[str, Any]) -> str:
+    """A Markdown rank cell: ``1 (tie)`` for rows tied with the best; ``ref.``/``unverified``."""
+    if row["rank"] == "":
+        return "unverified" if row.get("verified") is False else "ref."
+    return f"{row['rank']} (tie)" if row.get("tied_with_best") else str(row["rank"])
 
 
 def format_skill(value: float) -> str:

@@ -16,7 +16,10 @@ A file holds (format ``RESULT_FORMAT``): ``task``, ``model``, ``size``, ``seed``
 ``run_id`` (the MLflow run id), ``status`` (FINISHED or FAILED), ``start_time`` (ms since
 the epoch), ``external`` (submitted predictions, not trained here), ``predictions_sha256``
 (external: the predictions file scored) and ``verified`` (its scores were computed here, from
-a model or from predictions; unverified rows are shown, never ranked). An external file
+a model or from predictions; unverified rows are shown, never ranked) and
+``validation_curve`` (``[[step, val_loss], …]``, the MLflow ``val_loss`` history; absent in
+older files, read as ``[]``: a board can then not tell whether the run was still improving).
+An external file
 without ``predictions_sha256`` is read as unverified whatever it claims.
 
 ``roma-bench leaderboard add`` (:func:`add_external`) scores one predictions file per seed
@@ -102,11 +105,14 @@ def record_of_run(run_id: str, tracking_uri: str | None = None) -> RunRecord:
     """The :class:`RunRecord` of MLflow run ``run_id`` (its tags, params and test metrics)."""
     import mlflow
 
+    from roma_bench.leaderboard import validation_curve
     from roma_bench.tracking.runs import quiet_mlflow_logging, resolve_tracking_uri
 
     quiet_mlflow_logging()
     client = mlflow.MlflowClient(resolve_tracking_uri(tracking_uri))
-    return RunRecord.from_run(client.get_run(run_id))
+    record = RunRecord.from_run(client.get_run(run_id))
+    record.validation_curve = validation_curve(client, run_id)
+    return record
 
 
 def record_run(run_id: str, task: str, tracking_uri: str | None, folder: Path) -> Path:

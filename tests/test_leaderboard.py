@@ -84,7 +84,11 @@ def test_two_models_two_seeds(store, tmp_path):
     assert rows[1]["task_version"] == "1.0" and rows[1]["hardware"] == "test-cpu (2 cores)"
     assert rows[1]["command"] == "roma-bench leaderboard run --task lb-two --seeds 2"
     text = md_path.read_text()
-    assert "| 2 | alpha | tiny | 50 | 1,000 | 1 ± 0.71 | – | – | 2 ± 1.4 | 0.2 ± 0.14 | 2 |" in text
+    # alpha 1 ± 0.71 overlaps beta 0.3 ± 0.071: it shares rank 1
+    assert (
+        "| 1 (tie) | alpha | tiny | 50 | 1,000 | 1 ± 0.71 | – | – | 2 ± 1.4 | 0.2 ± 0.14 | 2 |"
+        in text
+    )
     assert "| rank | model | size | steps | params | **delta_nrmse** (primary) |" in text
     assert "sMSPE (ROMA paper)" in text
     assert "never edited by hand" in text and "task version 1.0" in text
@@ -153,9 +157,10 @@ def test_skill_vs_persistence_and_ratio_to_ar_and_an_unranked_oracle(store, tmp_
         log_run(store, task, "ar", seed, ar / 5, params=0)
         log_run(store, task, "oracle", seed, oracle / 5, params=0)
     board = build_leaderboard(task, fetch_runs(task, store), primary=PRIMARY)
+    # alpha 0.3 ± 0.14 overlaps ar 0.4 ± 0: they share rank 1
     assert [(r["rank"], r["model"]) for r in board.rows] == [
         (1, "alpha"),
-        (2, "ar"),
+        (1, "ar"),
         (3, "persistence"),
         ("", "oracle"),
     ]
@@ -170,19 +175,24 @@ def test_skill_vs_persistence_and_ratio_to_ar_and_an_unranked_oracle(store, tmp_
 
     csv_path, md_path = write_leaderboard(board, store, tmp_path)
     rows = list(csv.DictReader(csv_path.open()))
-    assert [(r["rank"], r["model"]) for r in rows] == [
-        ("1", "alpha"),
-        ("2", "ar"),
-        ("3", "persistence"),
-        ("", "oracle"),
+    assert [(r["rank"], r["tied_with_best"], r["model"]) for r in rows] == [
+        ("1", "True", "alpha"),
+        ("1", "True", "ar"),
+        ("3", "False", "persistence"),
+        ("", "False", "oracle"),
     ]
     assert float(rows[0]["skill_vs_persistence"]) == pytest.approx(0.7)
     assert float(rows[0]["ratio_to_ar"]) == pytest.approx(0.75)
     assert rows[0]["primary_metric"] == "delta_nrmse"
     text = md_path.read_text()
-    assert "| 1 | alpha | tiny | 50 | 1,000 | 0.3 ± 0.14 | 0.700 | 0.75 |" in text
+    assert "| 1 (tie) | alpha | tiny | 50 | 1,000 | 0.3 ± 0.14 | 0.700 | 0.75 |" in text
+    assert "| 1 (tie) | ar | tiny | 50 | 0 | 0.4 ± 0 | 0.600 | 1 |" in text
+    assert "| 3 | persistence |" in text
     assert "| ref. | oracle | tiny | 50 | 0 | 0.02 ± 0.014 | 0.980 | 0.05 |" in text
-    assert "Best by test delta_nrmse (excluding the oracle): alpha (tiny)." in text
+    assert (
+        "Best by test delta_nrmse (excluding the oracle): alpha (tiny), ar (tiny), tied within "
+        "mean ± std over seeds. ROMA has no finished runs in this table." in text
+    )
 
 
 def test_the_card_chooses_the_ranking_metric(store):
@@ -227,3 +237,65 @@ def test_each_learning_task_ranks_by_its_own_primary():
     assert math.isnan(effective_beta["ratio_to_ar"])  # no ar row for the effective task
     assert math.isnan(forecast_alpha["skill_vs_persistence"])  # no persistence row here
     assert forecast_alpha["ratio_to_ar"] == pytest.approx(0.5)
+
+
+def test_rows_whose_mean_std_overlaps_the_best_share_its_rank():
+    """Overlap with the best's [m − s, m + s] → rank 1 (tie); others keep their place."""
+    from roma_bench.leaderboard import Leaderboard, to_markdown
+    from roma_bench.ranking import rank_rows
+
+    def row(model, mean, std):
+        return {"learning_task": "forecast", "model": model, "size": "tiny", "steps": 10,
+                "params": 1, "seeds": 3, "train_time_s": 1.0, "peak_memory_mb": 1.0,
+                "hardware": "cpu", "command": "c", "failed_runs": 0,
+                "delta_nrmse_mean": mean, "delta_nrmse_std": std}  # fmt: skip
+
+    rows = [
+        row("far", 0.9, 0.05),  # 0.85 > 0.55: not tied
+        row("roma", 0.6, 0.1),  # 0.5 ≤ 0.55: tied (touches only through its own std)
+        row("best", 0.5, 0.05),
+        row("edge", 0.55, 0.0),  # exactly at the best's upper end: tied
+        row("oracle", 0.0, 0.0),
+    ]
+    ranked = rank_rows(rows, PRIMARY)
+    assert [(r["model"], r["rank"], r["tied_with_best"]) for r in ranked] == [
+        ("best", 1, True), ("edge", 1, True), ("roma", 1, True), ("far", 4, False),
+        ("oracle", "", False),
+    ]  # fmt: skip
+    alone = rank_rows([row("best", 0.5, 0.01), row("far", 0.9, 0.01)], PRIMARY)
+    assert [(r["rank"], r["tied_with_best"]) for r in alone] == [(1, False), (2, False)]
+    text = to_markdown(Leaderboard("t", "2.0", "x", ranked, primary=PRIMARY), "here")
+    assert "| 1 (tie) | roma | tiny |" in text and "| 4 | far | tiny |" in text
+    assert (
+        "Best by test delta_nrmse (excluding the oracle): best (tiny), edge (tiny), roma (tiny), "
+        "tied within mean ± std over seeds. ROMA ties for first." in text
+    )
+
+
+def test_a_model_still_improving_at_the_end_of_its_budget_is_flagged(store, tmp_path):
+    """The val_loss history travels into the result file; the board counts falling tails."""
+    import mlflow
+
+    from roma_bench.results import read_results, record_run
+
+    task, client = "lb-improving", mlflow.MlflowClient(store)
+    for seed in range(2):
+        falling = log_run(store, task, "slow", seed, 0.1)
+        flat = log_run(store, task, "done", seed, 0.1)
+        for step in range(10, 110, 10):
+            client.log_metric(falling, "val_loss", 1.0 - 0.004 * step, step=step)  # −50 %
+            client.log_metric(flat, "val_loss", 0.5 + 1e-4 * (step % 20), step=step)
+        for run_id in (falling, flat):
+            record_run(run_id, task, store, tmp_path / "runs")
+    records = read_results(tmp_path / "runs")
+    slow = next(r for r in records if r.model == "slow")
+    assert slow.validation_curve[:2] == [[10.0, pytest.approx(0.96)], [20.0, pytest.approx(0.92)]]
+    board = build_leaderboard(task, records, primary=PRIMARY)
+    assert {r["model"]: r["still_improving"] for r in board.rows} == {"slow": "2/2", "done": "0/2"}
+    csv_path, md_path = write_leaderboard(board, "files", tmp_path)
+    rows = {r["model"]: r["still_improving"] for r in csv.DictReader(csv_path.open())}
+    assert rows == {"slow": "2/2", "done": "0/2"}
+    assert (
+        "Still improving at the end of the budget (the last quarter of the validation-loss curve "
+        "falls > 5% and > 2 standard errors; roma_bench.convergence): slow (2/2 runs)."
+    ) in md_path.read_text()

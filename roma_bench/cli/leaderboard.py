@@ -1,10 +1,11 @@
-"""``roma-bench leaderboard run|show``: train for a leaderboard, or regenerate it from runs."""
+"""``roma-bench leaderboard run|show|add|readme``: train for a board, regenerate it, or its README text."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from roma_bench.limits import count_arg, shard_arg, steps_arg
 
@@ -20,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "leaderboards/<board>/runs/, and `run` skips a (model, size, seed) that already has a "
         "finished one. `show` regenerates both tables from the result files and prints the "
         "table (--from-mlflow first writes the files of runs tracked before result files "
-        "existed). Runs of another task version or data checksum are refused.",
+        "existed). Runs of another task version or data checksum are refused. `readme` rewrites the "
+        "generated results sections of README.md and leaderboards/studies/README.md from the "
+        "committed CSVs.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     run_p = actions.add_parser("run", help="train + evaluate, then write the leaderboard")
@@ -62,6 +65,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_p.add_argument("--shard", type=shard_arg, metavar="I/N",
                        help="run only shard I of N of the (model, size, seed) runs (I = 1…N) and "
                        "write their result files; `leaderboard show` assembles the board")  # fmt: skip
+    readme_p = actions.add_parser(
+        "readme",
+        help="regenerate the results sections of README.md and leaderboards/studies/README.md",
+        description="Rewrite the generated sections (between their <!-- results:begin --> / "
+        "<!-- studies:begin --> markers) from the committed CSVs: leaderboards/<task>.csv and "
+        "leaderboards/studies/*.csv (see roma_bench.results_sections). Run it after every "
+        "board or study CSV change; a test fails while a section is stale.",
+    )
+    readme_p.add_argument("--root", type=Path, default=Path("."),
+                          help="the checkout whose READMEs to rewrite (default: .)")  # fmt: skip
+    readme_p.add_argument("--check", action="store_true",
+                          help="write nothing; exit 1 naming every stale section")  # fmt: skip
     parser.set_defaults(handler=run)
 
 
@@ -143,10 +158,31 @@ def reproduce_command(args: argparse.Namespace, models: list[str], sizes: list[s
     return " ".join(parts)
 
 
+def readme(args: argparse.Namespace) -> int:
+    """``leaderboard readme``: rewrite (or with ``--check`` compare) the generated sections."""
+    from roma_bench.cli import UsageError
+    from roma_bench.results_sections import SectionError, stale_sections, write_sections
+
+    try:
+        if args.check:
+            stale = stale_sections(args.root)
+            for name in stale:
+                print(f"stale generated section: {name} (run `roma-bench leaderboard readme`)",
+                      file=sys.stderr)  # fmt: skip
+            return 1 if stale else 0
+        for path in write_sections(args.root):
+            print(f"wrote {path}")
+    except (SectionError, FileNotFoundError) as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from roma_bench.registry import available_models
     from roma_bench.tracking.runs import resolve_tracking_uri
 
+    if args.action == "readme":
+        return readme(args)
     uri = resolve_tracking_uri(args.tracking_uri)
     if args.action == "run":
         from roma_bench.results import run_leaderboard

@@ -1,4 +1,4 @@
-"""``roma-bench study transfer|scaling|noise``: the studies of DESIGN.md section 4."""
+"""``roma-bench study transfer|scaling|noise|attention``: the studies of DESIGN.md section 4."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def _csv(kind):
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "study",
-        help="transfer, scaling and noise studies (CSV + plot under leaderboards/studies/)",
+        help="transfer, scaling, noise and attention studies (CSV + plot under "
+        "leaderboards/studies/)",
         description=(
             "Run a study: each is one parent MLflow run with nested training runs, and writes "
             "<leaderboards>/studies/<study>-<task>.csv, .png and .md."
@@ -87,6 +88,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "kuramoto 0,1e-3,1e-2,0.1; social 0,0.01,0.03,0.1",
     )  # fmt: skip
     noise.set_defaults(handler=run_noise)
+
+    attention = kinds.add_parser(
+        "attention",
+        help="a trained ROMA's cross-scale attention vs hyperbolic distance, and its learned "
+        "coarse-graining on a Poincaré-disk layout",
+        description="Train a ROMA-tiny for --steps (or load --checkpoint), take its first test "
+        "batch and plot (a) fine↔supernode attention (mean over layers and heads) against the "
+        "Poincaré distance from each node to each supernode, placed at the assignment-weighted "
+        "gyromidpoint of its nodes, and (b) the nodes on a Poincaré-disk layout of their "
+        "embeddings coloured by their argmax supernode. Writes attention-<task>.csv/.png/.md.",
+    )
+    attention.add_argument("--task", required=True, help="task card name, e.g. km-tiny")
+    source = attention.add_mutually_exclusive_group()
+    source.add_argument("--checkpoint", type=Path, help="a trained ROMA checkpoint to load")
+    source.add_argument("--steps", type=steps_arg, default=200,
+                        help="train a ROMA-tiny this many steps (default 200)")  # fmt: skip
+    attention.add_argument("--seed", type=int, default=0, help="training and data seed (default 0)")
+    attention.add_argument("--set", dest="overrides", action="append", default=[],
+                           metavar="KEY=VALUE", help="TrainConfig override when training")  # fmt: skip
+    attention.add_argument("--tracking-uri", help="MLflow tracking URI (default: local store)")
+    attention.add_argument("--out-dir", type=Path, help="default <leaderboards>/studies")
+    attention.set_defaults(handler=run_attention)
 
 
 def _common(parser: argparse.ArgumentParser, default_seeds: str = "0,1,2") -> None:
@@ -171,6 +194,25 @@ def run_noise(args: argparse.Namespace) -> int:
             f"{row['model']:<12} σ={row['sigma']:<8g} {row['error']:.4g} ± {row['error_std']:.2g}"
         )
     return _report(rows, files)
+
+
+def run_attention(args: argparse.Namespace) -> int:
+    from roma_bench.cli import UsageError
+    from roma_bench.studies.attention import run_attention_study
+
+    if args.checkpoint is not None and not args.checkpoint.exists():
+        raise UsageError(f"--checkpoint: no file {args.checkpoint}")
+    try:
+        numbers, files = run_attention_study(
+            args.task, args.checkpoint, args.steps, args.seed, args.overrides,
+            args.tracking_uri, args.out_dir,
+        )  # fmt: skip
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    for key, value in numbers.items():
+        print(f"{key:>20} {value:.4g}")
+    print(f"wrote {files.csv}, {files.png}, {files.md}")
+    return 0
 
 
 def _report(rows, files) -> int:

@@ -10,7 +10,6 @@ Per PDE-capable model and seed, two runs that differ **only** in the latent-PDE 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,11 +226,8 @@ def joint_body(summary: Sequence[dict[str, Any]], params: dict[str, Any]) -> str
     )
 
 
-SECTION = re.compile(r"(<!-- transfer:begin -->\n).*?(<!-- transfer:end -->)", re.S)
-
-
-def write_readme_section(csv_path: Path, readme: Path) -> Path:
-    """Regenerate the README's transfer section (between its markers) from the study CSV."""
+def transfer_section(csv_path: Path) -> str:
+    """The README's transfer section (the text between its markers) from the study CSV."""
     frame = read_csv(csv_path)
     rows = frame.to_dict("records")
     summary = summarize_joint(rows)
@@ -246,14 +242,16 @@ def write_readme_section(csv_path: Path, readme: Path) -> Path:
             "learning_task": ",".join(sorted({str(r["learning_task"]) for r in rows})),
         },
     )
-    text = readme.read_text()
-    if not SECTION.search(text):
-        raise ValueError(
-            f"{readme}: no '<!-- transfer:begin -->' … '<!-- transfer:end -->' markers"
-        )
-    generated = (
+    return (
         f"Generated from [{csv_path.name}]({csv_path.name}) by `roma-bench study transfer "
         f"--readme`; do not edit by hand. Command: `{command}`\n\n{body}\n"
     )
-    readme.write_text(SECTION.sub(lambda m: m.group(1) + generated + m.group(2), text))
+
+
+def write_readme_section(csv_path: Path, readme: Path) -> Path:
+    """Regenerate the README's transfer section (between its markers) from the study CSV."""
+    from roma_bench.results_sections import replace_section
+
+    text = replace_section(readme.read_text(), "transfer", transfer_section(csv_path), str(readme))
+    readme.write_text(text)
     return readme

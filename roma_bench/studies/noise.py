@@ -83,9 +83,12 @@ def run_noise_study(
     with parent_run("noise", base.task, tracking_uri, params) as parent:
         from tqdm.auto import tqdm
 
+        from roma_bench.cards import load_card
+
         for model, sigma, seed in tqdm(jobs, desc="noise study", dynamic_ncols=True):
             config = base.model_copy(update={"model_name": model, "noise": sigma, "seed": seed})
-            row: dict[str, Any] = {"model": model, "sigma": sigma, "seed": seed, "metric": metric}
+            row: dict[str, Any] = {"model": model, "sigma": sigma, "seed": seed, "metric": metric,
+                                   "task_version": load_card(base.task).version}  # fmt: skip
             try:
                 result = run_training(
                     config, train_fn, tracking_uri=tracking_uri,

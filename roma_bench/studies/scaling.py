@@ -179,10 +179,13 @@ def run_scaling_study(
 
 
 def _run_job(axis, model, knob, config, train_fn, tracking_uri, parent_id) -> dict[str, Any]:
+    from roma_bench.cards import load_card
+
     label = f"{model}-{axis}-{knob:g}-s{config.seed}"
     row: dict[str, Any] = {"axis": axis, "model": model, "task": config.task, "seed": config.seed,
                            "width_factor": knob if axis == "parameters" else None,
-                           "nodes": int(knob) if axis == "data" else None}  # fmt: skip
+                           "nodes": int(knob) if axis == "data" else None,
+                           "task_version": load_card(config.task).version}  # fmt: skip
     try:
         result = run_training(
             config, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,

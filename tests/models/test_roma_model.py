@@ -113,6 +113,20 @@ def test_attention_maps_cover_fine_and_supernode_tokens() -> None:
     assert summary["fine_to_coarse"].shape == (cfg.dec_depth, cfg.num_heads)
 
 
+def test_multiscale_view_gives_ball_points_assignments_and_maps() -> None:
+    spec = make_spec()
+    model = build_model("roma", spec, "tiny", SMALL)
+    normalized = behind_harness(model).normalization.normalize(make_batch(spec))
+    points, assignment, maps = model.multiscale_view(normalized)
+    assert points.shape == (40, model.precoder.out_dim)
+    assert float((model.link.ball.c * (points * points).sum(-1)).max()) < 1  # inside the ball
+    assert assignment.shape == (40, 4)
+    assert torch.allclose(
+        assignment.sum(0), torch.ones(4), atol=1e-5
+    )  # a distribution per supernode
+    assert len(maps) == model.config.dec_depth and maps[0].shape[-1] == 44
+
+
 def test_bad_config_is_rejected() -> None:
     cls = get_model_class("roma")
     with pytest.raises(ConfigError, match="num_heads"):

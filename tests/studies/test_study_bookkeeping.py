@@ -120,6 +120,8 @@ def test_noise_study_trains_at_each_sigma(tmp_path: Path, tracking: str) -> None
     assert summary[-1]["error_std"] == pytest.approx(0.01)
     assert summary[-1]["error_vs_clean"] == pytest.approx(2.01 / 1.01)
     assert files.png.exists() and len(read_csv(files.csv)) == 12
+    # the card version on every row: the README generator tells current from superseded rows
+    assert set(read_csv(files.csv)["task_version"].astype(str)) == {"2.0"}
 
 
 def test_scaling_study_widths_and_fit(tmp_path: Path, tracking: str) -> None:
@@ -134,6 +136,7 @@ def test_scaling_study_widths_and_fit(tmp_path: Path, tracking: str) -> None:
     assert len(fits) == 1 and fits[0]["points"] == 4
     assert fits[0]["alpha"] == pytest.approx(0.25) and fits[0]["alpha_se"] < 1e-9
     assert np.isfinite(read_csv(files.csv)["error"]).all()
+    assert set(read_csv(files.csv)["task_version"].astype(str)) == {"2.0"}
 
 
 def test_joint_protocol_arms_differ_only_in_the_pde_weights(tmp_path: Path, tracking: str) -> None:

@@ -179,13 +179,33 @@ class Roma(ForecastModel):
             _, maps, n = self._run(batch, need_weights=True)
         return maps, coarse_fine_summary(maps, n)
 
+    def multiscale_view(self, batch: Batch) -> tuple[Tensor, Tensor | None, list[Tensor]]:
+        """What the multiscale study draws, without grad (call on a normalized batch).
+
+        Returns the precoder's nodes on the Poincaré ball ``exp₀(z)`` ``[n, D]``, the
+        first level's soft assignment ``S`` ``[n, m₁]`` (columns sum to 1; ``None`` without
+        pooling) and the per-layer attention maps ``[heads, T, T]`` (tokens: ``n`` fine,
+        then the supernodes level by level).
+        """
+        with torch.no_grad():
+            history, z = self._embed(batch)
+            coarse = self.pool(batch.graph, z, history, self.config.backend)
+            _, maps, _ = self._run(batch, need_weights=True)
+        assignment = coarse.assignments[0] if coarse.assignments else None
+        return self.link.ball.expmap0(z), assignment, maps
+
+    def _embed(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """The model history ``[n, κ]`` and the precoder's tangent embedding ``z`` ``[n, D]``."""
+        history, state = self._inputs(batch)
+        le, rw = self._encodings(batch)
+        x = torch.cat([history, state], dim=1)
+        return history, self.precoder(batch.graph, x, le, rw, self.config.backend)
+
     def _run(self, batch: Batch, need_weights: bool) -> tuple[ModelOutput, list[Tensor], int]:
         cfg = self.config
         graph, backend = batch.graph, cfg.backend
-        history, state = self._inputs(batch)
+        history, z = self._embed(batch)
         n, H = history.shape[0], self.spec.horizon
-        le, rw = self._encodings(batch)
-        z = self.precoder(graph, torch.cat([history, state], dim=1), le, rw, backend)
 
         aux: dict[str, Tensor] = {}
         diag: dict[str, Tensor] = {}

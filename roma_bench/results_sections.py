@@ -1,0 +1,270 @@
+"""Generated results sections of README.md and leaderboards/studies/README.md (no typed claims).
+
+Each section lies between ``<!-- <name>:begin -->`` and ``<!-- <name>:end -->`` and is
+written only from committed CSVs, so a sentence can never disagree with its table:
+
+- ``README.md`` section ``results``: per board ``leaderboards/<task>.csv`` and learning
+  task, who is best on the card's primary metric (every row of rank 1: the ties), where
+  ROMA ranks, ROMA's skill vs persistence ``1 − e/e_persistence`` and ratio to ``ar``
+  ``e/e_ar``, and the budget (steps, seeds) and task version the rows were made with;
+- ``leaderboards/studies/README.md`` section ``studies``: per study CSV
+  ``<study>-<task>.csv`` what it says (the transfer text is
+  :func:`roma_bench.studies.joint.transfer_section`, nested in its own ``transfer``
+  markers); a scaling or noise CSV made under another card (a ``task_version`` column
+  that differs from the card's, or a ``metric`` column that is no longer the card's
+  primary) gets one "superseded" line instead of numbers.
+
+``roma-bench leaderboard readme`` rewrites both; ``--check`` only compares (exit 1 and
+the stale section's name when a committed section differs from what the CSVs give).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from roma_bench.ranking import RATIO_REFERENCE, SKILL_REFERENCE, format_ratio, format_skill
+
+ROMA = "roma"
+REGENERATE = "roma-bench leaderboard readme"
+
+
+class SectionError(ValueError):
+    """A README without the markers of a generated section."""
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The begin and end marker lines of section ``name``."""
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+def replace_section(text: str, name: str, body: str, where: str = "README") -> str:
+    """``text`` with everything between section ``name``'s markers replaced by ``body``.
+
+    ``body`` ends with a newline (added when missing). Raises :class:`SectionError`
+    naming ``where`` and the markers when they are absent.
+    """
+    begin, end = markers(name)
+    pattern = re.compile(rf"({re.escape(begin)}\n).*?({re.escape(end)})", re.S)
+    if not pattern.search(text):
+        raise SectionError(f"{where}: no '{begin}' … '{end}' markers")
+    body = body if body.endswith("\n") else body + "\n"
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text, count=1)
+
+
+def section_text(text: str, name: str) -> str | None:
+    """The current body between section ``name``'s markers, ``None`` without markers."""
+    begin, end = markers(name)
+    found = re.search(rf"{re.escape(begin)}\n(.*?){re.escape(end)}", text, re.S)
+    return found.group(1) if found else None
+
+
+def _read_board(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _float(row: dict[str, str], key: str) -> float:
+    try:
+        return float(row.get(key, "") or "nan")
+    except ValueError:
+        return math.nan
+
+
+def _mean_std(row: dict[str, str], metric: str) -> str:
+    return f"{_float(row, f'{metric}_mean'):.4g} ± {_float(row, f'{metric}_std'):.2g}"
+
+
+def board_summary(path: Path, link_prefix: str = "leaderboards/") -> str:
+    """The Markdown lines that summarise one board CSV ``path`` (``leaderboards/<task>.csv``).
+
+    Per learning task: the rank-1 rows (several = tied within mean ± std), ROMA's rank
+    among the ranked rows with its skill vs persistence and ratio to ``ar``, and the
+    budget: the distinct ``steps`` and ``seeds`` of the ranked rows; and the models whose
+    runs were still improving at the end of it (the ``still_improving`` column, ``k/n``).
+    """
+    rows = _read_board(path)
+    task = path.stem
+    lines = [f"**{task}** ([{task}.md]({link_prefix}{task}.md)):", ""]
+    for learning_task in sorted({r["learning_task"] for r in rows}):
+        group = [r for r in rows if r["learning_task"] == learning_task]
+        ranked = [r for r in group if r["rank"] != ""]
+        if not ranked:
+            lines.append(f"- {learning_task}: no ranked rows.")
+            continue
+        primary = ranked[0]["primary_metric"]
+        best = [r for r in ranked if r["rank"] == "1"]
+        names = ", ".join(f"{r['model']} ({_mean_std(r, primary)})" for r in best)
+        tie = " (tied within mean ± std over seeds)" if len(best) > 1 else ""
+        steps = ", ".join(sorted({r["steps"] for r in ranked}, key=int))
+        seeds = ", ".join(sorted({r["seeds"] for r in ranked}, key=int))
+        versions = ", ".join(sorted({r.get("task_version", "?") for r in ranked}))
+        text = (
+            f"- {learning_task}, ranked by test `{primary}` (lower is better; task version "
+            f"{versions}; {steps} steps, {seeds} seeds per model): best {names}{tie}."
+        )
+        roma = [r for r in ranked if r["model"] == ROMA]
+        if roma:
+            r = roma[0]
+            skill, ratio = _float(r, "skill_vs_persistence"), _float(r, "ratio_to_ar")
+            text += (
+                f" ROMA ranks {r['rank']} of {len(ranked)} ({_mean_std(r, primary)}), skill vs "
+                f"{SKILL_REFERENCE} {format_skill(skill)}"
+                + (f" (worse than {SKILL_REFERENCE})" if skill < 0 else "")
+                + f", ratio to `{RATIO_REFERENCE}` {format_ratio(ratio)}"
+                + (f" (beats `{RATIO_REFERENCE}`)" if ratio < 1 else "")
+                + "."
+            )
+        else:
+            text += " ROMA has no ranked row."
+        improving = [f"{r['model']} ({r['still_improving']})" for r in ranked
+                     if (r.get("still_improving") or "").split("/")[0] not in ("", "0")]  # fmt: skip
+        if improving:
+            text += f" Still improving at the end of the budget (runs): {', '.join(improving)}."
+        lines.append(text)
+    return "\n".join(lines) + "\n"
+
+
+def results_section(board_csvs: list[Path], link_prefix: str = "leaderboards/") -> str:
+    """README.md's ``results`` section: one summary per board CSV (sorted by name)."""
+    head = (
+        f"Generated by `{REGENERATE}` from the committed board CSVs; do not edit by hand. "
+        "Best = every row of rank 1 on the card's primary metric (rows whose mean ± std "
+        "overlaps the best's share its rank); skill = 1 − error/error(persistence), ratio = "
+        "error/error(ar).\n"
+    )
+    if not board_csvs:
+        return head + "\nNo board CSVs are committed.\n"
+    parts = [board_summary(p, link_prefix) for p in sorted(board_csvs)]
+    return head + "\n" + "\n".join(parts)
+
+
+def _superseded(frame, task: str, learning_task: str = "forecast") -> str | None:
+    """Why a study CSV was made under another card (``None`` when it is current)."""
+    from roma_bench.cards import load_card
+
+    card = load_card(task)
+    if "task_version" in frame.columns:
+        versions = sorted({str(v) for v in frame["task_version"]})
+        if versions != [card.version]:
+            return f"task version {', '.join(versions)} (the card is now {card.version})"
+        return None
+    if "metric" in frame.columns:
+        metrics = sorted({str(m) for m in frame["metric"]})
+        primary = card.primary_metric(learning_task)
+        if metrics != [primary]:
+            return (
+                f"no task version column and scored on {', '.join(metrics)}, which the "
+                f"{task} card (version {card.version}) no longer ranks by (its primary is "
+                f"{primary}): a task-format-1 result"
+            )
+    return None
+
+
+def _scaling_text(frame) -> str:
+    from roma_bench.studies.scaling import fit_rows
+
+    lines = []
+    for fit in fit_rows(frame.to_dict("records")):
+        sizes = sorted({int(v) for v in frame[frame["model"] == fit["model"]]["num_parameters"]})
+        lines.append(
+            f"- {fit['model']} ({fit['axis']} axis, {fit['points']} points, "
+            f"N = {sizes[0]:,}…{sizes[-1]:,}): α = {fit['alpha']:.3g} ± {fit['alpha_se']:.2g} "
+            f"(R² = {fit['r2']:.2f})."
+        )
+    return "\n".join(lines)
+
+
+def _noise_text(frame) -> str:
+    from roma_bench.studies.noise import summarize_noise
+
+    lines = []
+    for row in summarize_noise(frame.to_dict("records")):
+        lines.append(
+            f"- {row['model']}, σ = {row['sigma']:g}: {row['error']:.4g} ± {row['error_std']:.2g} "
+            f"({row['seeds']} seeds; × {row['error_vs_clean']:.3f} the σ = 0 error)."
+        )
+    return "\n".join(lines)
+
+
+def _attention_text(frame) -> str:
+    from roma_bench.studies.attention import rank_correlation
+
+    own = frame["own"] == 1
+    rho_f = rank_correlation(frame["distance"].to_numpy(), frame["fine_to_coarse"].to_numpy())
+    rho_c = rank_correlation(frame["distance"].to_numpy(), frame["coarse_to_fine"].to_numpy())
+    return (
+        f"- {frame['node'].nunique()} fine nodes, {frame['supernode'].nunique()} supernodes; "
+        f"Spearman ρ(hyperbolic distance, attention): fine→supernode {rho_f:.3f}, "
+        f"supernode→fine {rho_c:.3f}.\n"
+        f"- mean fine→supernode weight: own (argmax) supernode "
+        f"{frame.loc[own, 'fine_to_coarse'].mean():.4g}, others "
+        f"{frame.loc[~own, 'fine_to_coarse'].mean():.4g}"
+        + (f" (uniform over the {int(frame['tokens'].iloc[0])} tokens: "
+           f"{1 / frame['tokens'].iloc[0]:.4g})." if "tokens" in frame.columns else ".")
+    )  # fmt: skip
+
+
+def study_summary(path: Path) -> str:
+    """The Markdown subsection for one study CSV ``<study>-<task>.csv``."""
+    from roma_bench.studies.common import read_csv
+    from roma_bench.studies.joint import transfer_section
+
+    study, _, task = path.stem.partition("-")
+    title = f"### {study.capitalize()} on {task} — [{path.stem}.md]({path.stem}.md)\n\n"
+    if study == "transfer":
+        begin, end = markers("transfer")
+        return f"{title}{begin}\n{transfer_section(path)}{end}\n"
+    frame = read_csv(path)
+    command = path.read_text().splitlines()[0].removeprefix("# command: ")
+    stale = _superseded(frame, task)
+    if stale is not None:
+        return f"{title}Superseded: [{path.name}]({path.name}) was made with {stale}; not summarised.\n"
+    steps = ", ".join(str(int(s)) for s in sorted(set(frame["steps"])))
+    texts: dict[str, Callable] = {
+        "scaling": _scaling_text, "noise": _noise_text, "attention": _attention_text,
+    }  # fmt: skip
+    body = texts[study](frame) if study in texts else f"{len(frame)} rows."
+    return f"{title}{steps} steps per run. Command: `{command}`\n\n{body}\n"
+
+
+def studies_section(study_csvs: list[Path]) -> str:
+    """leaderboards/studies/README.md's ``studies`` section: one subsection per CSV."""
+    head = f"Generated by `{REGENERATE}` from the committed study CSVs; do not edit by hand.\n"
+    return head + "".join("\n" + study_summary(p) for p in sorted(study_csvs))
+
+
+def sections(root: Path) -> dict[Path, dict[str, str]]:
+    """``{README path: {section name: generated body}}`` for the checkout at ``root``."""
+    boards = sorted((root / "leaderboards").glob("*.csv"))
+    studies = sorted((root / "leaderboards" / "studies").glob("*.csv"))
+    return {
+        root / "README.md": {"results": results_section(boards)},
+        root / "leaderboards" / "studies" / "README.md": {"studies": studies_section(studies)},
+    }
+
+
+def write_sections(root: Path) -> list[Path]:
+    """Rewrite every generated section under ``root``; returns the READMEs written."""
+    written = []
+    for readme, generated in sections(root).items():
+        text = readme.read_text()
+        for name, body in generated.items():
+            text = replace_section(text, name, body, str(readme))
+        readme.write_text(text)
+        written.append(readme)
+    return written
+
+
+def stale_sections(root: Path) -> list[str]:
+    """``"<README>: <section>"`` for every committed section that differs from the CSVs."""
+    stale = []
+    for readme, generated in sections(root).items():
+        text = readme.read_text()
+        for name, body in generated.items():
+            if section_text(text, name) != body:
+                stale.append(f"{readme}: {name}")
+    return stale

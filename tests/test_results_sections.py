@@ -1,0 +1,103 @@
+"""The generated results sections: equal to the committed READMEs, and what they say."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from roma_bench.cli import main
+from roma_bench.results_sections import (
+    SectionError,
+    board_summary,
+    replace_section,
+    stale_sections,
+    study_summary,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+BOARD_HEADER = (
+    "learning_task,rank,model,size,steps,params,seeds,seed_list,failed_runs,tied_with_best,"
+    "primary_metric,skill_vs_persistence,ratio_to_ar,delta_nrmse_mean,delta_nrmse_std,"
+    "task_version,still_improving\n"
+)
+
+
+def test_committed_sections_equal_what_the_committed_csvs_give():
+    """Fails when a board or study CSV changed and `roma-bench leaderboard readme` was not run."""
+    assert stale_sections(ROOT) == []
+
+
+def test_board_summary_names_every_tied_best_and_romas_place(tmp_path):
+    path = tmp_path / "km-x.csv"
+    path.write_text(
+        BOARD_HEADER
+        + "forecast,1,gcn,tiny,200,10,3,0 1 2,0,True,delta_nrmse,0.5,2.5,0.5,0.1,2.0,3/3\n"
+        + "forecast,1,ar,tiny,200,0,3,0 1 2,0,True,delta_nrmse,0.45,2.75,0.55,0,2.0\n"
+        + "forecast,3,roma,tiny,200,10,3,0 1 2,0,False,delta_nrmse,-0.2,6,1.2,0.05,2.0,0/3\n"
+        + "forecast,4,persistence,tiny,200,0,3,0 1 2,0,False,delta_nrmse,0,5,1,0,2.0\n"
+        + "forecast,,oracle,tiny,200,0,3,0 1 2,0,False,delta_nrmse,1,0,0,0,2.0\n"
+    )
+    assert board_summary(path) == (
+        "**km-x** ([km-x.md](leaderboards/km-x.md)):\n\n"
+        "- forecast, ranked by test `delta_nrmse` (lower is better; task version 2.0; 200 steps, "
+        "3 seeds per model): best gcn (0.5 ± 0.1), ar (0.55 ± 0) (tied within mean ± std over "
+        "seeds). ROMA ranks 3 of 4 (1.2 ± 0.05), skill vs persistence -0.200 (worse than "
+        "persistence), ratio to `ar` 6. Still improving at the end of the budget (runs): "
+        "gcn (3/3).\n"
+    )
+
+
+def test_a_study_scored_on_an_old_primary_is_superseded_not_summarised(tmp_path):
+    path = tmp_path / "noise-km-tiny.csv"
+    path.write_text(
+        "# command: roma-bench study noise --task km-tiny\n"
+        "model,sigma,seed,metric,error,steps,run_id,status\n"
+        "gcn,0,0,smspe,0.005,30,r1,ok\n"
+    )
+    text = study_summary(path)
+    assert text.startswith("### Noise on km-tiny — [noise-km-tiny.md](noise-km-tiny.md)\n\n")
+    assert "Superseded: [noise-km-tiny.csv](noise-km-tiny.csv) was made with no task version " \
+        "column and scored on smspe" in text  # fmt: skip
+    assert "0.005" not in text
+
+
+def test_a_current_noise_study_is_summarised_per_sigma(tmp_path):
+    path = tmp_path / "noise-km-tiny.csv"
+    path.write_text(
+        "# command: roma-bench study noise --task km-tiny\n"
+        "model,sigma,seed,metric,error,steps,run_id,status,task_version\n"
+        "gcn,0,0,delta_nrmse,0.4,300,r1,ok,2.0\ngcn,0,1,delta_nrmse,0.6,300,r2,ok,2.0\n"
+        "gcn,0.1,0,delta_nrmse,0.75,300,r3,ok,2.0\n"
+    )
+    text = study_summary(path)
+    assert "300 steps per run. Command: `roma-bench study noise --task km-tiny`" in text
+    assert "- gcn, σ = 0: 0.5 ± 0.14 (2 seeds; × 1.000 the σ = 0 error)." in text
+    assert "- gcn, σ = 0.1: 0.75 ± 0 (1 seeds; × 1.500 the σ = 0 error)." in text
+    stale = path.read_text().replace(",2.0\n", ",1.0\n")
+    path.write_text(stale)
+    assert "task version 1.0 (the card is now 2.0)" in study_summary(path)
+
+
+def test_missing_markers_name_the_readme_and_the_markers():
+    with pytest.raises(SectionError) as err:
+        replace_section("no markers", "results", "body", "X.md")
+    assert str(err.value) == "X.md: no '<!-- results:begin -->' … '<!-- results:end -->' markers"
+    text = "a\n<!-- s:begin -->\nold\n<!-- s:end -->\nb"
+    assert replace_section(text, "s", "new") == "a\n<!-- s:begin -->\nnew\n<!-- s:end -->\nb"
+
+
+def test_a_changed_board_csv_makes_the_section_stale_until_regenerated(tmp_path, capsys):
+    for rel in ("README.md", "leaderboards"):
+        src, dst = ROOT / rel, tmp_path / rel
+        shutil.copytree(src, dst) if src.is_dir() else shutil.copy(src, dst)
+    board = tmp_path / "leaderboards" / "km-tiny.csv"
+    board.write_text(board.read_text().replace(",roma,", ",roma2,"))
+    assert stale_sections(tmp_path) == [f"{tmp_path / 'README.md'}: results"]
+    assert main(["leaderboard", "readme", "--root", str(tmp_path), "--check"]) == 1
+    assert "stale generated section: " in capsys.readouterr().err
+    assert main(["leaderboard", "readme", "--root", str(tmp_path)]) == 0
+    assert stale_sections(tmp_path) == []
+    assert main(["leaderboard", "readme", "--root", str(tmp_path), "--check"]) == 0
+    assert "ROMA has no ranked row." in (tmp_path / "README.md").read_text()
