@@ -42,6 +42,7 @@ from roma_bench.models.base import ModelOutput
 from roma_bench.models.roma.latent_pde import (
     LatentPDE,
     gradient_penalty_weight,
+    pde_loss_terms,
     supervised_points,
 )
 from roma_bench.models.roma.operator import BoundOperator, FourierFeatures, LatentOperator
@@ -129,14 +130,7 @@ class PhysicsInformedDeepONet(DeepONetBase):
                 field, tx, z.repeat_interleave(horizon, dim=0), coeffs_rep, w_gpde > 0
             )
             u = result.derivatives.u
-            mse = result.residual.square().mean()
-            if c.w_pde > 0 or w_gpde > 0:
-                aux["pde"] = c.w_pde * mse
-            diagnostics["pde_residual"] = mse.detach()
-            if result.gradient is not None:
-                g2 = result.gradient.square().mean()
-                aux["gpde"] = w_gpde * g2
-                diagnostics["pde_residual_grad"] = g2.detach()
+            aux, diagnostics = pde_loss_terms(result, c.w_pde, w_gpde)
         else:
             u = field(tx)
         increments = self.reduction(u).view(n, horizon)

@@ -95,6 +95,27 @@ class LatentPDE(nn.Module):
         return pde_residual(field, self.right_hand_side(cond, coeffs), tx, self.form, with_gradient)
 
 
+def pde_loss_terms(
+    result: PDEResidual, w_pde: float, w_gpde: float
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """A residual's weighted aux losses and detached diagnostics (one rule for every model).
+
+    ``pde_residual = mean r²`` is always a diagnostic; ``aux['pde'] = w_pde·mean r²`` when any
+    PDE weight is on; with a gradient, ``aux['gpde'] = w_gpde·mean‖∇_(t,y) r‖²`` and the
+    diagnostic ``pde_residual_grad``.
+    """
+    aux: dict[str, Tensor] = {}
+    residual = result.residual.square().mean()
+    diagnostics = {"pde_residual": residual.detach()}
+    if w_pde > 0 or w_gpde > 0:
+        aux["pde"] = w_pde * residual
+    if result.gradient is not None:
+        gradient = result.gradient.square().mean()
+        aux["gpde"] = w_gpde * gradient
+        diagnostics["pde_residual_grad"] = gradient.detach()
+    return aux, diagnostics
+
+
 class RightHandSide:
     """``F(t, y, z, u, ∇u, Δu)`` (emergent) or ``(F, ν)`` (Burgers) at given rows.
 

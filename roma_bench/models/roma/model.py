@@ -57,6 +57,7 @@ from roma_bench.models.roma.encoder import Precoder
 from roma_bench.models.roma.latent_pde import (
     LatentPDE,
     gradient_penalty_weight,
+    pde_loss_terms,
     supervised_points,
 )
 from roma_bench.models.roma.manifold import PoincareBall
@@ -251,14 +252,9 @@ class Roma(ForecastModel):
                 pde_coeffs = coeffs_rep
             result = self.latent_pde.residual(u_fn, tx, cond, pde_coeffs, with_gradient=w_gpde > 0)
             u = result.derivatives.u
-            res2 = result.residual.square().mean()
-            if cfg.w_pde > 0 or w_gpde > 0:
-                aux["pde"] = cfg.w_pde * res2
-            diag["pde_residual"] = res2.detach()
-            if result.gradient is not None:
-                g2 = result.gradient.square().mean()
-                aux["gpde"] = w_gpde * g2
-                diag["pde_residual_grad"] = g2.detach()
+            pde_aux, pde_diag = pde_loss_terms(result, cfg.w_pde, w_gpde)
+            aux.update(pde_aux)
+            diag.update(pde_diag)
         else:
             u = u_fn(tx)
         increments = self.reduction(u).view(n, H)
