@@ -32,6 +32,7 @@ from roma_bench.studies.common import (
     StudyFiles,
     current_command,
     new_figure,
+    require_finished,
     save_figure,
     study_files,
     write_csv,
@@ -249,10 +250,7 @@ def load_or_train(
         config = build_train_config(None, fields, ["plots=false", *overrides])
         result = train(config, tracking_uri=tracking_uri, tags={"roma.study": "attention"},
                        progress=False)  # fmt: skip
-        if result.status != "FINISHED":
-            raise RuntimeError(
-                f"training ROMA for the attention study: {result.status} {result.message}"
-            )
+        require_finished(result, "training ROMA for the attention study")
         checkpoint = result.checkpoint
     model, extra = load_checkpoint(checkpoint)
     if getattr(model, "multiscale_view", None) is None:

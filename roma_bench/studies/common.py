@@ -188,6 +188,13 @@ def run_training(
     )
 
 
+def require_finished(result: Any, what: str = "training") -> Any:
+    """``result`` if its run ``FINISHED``; else ``RuntimeError('<what> <status>: <message>')``."""
+    if result.status != "FINISHED":
+        raise RuntimeError(f"{what} {result.status}: {getattr(result, 'message', '')}")
+    return result
+
+
 def log_outputs(files: StudyFiles) -> None:
     """Attach the study's files to the active (parent) MLflow run."""
     import mlflow

@@ -26,6 +26,7 @@ from roma_bench.studies.common import (
     parent_run,
     primary_metric,
     read_csv,
+    require_finished,
     run_training,
     save_figure,
     study_files,
@@ -139,8 +140,7 @@ def _run_arm(
             config, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
             study="transfer", run_name=f"{plan.model}-s{plan.seed}/{arm}",
         )  # fmt: skip
-        if result.status != "FINISHED":
-            raise RuntimeError(f"run {result.status}: {getattr(result, 'message', '')}")
+        require_finished(result, "run")
         forecast_metric = primary_metric(config.task, "forecast")
         row.update(
             steps_done=result.steps_done,

@@ -27,6 +27,7 @@ from roma_bench.studies.common import (
     new_figure,
     parent_run,
     primary_metric,
+    require_finished,
     run_training,
     save_figure,
     study_files,
@@ -95,10 +96,7 @@ def run_noise_study(
                     parent_run_id=parent.info.run_id, study="noise",
                     run_name=f"{model}-sigma{sigma:g}-s{seed}",
                 )  # fmt: skip
-                if result.status != "FINISHED":
-                    raise RuntimeError(
-                        f"training {result.status}: {getattr(result, 'message', '')}"
-                    )
+                require_finished(result)
                 row.update(error=test_error(result, config), steps=int(result.steps_done),
                            run_id=result.run_id, status="ok")  # fmt: skip
             except Exception as err:

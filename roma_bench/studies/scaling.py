@@ -33,6 +33,7 @@ from roma_bench.studies.common import (
     new_figure,
     parent_run,
     primary_metric,
+    require_finished,
     run_training,
     save_figure,
     study_files,
@@ -191,8 +192,7 @@ def _run_job(axis, model, knob, config, train_fn, tracking_uri, parent_id) -> di
             config, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
             study="scaling", run_name=label,
         )  # fmt: skip
-        if result.status != "FINISHED":
-            raise RuntimeError(f"training {result.status}: {getattr(result, 'message', '')}")
+        require_finished(result)
         row.update(
             num_parameters=int(result.num_parameters),
             steps=int(result.steps_done),

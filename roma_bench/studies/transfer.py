@@ -37,6 +37,7 @@ from roma_bench.studies.common import (
     new_figure,
     parent_run,
     primary_metric,
+    require_finished,
     run_training,
     save_figure,
     study_files,
@@ -162,8 +163,7 @@ def _run_plan(
             plan.pretrain, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
             study="transfer", run_name=f"{tag}/pretrain",
         )  # fmt: skip
-        if pre.status != "FINISHED":
-            raise RuntimeError(f"pretraining {pre.status}: {getattr(pre, 'message', '')}")
+        require_finished(pre, "pretraining")
         finetune = plan.finetune.model_copy(update={"init_checkpoint": str(pre.checkpoint)})
         tuned = run_training(
             finetune, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
@@ -174,8 +174,7 @@ def _run_plan(
             study="transfer", run_name=f"{tag}/scratch",
         )  # fmt: skip
         for name, result in (("finetune", tuned), ("scratch", scratch)):
-            if result.status != "FINISHED":
-                raise RuntimeError(f"{name} run {result.status}: {getattr(result, 'message', '')}")
+            require_finished(result, f"{name} run")
         error_transferred = test_error(tuned, finetune)
         error_scratch = test_error(scratch, plan.scratch)
         row.update(
