@@ -138,13 +138,17 @@ def fetch_runs(
             max_results=1000,
             page_token=token,
         )
-        for run in page:
-            record = RunRecord.from_run(run)
-            record.validation_curve = validation_curve(client, record.run_id)
-            runs.append(record)
+        runs.extend(tracked_record(client, run) for run in page)
         token = page.token
         if not token:
             return runs
+
+
+def tracked_record(client: Any, run: Any) -> RunRecord:
+    """The :class:`RunRecord` of an MLflow ``run``, its validation curve included."""
+    record = RunRecord.from_run(run)
+    record.validation_curve = validation_curve(client, record.run_id)
+    return record
 
 
 def validation_curve(client: Any, run_id: str) -> list[list[float]]:

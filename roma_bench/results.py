@@ -105,14 +105,12 @@ def record_of_run(run_id: str, tracking_uri: str | None = None) -> RunRecord:
     """The :class:`RunRecord` of MLflow run ``run_id`` (its tags, params and test metrics)."""
     import mlflow
 
-    from roma_bench.leaderboard import validation_curve
+    from roma_bench.leaderboard import tracked_record
     from roma_bench.tracking.runs import quiet_mlflow_logging, resolve_tracking_uri
 
     quiet_mlflow_logging()
     client = mlflow.MlflowClient(resolve_tracking_uri(tracking_uri))
-    record = RunRecord.from_run(client.get_run(run_id))
-    record.validation_curve = validation_curve(client, run_id)
-    return record
+    return tracked_record(client, client.get_run(run_id))
 
 
 def record_run(run_id: str, task: str, tracking_uri: str | None, folder: Path) -> Path:
