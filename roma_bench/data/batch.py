@@ -98,7 +98,6 @@ class Batch:
     coarse_assignment: Tensor
     coarse_target: Tensor
     system: System
-    task: LearningTask = "forecast"
     encoding_sizes: tuple[int, int] = (0, 0)
     future: Tensor | None = None
     state: Tensor | None = None

@@ -26,7 +26,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from roma_bench.data.batch import Batch, LearningTask
+from roma_bench.data.batch import Batch
 from roma_bench.data.windows import Split
 
 __all__ = ["EvalWindows", "TrainWindows", "rank_item", "resolve_store_path", "step_seed"]
@@ -124,7 +124,6 @@ class TrainWindows(Dataset):
             ``step_seed(seed, k)`` alone, so items can be read in any order, in any process.
         length: ``len()`` of the dataset (default: unbounded, ``2**31 - 1``).
         noise: the observation-noise σ of inputs and targets (``None``: the card's ``noise``).
-        learning_task: ``"forecast"`` or ``"effective"`` (the batch's ``task``).
         rank, world_size: data parallelism; this dataset's item ``s`` is the stream's item
             ``s·world_size + rank`` (:func:`rank_item`).
 
@@ -141,7 +140,6 @@ class TrainWindows(Dataset):
         seed: int = 0,
         length: int | None = None,
         noise: float | None = None,
-        learning_task: LearningTask = "forecast",
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
@@ -150,9 +148,7 @@ class TrainWindows(Dataset):
             raise ValueError(f"length {length}: expected ≥ 0")
         self.seed, self.rank, self.world_size = int(seed), int(rank), int(world_size)
         self.length = UNBOUNDED if length is None else int(length)
-        self._loader = _LazyLoader(
-            task, "train", learning_task=learning_task, seed=self.seed, noise=noise
-        )
+        self._loader = _LazyLoader(task, "train", seed=self.seed, noise=noise)
 
     @property
     def path(self) -> Path:
@@ -183,13 +179,11 @@ class EvalWindows(Dataset):
     ``target`` ``[n, H]``, ``future`` ``[n, R]`` (``t0+1 … t0+R``) and ``edge_index`` ``[2, E]``.
     """
 
-    def __init__(
-        self, task: Any, split: Split = "test", learning_task: LearningTask = "forecast"
-    ) -> None:
+    def __init__(self, task: Any, split: Split = "test") -> None:
         if split not in ("val", "test"):
             raise ValueError(f"split {split!r}: expected 'val' or 'test' (train is never scored)")
         self.split = split
-        self._loader = _LazyLoader(task, split, learning_task=learning_task)
+        self._loader = _LazyLoader(task, split)
 
     @property
     def path(self) -> Path:

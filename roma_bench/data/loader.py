@@ -29,7 +29,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from roma_bench.data.batch import Batch, LearningTask
+from roma_bench.data.batch import Batch
 from roma_bench.data.noise import observation_noise
 from roma_bench.data.store import TaskStore
 from roma_bench.data.windows import Split, window_starts
@@ -49,15 +49,12 @@ class WindowLoader:
         self,
         store: TaskStore,
         split: Split,
-        learning_task: LearningTask = "forecast",
         seed: int = 0,
         noise: float | None = None,
     ) -> None:
         if split not in ("train", "val", "test"):
             raise ValueError(f"unknown split {split!r}; expected 'train', 'val' or 'test'")
-        if learning_task not in ("forecast", "effective"):
-            raise ValueError(f"unknown learning task {learning_task!r}")
-        self.store, self.split, self.learning_task = store, split, learning_task
+        self.store, self.split = store, split
         self.card = store.card
         self.noise = self.card.noise if noise is None else float(noise)
         if self.noise < 0:
@@ -136,7 +133,6 @@ class WindowLoader:
             coarse_assignment=labels,
             coarse_target=coarse.contiguous(),
             system=self.card.system,
-            task=self.learning_task,
             encoding_sizes=(self.card.encodings.laplacian, self.card.encodings.random_walk),
             future=future,
             edge_index=torch.stack([src, dst]).to(torch.int64),
@@ -228,5 +224,5 @@ class WindowLoader:
     def __repr__(self) -> str:
         return (
             f"WindowLoader(task={self.card.name!r}, split={self.split!r}, "
-            f"task={self.learning_task!r}, windows={len(self.starts)}, noise={self.noise})"
+            f"windows={len(self.starts)}, noise={self.noise})"
         )

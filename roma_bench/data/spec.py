@@ -36,6 +36,6 @@ def task_spec(
         coarse_channels=COARSE_CHANNELS[card.system],
         num_nodes=card.graph.nodes,
         frame_dt=card.simulation.frame_dt,
-        task=learning_task,
+        learning_task=learning_task,
         data_path=None if data_path is None else str(data_path),
     )

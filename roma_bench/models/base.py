@@ -39,7 +39,7 @@ class TaskSpec:
     coarse_channels: int
     num_nodes: int
     frame_dt: float
-    task: LearningTask = "forecast"
+    learning_task: LearningTask = "forecast"
     data_path: str | None = None
 
     @property

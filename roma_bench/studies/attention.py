@@ -273,7 +273,7 @@ def run_attention_study(
     from roma_bench.training.normalization import harness_model
 
     model, extra, trained = load_or_train(task, checkpoint, steps, seed, overrides, tracking_uri)
-    data = task_data.open_task_data(task, model.spec.task, seed=seed, noise=None)
+    data = task_data.open_task_data(task, model.spec.learning_task, seed=seed, noise=None)
     mode = (extra.get("train_config") or {}).get("normalization", "increments")
     harness = harness_model(model, data.normalization, mode)
     batch = data.eval_batches("test")[0]

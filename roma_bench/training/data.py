@@ -47,7 +47,6 @@ class StoreTaskData:
 
     store: Any
     spec: TaskSpec
-    learning_task: str
     seed: int
     noise: float | None
     path: Path | None = None
@@ -69,9 +68,7 @@ class StoreTaskData:
     def _loader(self, split: str, seed: int):
         from roma_bench.data.loader import WindowLoader
 
-        return WindowLoader(
-            self.store, split=split, learning_task=self.learning_task, seed=seed, noise=self.noise
-        )
+        return WindowLoader(self.store, split=split, seed=seed, noise=self.noise)
 
     @property
     def train_windows(self):
@@ -79,9 +76,7 @@ class StoreTaskData:
         from roma_bench.data.datasets import TrainWindows
 
         if self._train_windows is None:
-            self._train_windows = TrainWindows(
-                self.store, seed=self.seed, noise=self.noise, learning_task=self.learning_task
-            )
+            self._train_windows = TrainWindows(self.store, seed=self.seed, noise=self.noise)
         return self._train_windows
 
     def train_windows_for(self, rank: int, world_size: int):
@@ -89,7 +84,7 @@ class StoreTaskData:
         from roma_bench.data.datasets import TrainWindows
 
         return TrainWindows(
-            self.store, seed=self.seed, noise=self.noise, learning_task=self.learning_task,
+            self.store, seed=self.seed, noise=self.noise,
             rank=rank, world_size=world_size,
         )  # fmt: skip
 
@@ -129,6 +124,4 @@ def open_task_data(
         path = Path(generate_task(card, out=path, progress=progress))
     store = TaskStore(path)
     spec = task_spec(store.card, learning_task, str(path))
-    return StoreTaskData(
-        store=store, spec=spec, learning_task=learning_task, seed=seed, noise=noise, path=path
-    )
+    return StoreTaskData(store=store, spec=spec, seed=seed, noise=noise, path=path)

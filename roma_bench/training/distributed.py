@@ -141,7 +141,7 @@ class TrainingObjective(nn.Module):
 
         with self.autocast:
             forward = self.harness.run(batch)
-        return training_loss(forward, batch, self.config.loss, self.config.learning_task)
+        return training_loss(forward, batch, self.config.loss, self.harness.spec.learning_task)
 
 
 def data_parallel(objective: TrainingObjective, context: DistributedContext) -> nn.Module:

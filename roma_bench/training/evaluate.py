@@ -176,7 +176,7 @@ def evaluate_checkpoint(
         )
     model, extra = load_checkpoint(path, map_location=device)
     task = task or model.spec.name
-    learning_task = learning_task or model.spec.task
+    learning_task = learning_task or model.spec.learning_task
     data = task_data.open_task_data(task, learning_task, seed=0, noise=None)
     spec = data.spec
     for field in ("lookback", "horizon", "system"):
@@ -195,7 +195,5 @@ def evaluate_checkpoint(
 
     mode = (extra.get("train_config") or {}).get("normalization", "increments")
     harness = harness_model(model, data.normalization, mode).to(device)
-    scores = evaluate_model(
-        harness, data.eval_batches(split), replace(spec, task=learning_task), device
-    )
+    scores = evaluate_model(harness, data.eval_batches(split), spec, device)
     return scores

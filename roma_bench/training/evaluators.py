@@ -44,7 +44,7 @@ class TaskEvaluator:
 
     def __init__(self, spec: TaskSpec) -> None:
         self.spec = spec
-        self.name = f"{spec.name} v{spec.version} ({spec.task})"
+        self.name = f"{spec.name} v{spec.version} ({spec.learning_task})"
 
     def expected_format(self, batch: Batch) -> str:
         """A sentence describing the prediction this evaluator accepts for ``batch``."""

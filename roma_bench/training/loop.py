@@ -13,7 +13,7 @@ import contextlib
 import math
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ def validation_loss(
         for batch in batches[: config.val_batches]:
             batch = batch.to(device)
             forward = model.run(batch)
-            _, parts = training_loss(forward, batch, config.loss, config.learning_task)
+            _, parts = training_loss(forward, batch, config.loss, model.spec.learning_task)
             values.append(parts["data_loss"])
     finally:
         model.train(was_training)
@@ -277,7 +277,7 @@ class TrainingLoop:
 
         best, _ = load_checkpoint(self.out_dir / MODEL_FILE, map_location=self.device)
         self.model.load_state_dict(best.state_dict())
-        spec = replace(self.data.spec, task=self.config.learning_task)
+        spec = self.data.spec
         test_batches = self.data.eval_batches("test")
         scores = evaluate_model(self.harness, test_batches, spec, self.device)
         self.tracked.log_metrics({f"test_{k}": v for k, v in scores.items()}, step=self.step)

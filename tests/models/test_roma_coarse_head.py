@@ -14,7 +14,7 @@ from roma_bench.training.losses import training_loss
 
 
 def effective_spec(system: str):
-    return replace(make_spec(system), task="effective")
+    return replace(make_spec(system), learning_task="effective")
 
 
 @pytest.mark.parametrize("system", ["kuramoto", "social"])

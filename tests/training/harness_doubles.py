@@ -28,11 +28,13 @@ class SimulatedKillError(RuntimeError):
     """Raised by the synthetic data at ``kill_at`` to imitate a killed process."""
 
 
-def make_spec(system: str = "kuramoto", task: str = "forecast", name: str = "syn-tiny") -> TaskSpec:
+def make_spec(
+    system: str = "kuramoto", learning_task: str = "forecast", name: str = "syn-tiny"
+) -> TaskSpec:
     return TaskSpec(
         name=name, version="1.0", system=system, lookback=LOOKBACK, horizon=HORIZON,
         encoding_sizes=ENCODINGS, coarse_channels=2 if system == "kuramoto" else 1,
-        num_nodes=500, frame_dt=0.1, task=task,
+        num_nodes=500, frame_dt=0.1, learning_task=learning_task,
     )  # fmt: skip
 
 

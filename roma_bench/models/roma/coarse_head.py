@@ -1,6 +1,6 @@
 """ROMA's coarse head: the card's coarse observables from its learned supernodes.
 
-For the effective learning task (``spec.task == "effective"``) ROMA predicts the coarse
+For the effective learning task (``spec.learning_task == "effective"``) ROMA predicts the coarse
 observables ``o_c(t0 + k)`` ``[m, H, C]`` of the card's partition (``Batch.coarse_assignment``,
 ``m`` parts) itself, through its learned coarse-graining instead of averaging its fine
 forecast:

@@ -132,7 +132,7 @@ class Roma(ForecastModel):
         # the effective task's own coarse head (needs supernodes; else the harness averages)
         self.coarse_head = (
             CoarseHead(p * x_dim, spec.coarse_channels, spec.horizon)
-            if spec.task == "effective" and cfg.pool_steps > 0
+            if spec.learning_task == "effective" and cfg.pool_steps > 0
             else None
         )
         fourier = FourierFeatures(x_dim, cfg.coord_dim, cfg.t_freq_std, cfg.y_freq_std)
