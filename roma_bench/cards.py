@@ -8,6 +8,8 @@ are rejected with the field named. ``tasks/README.md`` documents every field.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +17,9 @@ from pydantic import Field, field_validator, model_validator
 
 from roma_bench.config import ConfigError, StrictModel, load_yaml, validate
 from roma_bench.dynamics.params import KuramotoParams, SocialParams
+from roma_bench.errors import RegistryError
 from roma_bench.limits import NODES_MAX, SEED_MAX, STEPS_MAX
+from roma_bench.metric_names import PAPER_METRICS, metric_names
 
 
 class GraphCard(StrictModel):
@@ -124,8 +128,6 @@ class CoarseCard(StrictModel):
 
 def _known_metric_names(system: str | None = None) -> tuple[str, ...]:
     """Scores the evaluator reports (for ``system``, or for any system when ``None``)."""
-    from roma_bench.training.metrics import metric_names
-
     systems = ("kuramoto", "social") if system is None else (system,)
     return tuple(dict.fromkeys(name for s in systems for name in metric_names(s)))
 
@@ -140,7 +142,7 @@ DEFAULT_PRIMARY_METRICS = {
 class PrimaryMetricsCard(StrictModel):
     """The metric a leaderboard ranks by, per learning task (lower is better).
 
-    A name from :func:`roma_bench.training.metrics.metric_names` of the card's system, and
+    A name from :func:`roma_bench.metric_names.metric_names` of the card's system, and
     invariant to an arbitrary offset of the field (Kuramoto: ``delta_nrmse``, the nRMSE of
     the predicted change; social: ``nrmse``). The paper's sMSPE is reported beside it but
     cannot rank (it changes when a phase is shifted by 2π).
@@ -152,8 +154,6 @@ class PrimaryMetricsCard(StrictModel):
     @field_validator("forecast", "effective")
     @classmethod
     def _known_metric(cls, name: str) -> str:
-        from roma_bench.training.metrics import PAPER_METRICS
-
         known = _known_metric_names()
         if name not in known:
             raise ValueError(f"unknown metric {name!r}; known: {', '.join(known)}")
@@ -271,10 +271,38 @@ class TaskCard(StrictModel):
         return self.model_dump(mode="json")
 
 
+def task_dirs() -> list[Path]:
+    """Folders searched for task cards, highest precedence first."""
+    dirs = [Path(p) for p in os.environ.get("ROMA_BENCH_TASKS", "").split(os.pathsep) if p]
+    dirs.append(Path(__file__).resolve().parents[1] / "tasks")
+    dirs.append(Path(sys.prefix) / "share" / "roma-bench" / "tasks")
+    return dirs
+
+
+def available_tasks() -> list[str]:
+    """Sorted names of every task card (file stem of ``tasks/<name>.yaml``)."""
+    names: set[str] = set()
+    for folder in task_dirs():
+        if folder.is_dir():
+            names.update(p.stem for p in folder.glob("*.yaml"))
+    return sorted(names)
+
+
+def task_card_path(name: str) -> Path:
+    """Path of the card for task ``name`` (or ``name`` itself if it is a YAML file path)."""
+    as_path = Path(name)
+    if as_path.suffix in {".yaml", ".yml"} and as_path.is_file():
+        return as_path
+    for folder in task_dirs():
+        candidate = folder / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(available_tasks()) or "(none)"
+    raise RegistryError(f"unknown task {name!r}; known tasks: {known}")
+
+
 def load_card(name_or_path: str | Path) -> TaskCard:
     """Load and validate a task card by name (``km-tiny``) or path; errors name the field and file."""
-    from roma_bench.registry import task_card_path
-
     path = task_card_path(str(name_or_path))
     data = load_yaml(path)
     card = validate(TaskCard, data, str(path))

@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from roma_bench.errors import FaultError, InputError, MissingPathError
+from roma_bench.files import atomic_path
 
 FORMAT = "roma-bench-checkpoint/1"
 METADATA_KEY = "roma_bench"
@@ -135,19 +134,13 @@ def write_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _encode(payload, "", tensors)
     metadata = {METADATA_KEY: json.dumps({"format": FORMAT, "payload": skeleton})}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         try:
-            save_file(tensors, tmp, metadata=metadata)
+            save_file(tensors, str(tmp), metadata=metadata)
         except OSError:
             raise
         except Exception as err:  # safetensors reports I/O errors (a full disk) as its own type
             raise CheckpointError(f"checkpoint {path}: cannot be written ({err})") from err
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

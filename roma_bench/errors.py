@@ -108,3 +108,10 @@ def hdf5_os_error(err: BaseException) -> OSError | None:
     number = int(found.group(1))
     name = _HDF5_FILENAME.search(str(err))
     return OSError(number, os.strerror(number), name.group(1) if name else None)
+
+
+class RegistryError(KeyError):
+    """An unknown or duplicate model or task name."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])

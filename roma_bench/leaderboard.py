@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from roma_bench.convergence import improving_runs
+from roma_bench.files import atomic_write_text
+from roma_bench.metric_names import BOARD_METRICS as METRICS
 from roma_bench.ranking import (
     UNRANKED_MODELS,
     card_primary_metrics,
@@ -44,16 +44,12 @@ from roma_bench.ranking import (
     format_skill,
     rank_rows,
 )
-from roma_bench.training.metrics import ROLLOUT_HORIZONS, rollout_metric_name
+from roma_bench.tracking.tags import tag
 
-METRICS = (
-    "delta_nrmse", "nrmse", "smspe", *(rollout_metric_name(h) for h in ROLLOUT_HORIZONS),
-    "phase_error", "order_parameter_error", "coarse_error", "coarse_smspe", "pde_residual",
-)  # fmt: skip
 #: Column titles of the Markdown tables where the metric name alone would mislead.
 METRIC_TITLES = {"smspe": "sMSPE (ROMA paper)", "coarse_smspe": "coarse sMSPE (ROMA paper)"}
-LEADERBOARD_TAG = "roma.leaderboard"
-COMMAND_TAG = "roma.leaderboard_command"
+LEADERBOARD_TAG = tag("leaderboard")
+COMMAND_TAG = tag("leaderboard_command")
 
 
 class LeaderboardError(ValueError):
@@ -94,22 +90,22 @@ class RunRecord:
     @classmethod
     def from_run(cls, run: Any) -> RunRecord:
         tags, data = run.data.tags, run.data.metrics
-        gpu = float(tags.get("roma.gpu_peak_memory_mb", 0) or 0)
+        gpu = float(tags.get(tag("gpu_peak_memory_mb"), 0) or 0)
         return cls(
             run_id=run.info.run_id,
-            model=tags.get("roma.model", "?"),
-            size=tags.get("roma.size", "?"),
-            seed=int(tags.get("roma.seed", -1)),
-            learning_task=tags.get("roma.learning_task", "forecast"),
-            task_version=tags.get("roma.task_version", "?"),
-            data_checksum=tags.get("roma.data_checksum", "?"),
+            model=tags.get(tag("model"), "?"),
+            size=tags.get(tag("size"), "?"),
+            seed=int(tags.get(tag("seed"), -1)),
+            learning_task=tags.get(tag("learning_task"), "forecast"),
+            task_version=tags.get(tag("task_version"), "?"),
+            data_checksum=tags.get(tag("data_checksum"), "?"),
             status=run.info.status,
             start_time=int(run.info.start_time or 0),
-            num_parameters=int(tags.get("roma.num_parameters", 0)),
-            train_time=float(tags.get("roma.wall_time_s", "nan")),
-            peak_memory_mb=gpu if gpu > 0 else float(tags.get("roma.cpu_peak_memory_mb", "nan")),
+            num_parameters=int(tags.get(tag("num_parameters"), 0)),
+            train_time=float(tags.get(tag("wall_time_s"), "nan")),
+            peak_memory_mb=gpu if gpu > 0 else float(tags.get(tag("cpu_peak_memory_mb"), "nan")),
             hardware=tags.get("hardware", tags.get("device_name", "?")),
-            command=tags.get("roma.command", ""),
+            command=tags.get(tag("command"), ""),
             steps=int(run.data.params.get("steps", 0)),
             leaderboard_command=tags.get(COMMAND_TAG, ""),
             metrics={k[5:]: v for k, v in data.items() if k.startswith("test_")},
@@ -272,14 +268,6 @@ def build_leaderboard(
     return Leaderboard(task, version, checksum, rows, excluded=other, primary=primary)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def to_csv(board: Leaderboard) -> str:
     """The CSV text: one column per field, ``<metric>_mean`` and ``<metric>_std`` per metric."""
     import csv
@@ -396,6 +384,6 @@ def write_leaderboard(
 
     folder = Path(folder) if folder is not None else leaderboard_dir()
     csv_path, md_path = folder / f"{board.task}.csv", folder / f"{board.task}.md"
-    _atomic_write(csv_path, to_csv(board))
-    _atomic_write(md_path, to_markdown(board, source, show_command))
+    atomic_write_text(csv_path, to_csv(board))
+    atomic_write_text(md_path, to_markdown(board, source, show_command))
     return csv_path, md_path

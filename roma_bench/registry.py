@@ -24,15 +24,20 @@ which take precedence.
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 import warnings
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from roma_bench.cards import available_tasks, task_card_path, task_dirs
+from roma_bench.errors import RegistryError
 
 if TYPE_CHECKING:
     from roma_bench.models.base import ForecastModel
+
+__all__ = [
+    "ENTRY_POINT_GROUP", "RegistryError", "available_models", "available_tasks", "build_model",
+    "get_model_class", "load_plugins", "register_model", "task_card_path", "task_dirs",
+]  # fmt: skip
 
 ENTRY_POINT_GROUP = "roma_bench.models"
 _BUILTIN_MODEL_MODULES = ("roma_bench.models.roma",)
@@ -41,13 +46,6 @@ _MODELS: dict[str, type[ForecastModel]] = {}
 _loaded = False
 
 T = TypeVar("T", bound=type)
-
-
-class RegistryError(KeyError):
-    """An unknown or duplicate model or task name."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
-        return str(self.args[0])
 
 
 def register_model(name: str):
@@ -111,32 +109,3 @@ def build_model(name: str, spec: Any, size: str = "tiny", overrides: Any = ()) -
     cls = get_model_class(name)
     return cls.from_spec(spec, size=size, overrides=overrides)
 
-
-def task_dirs() -> list[Path]:
-    """Folders searched for task cards, highest precedence first."""
-    dirs = [Path(p) for p in os.environ.get("ROMA_BENCH_TASKS", "").split(os.pathsep) if p]
-    dirs.append(Path(__file__).resolve().parents[1] / "tasks")
-    dirs.append(Path(sys.prefix) / "share" / "roma-bench" / "tasks")
-    return dirs
-
-
-def available_tasks() -> list[str]:
-    """Sorted names of every task card (file stem of ``tasks/<name>.yaml``)."""
-    names: set[str] = set()
-    for folder in task_dirs():
-        if folder.is_dir():
-            names.update(p.stem for p in folder.glob("*.yaml"))
-    return sorted(names)
-
-
-def task_card_path(name: str) -> Path:
-    """Path of the card for task ``name`` (or ``name`` itself if it is a YAML file path)."""
-    as_path = Path(name)
-    if as_path.suffix in {".yaml", ".yml"} and as_path.is_file():
-        return as_path
-    for folder in task_dirs():
-        candidate = folder / f"{name}.yaml"
-        if candidate.is_file():
-            return candidate
-    known = ", ".join(available_tasks()) or "(none)"
-    raise RegistryError(f"unknown task {name!r}; known tasks: {known}")

@@ -22,44 +22,20 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 
+from roma_bench.files import SectionError, markers, replace_section, section_text
 from roma_bench.ranking import RATIO_REFERENCE, SKILL_REFERENCE, format_ratio, format_skill
+
+__all__ = [
+    "REGENERATE", "SectionError", "board_summary", "markers", "replace_section",
+    "results_section", "section_text", "sections", "stale_sections", "studies_section",
+    "study_summary", "write_sections",
+]  # fmt: skip
 
 ROMA = "roma"
 REGENERATE = "roma-bench leaderboard readme"
-
-
-class SectionError(ValueError):
-    """A README without the markers of a generated section."""
-
-
-def markers(name: str) -> tuple[str, str]:
-    """The begin and end marker lines of section ``name``."""
-    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-
-
-def replace_section(text: str, name: str, body: str, where: str = "README") -> str:
-    """``text`` with everything between section ``name``'s markers replaced by ``body``.
-
-    ``body`` ends with a newline (added when missing). Raises :class:`SectionError`
-    naming ``where`` and the markers when they are absent.
-    """
-    begin, end = markers(name)
-    pattern = re.compile(rf"({re.escape(begin)}\n).*?({re.escape(end)})", re.S)
-    if not pattern.search(text):
-        raise SectionError(f"{where}: no '{begin}' … '{end}' markers")
-    body = body if body.endswith("\n") else body + "\n"
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text, count=1)
-
-
-def section_text(text: str, name: str) -> str | None:
-    """The current body between section ``name``'s markers, ``None`` without markers."""
-    begin, end = markers(name)
-    found = re.search(rf"{re.escape(begin)}\n(.*?){re.escape(end)}", text, re.S)
-    return found.group(1) if found else None
 
 
 def _read_board(path: Path) -> list[dict[str, str]]:

@@ -11,7 +11,7 @@ import pytest
 def km_tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of a complete, generated ``km-tiny`` store in a session temp folder (read-only use)."""
     from roma_bench.cards import load_card
-    from roma_bench.data.store import generate_task
+    from roma_bench.data.generation import generate_task
 
     out = tmp_path_factory.mktemp("stores") / "km-tiny.h5"
     return generate_task(load_card("km-tiny"), out, progress=False)
@@ -21,7 +21,7 @@ def km_tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def bd_tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of a complete, generated ``bd-tiny`` store (a few seconds; read-only use)."""
     from roma_bench.cards import load_card
-    from roma_bench.data.store import generate_task
+    from roma_bench.data.generation import generate_task
 
     out = tmp_path_factory.mktemp("stores") / "bd-tiny.h5"
     return generate_task(load_card("bd-tiny"), out, progress=False)

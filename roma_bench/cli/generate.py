@@ -69,7 +69,8 @@ def output_path(task: str, out: str | None) -> Path:
 
 def run_generate(args: argparse.Namespace) -> int:
     from roma_bench.cards import load_card
-    from roma_bench.data.store import GenerationInterrupted, StoreError, generate_task
+    from roma_bench.data.generation import GenerationInterrupted, generate_task
+    from roma_bench.data.store import StoreError
 
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 
 ORDER = 0
 
@@ -20,45 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def environment() -> dict:
-    """Versions and devices, as logged with every tracked run."""
-    import torch
-
-    from roma_bench.graphs.ops import dgl_supports
-    from roma_bench.versions import installed_versions
-
-    versions = installed_versions(
-        (
-            "roma-bench",
-            "torch",
-            "dgl",
-            "neuraloperator",
-            "optuna",
-            "optuna-integration",
-            "mlflow",
-            "networkit",
-            "numpy",
-            "pandas",
-            "h5py",
-            "pydantic",
-        )
-    )
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices += [
-            f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())
-        ]
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "torch_devices": devices,
-        "dgl_cuda": dgl_supports("cuda"),
-    }
-
-
 def run(args: argparse.Namespace) -> int:
     from roma_bench.registry import available_models, available_tasks
+    from roma_bench.tracking.environment import environment
 
     info = environment()
     info["models"] = available_models()

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from roma_bench.registry import get_model_class
     from roma_bench.results import record_run, results_dir
     from roma_bench.tracking.runs import resolve_tracking_uri
+    from roma_bench.tracking.tags import tag
     from roma_bench.training.data import open_task_data
     from roma_bench.training.fit import train
     from roma_bench.training.resolve import build_train_config
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         config = build_train_config(
             None, fields, [f"optim.warmup_steps={max(1, args.steps // 10)}"]
         )
-        tags = {"roma.leaderboard": board, "roma.leaderboard_command": command}
+        tags = {tag("leaderboard"): board, tag("leaderboard_command"): command}
         result = train(config, tracking_uri=uri, tags=tags, progress=not args.quiet)
         record_run(result.run_id, args.task, uri, results_dir(board, out))
         results.append((model, result))

@@ -19,7 +19,6 @@ once per process, so worker processes never share a file handle.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -27,21 +26,12 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from roma_bench.data.batch import Batch
-from roma_bench.data.windows import Split
+from roma_bench.data.windows import Split, step_seed
 
 __all__ = ["EvalWindows", "TrainWindows", "rank_item", "resolve_store_path", "step_seed"]
 
 #: ``len(TrainWindows(...))`` when no ``length`` is given (effectively unbounded).
 UNBOUNDED = 2**31 - 1
-
-
-def step_seed(seed: int, step: int) -> int:
-    """A 63-bit seed derived from ``(seed, step)`` (stable across processes and platforms).
-
-    It seeds training item ``step`` of stream ``seed`` and the harness's model RNGs at that step.
-    """
-    digest = hashlib.blake2b(f"{seed}:{step}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
 
 
 def rank_item(step: int, rank: int = 0, world_size: int = 1) -> int:

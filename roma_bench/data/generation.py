@@ -26,7 +26,7 @@ import torch
 from roma_bench.cards import TaskCard
 from roma_bench.data import format as fmt
 from roma_bench.data.format import StoreError
-from roma_bench.data.guard import one_writer_per_store
+from roma_bench.data.guard import checkpoint_path, one_writer_per_store, partial_path
 from roma_bench.data.writing import (
     block_observables,
     check_partial_matches,
@@ -35,6 +35,7 @@ from roma_bench.data.writing import (
     static_arrays,
     write_normalization,
 )
+from roma_bench.files import atomic_path
 
 
 class GenerationInterrupted(KeyboardInterrupt):
@@ -48,27 +49,16 @@ class GenerationInterrupted(KeyboardInterrupt):
         return self.message
 
 
-def partial_path(out: Path) -> Path:
-    """Where an unfinished store is written: ``<out>.partial``."""
-    return out.with_name(out.name + ".partial")
-
-
-def checkpoint_path(out: Path) -> Path:
-    """The resume checkpoint of an unfinished store: ``<out>.partial.ckpt.npz``."""
-    return out.with_name(out.name + ".partial.ckpt.npz")
-
-
 def _save_checkpoint(path: Path, state: np.ndarray, step: int, frames: int, digests, card_sha):
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(
-        tmp,
-        state=state,
-        step=np.int64(step),
-        frames_done=np.int64(frames),
-        block_digests=np.array(digests, dtype="S64"),
-        card_sha256=np.array(card_sha),
-    )
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(
+            tmp,
+            state=state,
+            step=np.int64(step),
+            frames_done=np.int64(frames),
+            block_digests=np.array(digests, dtype="S64"),
+            card_sha256=np.array(card_sha),
+        )
 
 
 THREADS_ENV = "ROMA_BENCH_GENERATE_THREADS"

@@ -24,6 +24,16 @@ from typing import Any
 from roma_bench.data.format import StoreError
 
 
+def partial_path(out: Path) -> Path:
+    """Where an unfinished store is written: ``<out>.partial``."""
+    return out.with_name(out.name + ".partial")
+
+
+def checkpoint_path(out: Path) -> Path:
+    """The resume checkpoint of an unfinished store: ``<out>.partial.ckpt.npz``."""
+    return out.with_name(out.name + ".partial.ckpt.npz")
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     """``(inode, mtime_ns)`` of ``path``, or None when it does not exist."""
     try:
@@ -85,7 +95,6 @@ def _check_up_to_date(out: Path, progress: bool) -> None:
 
 def _write_fault(out: Path, err: OSError) -> Exception:
     """One line for an ``OSError`` while generating ``out``: the file, the cause, what is kept."""
-    from roma_bench.data.generation import checkpoint_path, partial_path
     from roma_bench.errors import FaultError, describe_os_error, os_error_exit_code
 
     if os_error_exit_code(err) == 2:  # a path the user named is missing / under a file

@@ -10,7 +10,7 @@ Windows (frame indices; ``t0`` is the last history frame, κ lookback, H horizon
   observation_noise`: additive on phases, log-normal on activity; σ = the card's ``noise``
   unless overridden); ``coarse_target`` is computed from the noised target, so the coarse
   targets carry the same observation noise as the fine ones. Batch ``k`` of stream ``seed``
-  is drawn from ``step_seed(seed, k)`` (:mod:`roma_bench.data.datasets`), the one seeding
+  is drawn from ``step_seed(seed, k)`` (:mod:`roma_bench.data.windows`), the one seeding
   path shared with :class:`~roma_bench.data.datasets.TrainWindows` and the harness.
 - **val** / **test**: a fixed, finite list. Every batch is the whole held-out val (test)
   subgraph, at the ``t0`` stored in the file (``/windows/val``, ``/windows/test``):
@@ -209,7 +209,7 @@ class WindowLoader:
 
     def _stream(self) -> Iterator[Batch]:
         """Batches ``0, 1, 2, …`` of stream ``seed``: the items of ``TrainWindows(seed=seed)``."""
-        from roma_bench.data.datasets import step_seed
+        from roma_bench.data.windows import step_seed
 
         step = 0
         while True:

@@ -1,6 +1,9 @@
-"""Read and verify task stores (HDF5, format in :mod:`roma_bench.data.format`); generate them.
+"""Read and verify task stores (HDF5, format in :mod:`roma_bench.data.format`).
 
->>> from roma_bench.data.store import TaskStore, generate_task, verify_store
+Generation is :func:`roma_bench.data.generation.generate_task`.
+
+>>> from roma_bench.data.generation import generate_task
+>>> from roma_bench.data.store import TaskStore, verify_store
 >>> path = generate_task(load_card("km-tiny"))            # doctest: +SKIP
 >>> verify_store(path)                                     # raises StoreError if damaged
 >>> with TaskStore(path) as store:                         # doctest: +SKIP
@@ -28,12 +31,11 @@ from roma_bench.cards import TaskCard
 from roma_bench.config import ConfigError, validate
 from roma_bench.data import format as fmt
 from roma_bench.data.format import StoreError
-from roma_bench.data.generation import GenerationInterrupted, generate_task
 
 if TYPE_CHECKING:
     import dgl
 
-__all__ = ["GenerationInterrupted", "StoreError", "TaskStore", "generate_task", "verify_store"]
+__all__ = ["StoreError", "TaskStore", "verify_store"]
 
 _DAMAGED = "the file is damaged or truncated; regenerate it with `roma-bench generate --force`"
 

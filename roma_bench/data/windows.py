@@ -1,4 +1,5 @@
-"""Which windows a split holds: the one rule behind the loader and the stored ``/windows``.
+"""Which windows a split holds (the one rule behind the loader and the stored ``/windows``),
+and the seed of training item ``k`` of a stream (:func:`step_seed`).
 
 A window is named by ``t0``, the frame index of its last history frame (κ lookback,
 H horizon, R rollout; ``[a, b)`` the split's half-open frame range from
@@ -17,6 +18,7 @@ them from there.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 import numpy as np
@@ -34,3 +36,12 @@ def window_starts(card, split: Split) -> np.ndarray:
     if hi < lo:
         raise ValueError(f"task {card.name}: the {split} range [{start}, {stop}) holds no window")
     return np.unique(np.linspace(lo, hi, card.window.eval_windows).round().astype(np.int64))
+
+
+def step_seed(seed: int, step: int) -> int:
+    """A 63-bit seed derived from ``(seed, step)`` (stable across processes and platforms).
+
+    It seeds training item ``step`` of stream ``seed`` and the harness's model RNGs at that step.
+    """
+    digest = hashlib.blake2b(f"{seed}:{step}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & ((1 << 63) - 1)

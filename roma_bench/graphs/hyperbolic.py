@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from roma_bench.errors import InputError
+from roma_bench.graphs.undirected import canonical_undirected, plm_communities
 
 #: Accept a draw whose LCC is within this fraction below ``nodes`` as it is.
 UNDERSHOOT_TOLERANCE = 0.02
@@ -307,31 +308,6 @@ def _trim_to(edges: np.ndarray, nodes_in: int, keep: int, radii: np.ndarray) -> 
     return np.sort(order[:keep])
 
 
-def _plm_communities(num_nodes: int, src: np.ndarray, dst: np.ndarray, seed: int) -> np.ndarray:
-    """NetworKit PLM (Louvain) labels ``[n]``, sequential (deterministic), renumbered 0..C−1
-    in order of first appearance along the node ids."""
-    import networkit as nk
-
-    if num_nodes == 0 or len(src) == 0:
-        return np.arange(num_nodes, dtype=np.int64)  # no edges: every node on its own
-    nk_graph = nk.GraphFromCoo(
-        (src.astype(np.uint64), dst.astype(np.uint64)), n=num_nodes, directed=False
-    )
-    nk.setSeed(int(seed), False)
-    plm = nk.community.PLM(nk_graph, refine=False, par="none")
-    plm.run()
-    labels = np.asarray(plm.getPartition().getVector(), dtype=np.int64)
-    return contiguous_labels(labels)
-
-
-def contiguous_labels(labels: np.ndarray) -> np.ndarray:
-    """Renumber labels ``[n]`` to ``0..C−1`` in order of first appearance."""
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    return rank[inverse]
-
-
 def hyperbolic_graph(
     nodes: int,
     avg_degree: float = 3.0,
@@ -406,8 +382,8 @@ def hyperbolic_graph(
         edges = edges[(edges >= 0).all(axis=1)]
         radii, angles = radii[kept], angles[kept]
     num_nodes = len(radii)
-    src, dst = _canonical_undirected(edges, num_nodes)
-    communities = _plm_communities(num_nodes, src, dst, seed)
+    src, dst = canonical_undirected(edges[:, 0], edges[:, 1], num_nodes)
+    communities = plm_communities(num_nodes, src, dst, seed)
     both_src, both_dst = np.concatenate([src, dst]), np.concatenate([dst, src])
     order = np.argsort(both_src * num_nodes + both_dst, kind="stable")
     graph = dgl.graph(
@@ -418,11 +394,3 @@ def hyperbolic_graph(
     graph.ndata["community"] = torch.from_numpy(communities)
     return graph
 
-
-def _canonical_undirected(edges: np.ndarray, num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Unique undirected edges ``u < v`` (no self loops), sorted by ``(u, v)``."""
-    u = np.minimum(edges[:, 0], edges[:, 1])
-    v = np.maximum(edges[:, 0], edges[:, 1])
-    keep = u != v
-    key = np.unique(u[keep] * num_nodes + v[keep])
-    return key // num_nodes, key % num_nodes

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from roma_bench.graphs.undirected import plm_communities, undirected_edges
+
 
 def metis_partition(graph: dgl.DGLGraph, parts: int) -> Tensor:
     """METIS (DGL) assignment of the nodes to ``parts`` balanced parts: ``[n]`` int64 in ``0..parts−1``.
@@ -38,11 +40,8 @@ def community_partition(graph: dgl.DGLGraph, seed: int = 0) -> Tensor:
     otherwise NetworKit PLM (Louvain) on the undirected graph, run sequentially with
     ``seed`` so it is deterministic; labels in order of first appearance.
     """
-    from roma_bench.graphs.hyperbolic import _plm_communities
-    from roma_bench.graphs.stats import undirected_edges
-
     if "community" in graph.ndata:
         return graph.ndata["community"].to(torch.int64)
     u, v = undirected_edges(graph)
-    labels = _plm_communities(graph.num_nodes(), u, v, seed)
+    labels = plm_communities(graph.num_nodes(), u, v, seed)
     return torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))

@@ -8,21 +8,14 @@ import dgl
 import numpy as np
 import torch
 
+from roma_bench.graphs.partition import community_partition
+from roma_bench.graphs.undirected import undirected_edges
+
 #: Fewest tail samples a candidate ``x_min`` must leave for the power-law fit ...
 MIN_TAIL = 50
 #: ... and at least this fraction of the positive degrees (small tails of finite graphs are
 #: dominated by the degree cutoff and bias γ̂ low).
 MIN_TAIL_FRACTION = 0.05
-
-
-def undirected_edges(graph: dgl.DGLGraph) -> tuple[np.ndarray, np.ndarray]:
-    """Unique undirected edges ``(u, v)`` with ``u < v`` (self loops dropped), int64 ``[M]``."""
-    src, dst = (t.numpy().astype(np.int64) for t in graph.edges())
-    u, v = np.minimum(src, dst), np.maximum(src, dst)
-    keep = u != v
-    n = max(graph.num_nodes(), 1)
-    key = np.unique(u[keep] * n + v[keep])
-    return key // n, key % n
 
 
 def power_law_exponent(
@@ -104,8 +97,6 @@ def graph_statistics(graph: dgl.DGLGraph) -> dict:
     degree-tail exponent, :func:`power_law_exponent`); ``communities`` and
     ``modularity`` of ``ndata['community']`` (computed with PLM if absent).
     """
-    from roma_bench.graphs.partition import community_partition
-
     n = graph.num_nodes()
     u, v = undirected_edges(graph)
     degree = np.bincount(np.concatenate([u, v]), minlength=n)

@@ -9,7 +9,7 @@ config values (``SIZES``); ``--set key=value`` overrides apply on top.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,50 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from roma_bench.config import ConfigError, StrictModel, validate, with_overrides
-from roma_bench.data.batch import STATE_SIZE, Batch, LearningTask, System
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What a model may know about the task it is built for.
-
-    ``lookback`` κ and ``horizon`` H fix the history ``[n, κ]`` and prediction ``[n, H]``
-    shapes; ``encoding_sizes`` = (Laplacian-eigenvector channels, random-walk channels)
-    of ``Batch.encodings``; ``coarse_channels`` C of ``Batch.coarse_target``;
-    ``data_path`` is the task's HDF5 store (only the ``oracle`` floor reads it).
-    """
-
-    name: str
-    version: str
-    system: System
-    lookback: int
-    horizon: int
-    encoding_sizes: tuple[int, int]
-    coarse_channels: int
-    num_nodes: int
-    frame_dt: float
-    learning_task: LearningTask = "forecast"
-    data_path: str | None = None
-
-    @property
-    def encoding_dim(self) -> int:
-        return int(sum(self.encoding_sizes))
-
-    @property
-    def state_size(self) -> int:
-        """``S``: channels of ``Batch.state`` (Kuramoto 2: cos, sin; social 1)."""
-        return STATE_SIZE[self.system]
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["encoding_sizes"] = list(self.encoding_sizes)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TaskSpec:
-        data = dict(data)
-        data["encoding_sizes"] = tuple(data["encoding_sizes"])
-        return cls(**data)
+from roma_bench.data.batch import Batch
+from roma_bench.data.spec import TaskSpec
 
 
 @dataclass

@@ -38,6 +38,7 @@ from roma_bench.studies.common import (
     write_csv,
     write_markdown,
 )
+from roma_bench.tracking.tags import tag
 
 
 def gyromidpoint(ball: PoincareBall, x: Tensor, weights: Tensor) -> Tensor:
@@ -248,7 +249,7 @@ def load_or_train(
 
         fields = {"model_name": "roma", "task": task, "size": "tiny", "seed": seed, "steps": steps}
         config = build_train_config(None, fields, ["plots=false", *overrides])
-        result = train(config, tracking_uri=tracking_uri, tags={"roma.study": "attention"},
+        result = train(config, tracking_uri=tracking_uri, tags={tag("study"): "attention"},
                        progress=False)  # fmt: skip
         require_finished(result, "training ROMA for the attention study")
         checkpoint = result.checkpoint

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from roma_bench.files import atomic_write_bytes
 from roma_bench.paths import leaderboard_dir
+from roma_bench.tracking.tags import tag
 from roma_bench.training.config import TrainConfig
 
 TrainFn = Callable[..., Any]
@@ -50,20 +50,6 @@ def current_command() -> str:
     if argv and Path(argv[0]).name in ("roma-bench", "__main__.py"):
         argv[0] = "roma-bench"
     return shlex.join(argv)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: Path, command: str) -> Path:
@@ -153,7 +139,7 @@ def parent_run(
     # ensure_experiment puts artifacts next to a local store, never in ./mlruns.
     mlflow.set_experiment(experiment_id=ensure_experiment(f"study-{study}", uri))
     run = mlflow.start_run(run_name=f"study {study} {task}")
-    mlflow.set_tags({"roma.study": study, "roma.task": task, "roma.command": current_command()})
+    mlflow.set_tags({tag("study"): study, tag("task"): task, tag("command"): current_command()})
     mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
     try:
         yield run
@@ -174,7 +160,7 @@ def run_training(
     out_dir: Path | None = None,
 ) -> Any:
     """``train_fn(config)`` as a run nested under the study's parent run."""
-    tags = {"roma.study": study}
+    tags = {tag("study"): study}
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     return train_fn(

@@ -250,7 +250,7 @@ def transfer_section(csv_path: Path) -> str:
 
 def write_readme_section(csv_path: Path, readme: Path) -> Path:
     """Regenerate the README's transfer section (between its markers) from the study CSV."""
-    from roma_bench.results_sections import replace_section
+    from roma_bench.files import replace_section
 
     text = replace_section(readme.read_text(), "transfer", transfer_section(csv_path), str(readme))
     readme.write_text(text)

@@ -13,8 +13,6 @@ reads back.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ import optuna
 import yaml
 from optuna.trial import Trial, TrialState
 
+from roma_bench.files import atomic_write_text
 from roma_bench.paths import runs_dir
 from roma_bench.sweeps.space import suggest_train_config
 from roma_bench.sweeps.storage import ClaimLock, open_storage
@@ -128,12 +127,7 @@ def export_best_config(study: optuna.Study, path: Path) -> Path | None:
         f"# reproduce: roma-bench train --config {path.name}\n"
     )
     text = header + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, text)
 
 
 def _parent_run(study: optuna.Study, lock: ClaimLock, tracking_uri: str | None) -> str | None:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import torch
 
+from roma_bench.graphs.ops import dgl_supports
+from roma_bench.versions import installed_versions
+
 
 def git_commit(cwd: str | Path | None = None) -> str:
     """``git rev-parse HEAD`` of the checkout (plus ``-dirty`` with local changes), or ``unknown``."""
@@ -81,10 +84,39 @@ def gpu_peak_memory_mb(device: torch.device) -> float:
     return torch.cuda.max_memory_allocated(device) / 2**20
 
 
+def environment() -> dict:
+    """Versions and devices, as logged with every tracked run."""
+    versions = installed_versions(
+        (
+            "roma-bench",
+            "torch",
+            "dgl",
+            "neuraloperator",
+            "optuna",
+            "mlflow",
+            "networkit",
+            "numpy",
+            "pandas",
+            "h5py",
+            "pydantic",
+        )
+    )
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [
+            f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())
+        ]
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "torch_devices": devices,
+        "dgl_cuda": dgl_supports("cuda"),
+    }
+
+
 def environment_tags(device: torch.device) -> dict[str, str]:
     """Tags for a run: package versions, python, platform, git commit and device name."""
-    from roma_bench.cli.info import environment
-
     env = environment()
     tags = {f"version.{name}": str(version) for name, version in env["versions"].items()}
     tags.update(

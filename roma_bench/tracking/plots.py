@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from roma_bench.files import atomic_path
+
 
 def _pyplot():
     import matplotlib
@@ -19,10 +21,8 @@ def _pyplot():
 
 def _save(fig, path: Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
     _pyplot().close(fig)
     return path
 

@@ -20,18 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-TAG = "roma."
-TAG_KEYS = (
-    "task", "task_version", "data_checksum", "model", "size", "seed", "learning_task",
-    "command", "out_dir", "status", "failure", "num_parameters", "wall_time_s",
-    "cpu_peak_memory_mb", "gpu_peak_memory_mb", "learnable", "steps_done", "stopped_early",
-    "leaderboard", "leaderboard_command", "host", "pid", "heartbeat",
-)  # fmt: skip
-
-
-def tag(key: str) -> str:
-    """The full MLflow tag name of a harness tag ``key`` (``roma.<key>``)."""
-    return f"{TAG}{key}"
+from roma_bench.tracking.tags import tag
 
 
 def quiet_mlflow_logging() -> None:

@@ -19,7 +19,7 @@ import os
 import socket
 import time
 
-from roma_bench.tracking.runs import tag
+from roma_bench.tracking.tags import tag
 
 DEFAULT_STALE_AFTER_S = 7200.0
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from roma_bench.data.batch import Batch
-from roma_bench.data.datasets import step_seed
+from roma_bench.data.windows import step_seed
 from roma_bench.models.base import TaskSpec
 
 __all__ = ["StoreTaskData", "TaskData", "open_task_data", "step_seed"]

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from roma_bench.data.batch import Batch
 from roma_bench.dynamics.observables import coarse_observables
+from roma_bench.metric_names import ROLLOUT_HORIZONS, rollout_metric_name
 from roma_bench.models.base import ForecastModel, TaskSpec
 from roma_bench.training import metrics
 from roma_bench.training.evaluators import TaskEvaluator
@@ -84,7 +85,7 @@ def score_batch(
     model: ForecastModel,
     batch: Batch,
     evaluator: TaskEvaluator,
-    horizons: Sequence[int] = metrics.ROLLOUT_HORIZONS,
+    horizons: Sequence[int] = ROLLOUT_HORIZONS,
 ) -> dict[str, float]:
     """Every metric of one held-out batch: one-step scores and rollout nRMSE per horizon."""
     output = model(batch)
@@ -112,7 +113,7 @@ def rollout_scores(predicted: Tensor, batch: Batch, horizons: Sequence[int]) -> 
     scores = {}
     for h in horizons:
         value = metrics.nrmse(predicted[:, h - 1], future[:, h - 1])
-        scores[metrics.rollout_metric_name(h)] = float(value)
+        scores[rollout_metric_name(h)] = float(value)
     return scores
 
 
@@ -133,7 +134,7 @@ def evaluate_model(
     batches: Sequence[Batch],
     spec: TaskSpec,
     device: torch.device | str = "cpu",
-    horizons: Sequence[int] = metrics.ROLLOUT_HORIZONS,
+    horizons: Sequence[int] = ROLLOUT_HORIZONS,
 ) -> dict[str, float]:
     """Mean scores of ``model`` over held-out ``batches`` (see the module docstring).
 

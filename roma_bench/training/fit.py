@@ -126,7 +126,8 @@ def _train(
     from roma_bench.paths import runs_dir
     from roma_bench.registry import build_model, get_model_class
     from roma_bench.tracking.environment import environment_tags, reset_cpu_peak_memory
-    from roma_bench.tracking.runs import TrackedRun, tag
+    from roma_bench.tracking.runs import TrackedRun
+    from roma_bench.tracking.tags import tag
     from roma_bench.training import data as task_data
     from roma_bench.training.report import command_for
 

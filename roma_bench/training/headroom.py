@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from roma_bench.training.metrics import ROLLOUT_HORIZONS, rollout_metric_name
+from roma_bench.metric_names import ROLLOUT_HORIZONS, rollout_metric_name
 
 #: The reference floors, in the order they are shown.
 FLOORS: tuple[str, ...] = ("persistence", "linear", "ar", "oracle")

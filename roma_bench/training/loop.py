@@ -171,7 +171,7 @@ class TrainingLoop:
 
     def validate(self) -> bool:
         """One validation round; returns True when early stopping says stop."""
-        from roma_bench.tracking.runs import tag
+        from roma_bench.tracking.tags import tag
 
         val = validation_loss(self.harness, self.data.eval_batches("val"), self.config, self.device)
         self.book["last_val_loss"] = val
@@ -195,7 +195,7 @@ class TrainingLoop:
         return patience is not None and self.book["bad_rounds"] >= patience
 
     def train_step(self) -> float:
-        from roma_bench.data.datasets import step_seed
+        from roma_bench.data.windows import step_seed
 
         config = self.config
         seed_everything(step_seed(config.seed, self.step))
@@ -289,7 +289,7 @@ class TrainingLoop:
 
     def resource_tags(self, started: float) -> dict[str, Any]:
         from roma_bench.tracking.environment import cpu_peak_memory_mb, gpu_peak_memory_mb
-        from roma_bench.tracking.runs import tag
+        from roma_bench.tracking.tags import tag
 
         wall = self.book["wall_time"] if self.learnable else time.perf_counter() - started
         return {

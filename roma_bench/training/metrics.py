@@ -29,7 +29,6 @@ shifted by 2π.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -165,33 +164,6 @@ COARSE_METRICS: dict[str, Metric] = {
 }
 LOSSES: dict[str, Metric] = {"smspe": smspe, "mse": mse}
 
-#: Lead times (frames) of the rollout nRMSE.
-ROLLOUT_HORIZONS: tuple[int, ...] = (1, 4, 16)
-
 #: Per system: is ``rollout_nrmse_h<h>`` scored on changes from the rollout origin ``x_t0``?
 #: Kuramoto phases: yes (offset-free); social activity: no (plain nRMSE of the field).
 ROLLOUT_ON_CHANGES: dict[str, bool] = {"kuramoto": True, "social": False}
-
-#: The paper's metric: reported on every board, never a card's primary metric.
-PAPER_METRICS: frozenset[str] = frozenset({"smspe", "coarse_smspe"})
-
-
-def rollout_metric_name(horizon: int) -> str:
-    """Name of the rollout score at lead time ``horizon``: ``rollout_nrmse_h<h>``."""
-    return f"rollout_nrmse_h{horizon}"
-
-
-def metric_names(system: str) -> tuple[str, ...]:
-    """Every scalar score the evaluator reports for ``system`` (``'kuramoto'`` or ``'social'``).
-
-    ``pde_residual`` is left out: only models with a latent PDE report it.
-    """
-    names = [*FINE_METRICS, *CHANGE_METRICS]
-    if system == "kuramoto":
-        names += list(KURAMOTO_METRICS)
-    names += [*COARSE_METRICS, *(rollout_metric_name(h) for h in ROLLOUT_HORIZONS)]
-    return tuple(names)
-
-
-def is_finite_number(value: float) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)

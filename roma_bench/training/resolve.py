@@ -41,7 +41,8 @@ def run_folder(run_or_dir: str, tracking_uri: str | None = None) -> Path:
         return as_path.parent
     import mlflow
 
-    from roma_bench.tracking.runs import resolve_tracking_uri, tag
+    from roma_bench.tracking.runs import resolve_tracking_uri
+    from roma_bench.tracking.tags import tag
 
     uri = resolve_tracking_uri(tracking_uri)
     try:

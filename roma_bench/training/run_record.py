@@ -9,11 +9,10 @@ MLflow run from step 0, with the same config, and ends as an uninterrupted run w
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from roma_bench.files import atomic_write_text
 from roma_bench.training.checkpointing import STATE_FILE, read_checkpoint_extra
 from roma_bench.training.config import TrainConfig
 
@@ -24,15 +23,7 @@ def write_run_record(out_dir: Path, run_id: str, config: TrainConfig) -> Path:
     """Atomically write ``out_dir/run.json`` (run id and config)."""
     path = Path(out_dir) / RUN_FILE
     record = {"run_id": run_id, "config": config.model_dump(mode="json")}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(record, handle, indent=1)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write_text(path, json.dumps(record, indent=1))
 
 
 def _record(folder: Path) -> dict[str, Any] | None:

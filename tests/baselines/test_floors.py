@@ -128,7 +128,8 @@ def test_bd_tiny_headroom(tmp_path) -> None:
     from roma_bench.cards import load_card
     from roma_bench.data.loader import WindowLoader
     from roma_bench.data.spec import task_spec
-    from roma_bench.data.store import TaskStore, generate_task
+    from roma_bench.data.generation import generate_task
+    from roma_bench.data.store import TaskStore
     from roma_bench.training.evaluate import evaluate_model
 
     path = generate_task(load_card("bd-tiny"), tmp_path / "bd-tiny.h5", progress=False)

@@ -17,7 +17,7 @@ def micro_card() -> TaskCard:
 
 @pytest.fixture(scope="session")
 def micro_store(micro_card: TaskCard, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from roma_bench.data.store import generate_task
+    from roma_bench.data.generation import generate_task
 
     out = tmp_path_factory.mktemp("micro") / "micro.h5"
     return generate_task(micro_card, out, progress=False)

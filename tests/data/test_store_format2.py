@@ -11,8 +11,9 @@ import pytest
 from cards_for_tests import micro_card_data
 
 from roma_bench.cards import TaskCard
+from roma_bench.data.generation import generate_task
 from roma_bench.data.loader import WindowLoader
-from roma_bench.data.store import StoreError, TaskStore, generate_task, verify_store
+from roma_bench.data.store import StoreError, TaskStore, verify_store
 
 
 def _copy(path: Path, tmp_path: Path) -> Path:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from roma_bench.data import format as fmt
-from roma_bench.data.generation import checkpoint_path, partial_path
+from roma_bench.data.guard import checkpoint_path, partial_path
 from roma_bench.data.store import (
     GenerationInterrupted,
     StoreError,
@@ -231,7 +231,7 @@ def test_resume_after_a_hard_kill(micro_store, micro_card, tmp_path) -> None:
 import os, signal, json
 from pathlib import Path
 from roma_bench.cards import TaskCard
-from roma_bench.data.store import generate_task
+from roma_bench.data.generation import generate_task
 card = TaskCard.model_validate(json.loads({card_json!r}))
 def kill(frames_done):
     if frames_done >= 64:

@@ -8,7 +8,7 @@ import torch
 import torch.multiprocessing as mp
 
 from roma_bench.checkpoint_format import read_checkpoint
-from roma_bench.data.datasets import step_seed
+from roma_bench.data.windows import step_seed
 from roma_bench.registry import build_model
 from roma_bench.training.checkpointing import STATE_FILE
 from roma_bench.training.config import TrainConfig

@@ -9,6 +9,7 @@ import harness_doubles as doubles
 import pytest
 import torch
 
+from roma_bench import metric_names
 from roma_bench.models.base import ModelOutput
 from roma_bench.training import metrics
 from roma_bench.training.evaluate import evaluate_model, rollout, rollout_scores
@@ -79,16 +80,16 @@ def test_rollout_scores_use_the_future(batch):
     """Kuramoto rollouts are scored on changes from θ(t0): persistence predicts no change (1)."""
     model = doubles.HarnessPersistence(doubles.HarnessPersistence.Config(), doubles.make_spec())
     scores = evaluate_model(model, [batch], doubles.make_spec())
-    for h in metrics.ROLLOUT_HORIZONS:
+    for h in metric_names.ROLLOUT_HORIZONS:
         square = float((batch.future[:, h - 1] - batch.history[:, -1]).double().square().mean())
         want = math.sqrt(square / (square + metrics.NRMSE_EPS))  # 1 up to ε
-        assert scores[metrics.rollout_metric_name(h)] == pytest.approx(want, rel=1e-6)
+        assert scores[metric_names.rollout_metric_name(h)] == pytest.approx(want, rel=1e-6)
     social = doubles.make_batch(3, system="social", future=True)
     spec = doubles.make_spec("social")
     scores = evaluate_model(doubles.HarnessPersistence(model.config, spec), [social], spec)
-    for h in metrics.ROLLOUT_HORIZONS:
+    for h in metric_names.ROLLOUT_HORIZONS:
         want = metrics.nrmse(social.history[:, -1], social.future[:, h - 1])
-        assert scores[metrics.rollout_metric_name(h)] == pytest.approx(float(want), rel=1e-5)
+        assert scores[metric_names.rollout_metric_name(h)] == pytest.approx(float(want), rel=1e-5)
 
 
 def _two_node_rollout(system: str):

@@ -53,7 +53,7 @@ def test_bd_tiny_has_headroom(tmp_path) -> None:
     """Issue 10's acceptance on bd-tiny's test windows (nRMSE): the oracle is far below
     persistence and ``ar``, ``ar`` beats persistence, linear extrapolation is not the oracle."""
     from roma_bench.cards import load_card
-    from roma_bench.data.store import generate_task
+    from roma_bench.data.generation import generate_task
 
     path = generate_task(load_card("bd-tiny"), tmp_path / "bd-tiny.h5", progress=False)
     headroom = floor_scores("bd-tiny", data_path=path)

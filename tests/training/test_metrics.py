@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from roma_bench import metric_names
 from roma_bench.training import metrics
 
 t = torch.tensor
@@ -57,10 +58,10 @@ def test_changes_from_checks_the_origin_shape():
 
 
 def test_metric_names_per_system():
-    assert "phase_error" in metrics.metric_names("kuramoto")
-    assert "phase_error" not in metrics.metric_names("social")
+    assert "phase_error" in metric_names.metric_names("kuramoto")
+    assert "phase_error" not in metric_names.metric_names("social")
     for system in ("kuramoto", "social"):
-        names = metrics.metric_names(system)
+        names = metric_names.metric_names(system)
         assert {"delta_nrmse", "nrmse", "smspe", "coarse_error", "rollout_nrmse_h16"} <= set(names)
 
 
@@ -118,3 +119,15 @@ def test_every_metric_checks_shapes(metric):
         metric(torch.zeros(3, 2), torch.zeros(3, 4))
     with pytest.raises(TypeError, match="expected torch tensors"):
         metric([0.0], torch.zeros(1))
+
+
+def test_the_named_metrics_are_the_evaluators_tables():
+    """roma_bench.metric_names (read by cards and boards) names exactly the scored tables."""
+    assert tuple(metrics.FINE_METRICS) == metric_names.FINE_METRIC_NAMES
+    assert tuple(metrics.CHANGE_METRICS) == metric_names.CHANGE_METRIC_NAMES
+    assert tuple(metrics.KURAMOTO_METRICS) == metric_names.KURAMOTO_METRIC_NAMES
+    assert tuple(metrics.COARSE_METRICS) == metric_names.COARSE_METRIC_NAMES
+    assert set(metric_names.metric_names("social")) >= metric_names.PAPER_METRICS
+    board = metric_names.BOARD_METRICS
+    assert len(set(board)) == len(board)
+    assert set(board) == {*metric_names.metric_names("kuramoto"), metric_names.PDE_RESIDUAL}
