@@ -31,6 +31,8 @@ from pydantic import Field
 
 from roma_bench.config import StrictModel
 from roma_bench.data.batch import Batch
+from roma_bench.data.loader import window_starts
+from roma_bench.data.store import TaskStore
 from roma_bench.models.base import ForecastModel, ModelOutput, TaskSpec
 from roma_bench.registry import register_model
 
@@ -77,7 +79,6 @@ def training_samples(store: Any, max_samples: int) -> tuple[np.ndarray, np.ndarr
     otherwise evenly spaced nodes (at most ``max_samples // starts``, at least one), then, if
     still too many, evenly spaced starts.
     """
-    from roma_bench.data.loader import window_starts
 
     nodes = np.asarray(store.split.train, dtype=np.int64)
     starts = window_starts(store.card, "train")
@@ -141,7 +142,6 @@ class Autoregression(ForecastModel):
                 f"model 'ar' needs the task's data file: TaskSpec.data_path is empty for task "
                 f"{self.spec.name!r} (generate the task first)"
             )
-        from roma_bench.data.store import TaskStore
 
         with TaskStore(self.spec.data_path) as store:
             coefficients, self.num_samples = fit_autoregression(

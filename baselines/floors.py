@@ -25,6 +25,9 @@ from pydantic import Field
 from torch import Tensor
 
 from roma_bench.data.batch import Batch
+from roma_bench.data.store import TaskStore
+from roma_bench.dynamics.integrate import simulate
+from roma_bench.dynamics.systems import build_system
 from roma_bench.models.base import EmptyConfig, ForecastModel, ModelOutput, TaskSpec
 from roma_bench.registry import register_model
 
@@ -94,8 +97,6 @@ class Oracle(ForecastModel):
                 f"model 'oracle' needs the task's data file: TaskSpec.data_path is empty for task "
                 f"{self.spec.name!r} (generate the task first)"
             )
-        from roma_bench.data.store import TaskStore
-        from roma_bench.dynamics.systems import build_system
 
         store = TaskStore(self.spec.data_path)
         self._system = build_system(store.card, store.graph)
@@ -115,7 +116,6 @@ class Oracle(ForecastModel):
         if cached is not None and cached.shape[1] >= frames:
             self._cache.move_to_end(frame)
             return cached[:, :frames]
-        from roma_bench.dynamics.integrate import simulate
 
         self._open()
         sim = self._store.card.simulation

@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from roma_bench.config import ConfigError, StrictModel, load_yaml, validate
 from roma_bench.dynamics.params import KuramotoParams, SocialParams
 from roma_bench.errors import RegistryError
+from roma_bench.graphs.hyperbolic import validate_hyperbolic_args
 from roma_bench.limits import NODES_MAX, SEED_MAX, STEPS_MAX
 from roma_bench.metric_names import PAPER_METRICS, metric_names
 
@@ -36,7 +37,6 @@ class GraphCard(StrictModel):
     @model_validator(mode="after")
     def _generator_can_satisfy(self) -> GraphCard:
         """Refuse what the generator cannot build (e.g. ``avg_degree ≥ nodes − 1``)."""
-        from roma_bench.graphs.hyperbolic import validate_hyperbolic_args
 
         validate_hyperbolic_args(self.nodes, self.avg_degree, self.gamma, self.temperature)
         return self

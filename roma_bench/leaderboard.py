@@ -36,6 +36,7 @@ from typing import Any
 from roma_bench.convergence import improving_runs
 from roma_bench.files import atomic_write_text
 from roma_bench.metric_names import BOARD_METRICS as METRICS
+from roma_bench.paths import leaderboard_dir
 from roma_bench.ranking import (
     UNRANKED_MODELS,
     card_primary_metrics,
@@ -44,6 +45,7 @@ from roma_bench.ranking import (
     format_skill,
     rank_rows,
 )
+from roma_bench.tracking.runs import quiet_mlflow_logging, resolve_tracking_uri
 from roma_bench.tracking.tags import tag
 
 #: Column titles of the Markdown tables where the metric name alone would mislead.
@@ -118,8 +120,6 @@ def fetch_runs(
 ) -> list[RunRecord]:
     """Every run of experiment ``task`` tagged ``roma.leaderboard=<board or task>`` (any status)."""
     import mlflow
-
-    from roma_bench.tracking.runs import quiet_mlflow_logging, resolve_tracking_uri
 
     quiet_mlflow_logging()
     client = mlflow.MlflowClient(resolve_tracking_uri(tracking_uri))
@@ -380,7 +380,6 @@ def write_leaderboard(
     board: Leaderboard, source: str, folder: Path | None = None, show_command: str = ""
 ) -> tuple[Path, Path]:
     """Write ``<folder>/<task>.csv`` and ``.md`` atomically; returns both paths."""
-    from roma_bench.paths import leaderboard_dir
 
     folder = Path(folder) if folder is not None else leaderboard_dir()
     csv_path, md_path = folder / f"{board.task}.csv", folder / f"{board.task}.md"

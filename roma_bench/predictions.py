@@ -28,6 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from roma_bench.data.datasets import EvalWindows, resolve_store_path
+from roma_bench.data.spec import task_spec
+from roma_bench.data.store import TaskStore
+from roma_bench.models.base import ModelOutput
+from roma_bench.training.evaluate import evaluate_model
 from roma_bench.training.evaluators import EvaluationError
 
 __all__ = [
@@ -49,7 +54,6 @@ class _Replay(nn.Module):
         self.trajectories, self.horizon = trajectories, horizon
 
     def forward(self, batch):
-        from roma_bench.models.base import ModelOutput
 
         return ModelOutput(prediction=self.trajectories[batch.t0][:, : self.horizon])
 
@@ -58,8 +62,6 @@ class _Replay(nn.Module):
 
 
 def _open(task: Any):
-    from roma_bench.data.datasets import resolve_store_path
-    from roma_bench.data.store import TaskStore
 
     if isinstance(task, TaskStore):
         return task
@@ -126,9 +128,6 @@ def evaluate_predictions(task: Any, split: str, predictions: Any) -> dict[str, f
     ``smspe``, ``rollout_nrmse_h1/4/16``, the system's own, the coarse errors): the numbers
     a board shows for one seed.
     """
-    from roma_bench.data.datasets import EvalWindows
-    from roma_bench.data.spec import task_spec
-    from roma_bench.training.evaluate import evaluate_model
 
     _check_split(split)
     store = _open(task)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from roma_bench.cards import load_card
+
 #: Reference rows: shown on a board, never ranked.
 UNRANKED_MODELS = frozenset({"oracle"})
 #: The floors the skill and the ratio columns refer to.
@@ -30,7 +32,6 @@ SKILL_REFERENCE, RATIO_REFERENCE = "persistence", "ar"
 
 def card_primary_metrics(task: str) -> dict[str, str]:
     """``{learning task: primary metric}`` from the task card ``task``."""
-    from roma_bench.cards import load_card
 
     card = load_card(task)
     return {lt: card.primary_metric(lt) for lt in ("forecast", "effective")}

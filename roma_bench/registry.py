@@ -108,4 +108,3 @@ def build_model(name: str, spec: Any, size: str = "tiny", overrides: Any = ()) -
     """Build model ``name`` for a task ``spec`` at ``size`` with ``overrides`` (``--set`` syntax)."""
     cls = get_model_class(name)
     return cls.from_spec(spec, size=size, overrides=overrides)
-

@@ -35,7 +35,22 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from roma_bench.leaderboard import LeaderboardError, RunRecord, _atomic_write
+from roma_bench.files import atomic_write_text
+from roma_bench.leaderboard import (
+    COMMAND_TAG,
+    LEADERBOARD_TAG,
+    LeaderboardError,
+    RunRecord,
+    fetch_runs,
+    tracked_record,
+)
+from roma_bench.paths import leaderboard_dir
+from roma_bench.predictions import evaluate_predictions_file
+from roma_bench.registry import get_model_class
+from roma_bench.tracking.environment import git_commit
+from roma_bench.tracking.runs import quiet_mlflow_logging, resolve_tracking_uri
+from roma_bench.training.fit import train
+from roma_bench.training.resolve import build_train_config
 
 RESULT_FORMAT = 1
 
@@ -45,7 +60,6 @@ EntryKey = tuple[str, str, str, int, int]
 
 def results_dir(board: str, folder: str | Path | None = None) -> Path:
     """``<folder or leaderboard_dir()>/<board>/runs``: where ``board``'s result files live."""
-    from roma_bench.paths import leaderboard_dir
 
     return (Path(folder) if folder is not None else leaderboard_dir()) / board / "runs"
 
@@ -65,7 +79,7 @@ def to_json(record: RunRecord, task: str) -> str:
 def write_result(record: RunRecord, task: str, folder: Path) -> Path:
     """Write ``record``'s result file into ``folder`` atomically; returns its path."""
     path = result_path(record, Path(folder))
-    _atomic_write(path, to_json(record, task))
+    atomic_write_text(path, to_json(record, task))
     return path
 
 
@@ -105,9 +119,6 @@ def record_of_run(run_id: str, tracking_uri: str | None = None) -> RunRecord:
     """The :class:`RunRecord` of MLflow run ``run_id`` (its tags, params and test metrics)."""
     import mlflow
 
-    from roma_bench.leaderboard import tracked_record
-    from roma_bench.tracking.runs import quiet_mlflow_logging, resolve_tracking_uri
-
     quiet_mlflow_logging()
     client = mlflow.MlflowClient(resolve_tracking_uri(tracking_uri))
     return tracked_record(client, client.get_run(run_id))
@@ -125,7 +136,6 @@ def export_tracked_runs(
 
     For boards whose runs predate result files; writing again is harmless (same name).
     """
-    from roma_bench.leaderboard import fetch_runs
 
     return [write_result(r, task, folder) for r in fetch_runs(task, tracking_uri, board)]
 
@@ -146,9 +156,6 @@ def add_external(
     """
     import hashlib
     import time
-
-    from roma_bench.predictions import evaluate_predictions_file
-    from roma_bench.tracking.environment import git_commit
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise LeaderboardError(f"--name {name!r}: use letters, digits, '.', '_' or '-'")
@@ -211,10 +218,6 @@ def run_leaderboard(
     interrupted board resumes. A run that fails (e.g. diverges) is recorded as FAILED and
     the others go on.
     """
-    from roma_bench.leaderboard import COMMAND_TAG, LEADERBOARD_TAG
-    from roma_bench.registry import get_model_class
-    from roma_bench.training.fit import train
-    from roma_bench.training.resolve import build_train_config
 
     for name in models:
         get_model_class(name)  # fail fast on a typo, before any training

@@ -25,8 +25,14 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from roma_bench.cards import load_card
 from roma_bench.files import SectionError, markers, replace_section, section_text
 from roma_bench.ranking import RATIO_REFERENCE, SKILL_REFERENCE, format_ratio, format_skill
+from roma_bench.studies.attention import rank_correlation
+from roma_bench.studies.common import read_csv
+from roma_bench.studies.joint import transfer_section
+from roma_bench.studies.noise import summarize_noise
+from roma_bench.studies.scaling import fit_rows
 
 __all__ = [
     "REGENERATE", "SectionError", "board_summary", "markers", "replace_section",
@@ -120,7 +126,6 @@ def results_section(board_csvs: list[Path], link_prefix: str = "leaderboards/") 
 
 def _superseded(frame, task: str, learning_task: str = "forecast") -> str | None:
     """Why a study CSV was made under another card (``None`` when it is current)."""
-    from roma_bench.cards import load_card
 
     card = load_card(task)
     if "task_version" in frame.columns:
@@ -141,7 +146,6 @@ def _superseded(frame, task: str, learning_task: str = "forecast") -> str | None
 
 
 def _scaling_text(frame) -> str:
-    from roma_bench.studies.scaling import fit_rows
 
     lines = []
     for fit in fit_rows(frame.to_dict("records")):
@@ -155,7 +159,6 @@ def _scaling_text(frame) -> str:
 
 
 def _noise_text(frame) -> str:
-    from roma_bench.studies.noise import summarize_noise
 
     lines = []
     for row in summarize_noise(frame.to_dict("records")):
@@ -167,7 +170,6 @@ def _noise_text(frame) -> str:
 
 
 def _attention_text(frame) -> str:
-    from roma_bench.studies.attention import rank_correlation
 
     own = frame["own"] == 1
     rho_f = rank_correlation(frame["distance"].to_numpy(), frame["fine_to_coarse"].to_numpy())
@@ -186,8 +188,6 @@ def _attention_text(frame) -> str:
 
 def study_summary(path: Path) -> str:
     """The Markdown subsection for one study CSV ``<study>-<task>.csv``."""
-    from roma_bench.studies.common import read_csv
-    from roma_bench.studies.joint import transfer_section
 
     study, _, task = path.stem.partition("-")
     title = f"### {study.capitalize()} on {task} — [{path.stem}.md]({path.stem}.md)\n\n"

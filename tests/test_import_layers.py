@@ -21,33 +21,61 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Bottom to top. Each entry: (layer, module prefixes, why it sits there).
 LAYERS: list[tuple[str, tuple[str, ...], str]] = [
-    ("foundation", (
-        "roma_bench.errors", "roma_bench.paths", "roma_bench.versions", "roma_bench.limits",
-        "roma_bench.locks", "roma_bench.config", "roma_bench.files", "roma_bench.metric_names",
-        "roma_bench.checkpoint_format",
-    ), "errors, paths, limits, config parsing, file writing: used by everyone, use nothing"),
-    ("graphs", ("roma_bench.graphs",),
-     "graph generation, sampling, encodings, partitions: know nothing of tasks or models"),
-    ("cards", ("roma_bench.dynamics.params", "roma_bench.cards"),
-     "the task card schema (tasks/*.yaml) with the systems' parameter schemas it embeds"),
+    (
+        "foundation",
+        (
+            "roma_bench.errors",
+            "roma_bench.paths",
+            "roma_bench.versions",
+            "roma_bench.limits",
+            "roma_bench.locks",
+            "roma_bench.config",
+            "roma_bench.files",
+            "roma_bench.metric_names",
+            "roma_bench.checkpoint_format",
+        ),
+        "errors, paths, limits, config parsing, file writing: used by everyone, use nothing",
+    ),
+    (
+        "graphs",
+        ("roma_bench.graphs",),
+        "graph generation, sampling, encodings, partitions: know nothing of tasks or models",
+    ),
+    (
+        "cards",
+        ("roma_bench.dynamics.params", "roma_bench.cards"),
+        "the task card schema (tasks/*.yaml) with the systems' parameter schemas it embeds",
+    ),
     ("dynamics", ("roma_bench.dynamics",), "the ground-truth systems a card describes"),
     ("data", ("roma_bench.data",), "stores, windows, batches and the spec a model is built for"),
     ("registry", ("roma_bench.registry",), "model names → classes (models register themselves)"),
     ("models", ("roma_bench.models",), "ROMA and the model interface: know nothing of tracking"),
     ("baselines", ("baselines",), "baseline models, registered through the entry-point group"),
-    ("tracking", ("roma_bench.tracking",),
-     "MLflow runs, tags, environment: knows nothing of a particular model"),
+    (
+        "tracking",
+        ("roma_bench.tracking",),
+        "MLflow runs, tags, environment: knows nothing of a particular model",
+    ),
     ("training", ("roma_bench.training",), "fit, evaluate, metrics: the harness"),
     ("predictions", ("roma_bench.predictions",), "scoring predictions made by outside code"),
-    ("boards", (
-        "roma_bench.ranking", "roma_bench.convergence", "roma_bench.leaderboard",
-        "roma_bench.results",
-    ), "leaderboards: ranking, convergence flags, result files"),
+    (
+        "boards",
+        (
+            "roma_bench.ranking",
+            "roma_bench.convergence",
+            "roma_bench.leaderboard",
+            "roma_bench.results",
+        ),
+        "leaderboards: ranking, convergence flags, result files",
+    ),
     ("sweeps", ("roma_bench.sweeps",), "Optuna sweeps over training runs"),
     ("studies", ("roma_bench.studies",), "transfer, scaling, noise, attention studies"),
     ("reports", ("roma_bench.results_sections",), "README results sections from the CSVs"),
-    ("interface", ("roma_bench.cli", "roma_bench.__main__", "roma_bench"),
-     "the command line and the package's public API"),
+    (
+        "interface",
+        ("roma_bench.cli", "roma_bench.__main__", "roma_bench"),
+        "the command line and the package's public API",
+    ),
 ]
 
 DEFERRED_ALLOWED = ("roma_bench.cli",)
@@ -213,13 +241,6 @@ def import_cycles(edges: Iterable[Edge]) -> list[list[str]]:
     return cycles
 
 
-def _package_parent_edges(modules: dict[str, Path], edges: list[Edge]) -> list[Edge]:
-    """Drop a package's ``__init__`` importing its own submodules from the cycle check's view
-    of the *submodule* side: importing ``a.b`` runs ``a/__init__`` first, but that is Python's
-    package mechanism, not an import written by ``a.b``."""
-    return edges
-
-
 def test_every_module_has_a_layer():
     for module in project_modules():
         layer_of(module)
@@ -240,7 +261,9 @@ def test_no_import_cycles():
 def test_the_checks_catch_a_violation():
     up = Edge("roma_bench.graphs.ops", "roma_bench.models.base", 3, True, False)
     assert layer_violations([up]) and "upward" in layer_violations([up])[0]
-    assert layer_violations([Edge("roma_bench.graphs.ops", "roma_bench.models", 3, True, True)]) == []
+    assert (
+        layer_violations([Edge("roma_bench.graphs.ops", "roma_bench.models", 3, True, True)]) == []
+    )
     inner = Edge("roma_bench.training.fit", "roma_bench.data.store", 9, False, False)
     assert deferred_imports([inner]) and not deferred_imports(
         [Edge("roma_bench.cli.train", "roma_bench.training.fit", 9, False, False)]

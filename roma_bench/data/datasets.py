@@ -25,8 +25,13 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from roma_bench.cards import load_card
 from roma_bench.data.batch import Batch
+from roma_bench.data.generation import generate_task
+from roma_bench.data.loader import WindowLoader
+from roma_bench.data.store import TaskStore
 from roma_bench.data.windows import Split, step_seed
+from roma_bench.paths import task_data_path
 
 __all__ = ["EvalWindows", "TrainWindows", "rank_item", "resolve_store_path", "step_seed"]
 
@@ -47,7 +52,6 @@ def resolve_store_path(task: Any, generate: bool = True, progress: bool = False)
     """The HDF5 store behind ``task``: a :class:`TaskStore`, a path to a ``.h5`` file, or a
     task name (its store at :func:`roma_bench.paths.task_data_path`, generated when missing
     unless ``generate`` is False)."""
-    from roma_bench.data.store import TaskStore
 
     if isinstance(task, TaskStore):
         return task.path
@@ -56,8 +60,6 @@ def resolve_store_path(task: Any, generate: bool = True, progress: bool = False)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such task store")
         return path
-    from roma_bench.cards import load_card
-    from roma_bench.paths import task_data_path
 
     card = load_card(str(task))
     path = task_data_path(card.name)
@@ -66,7 +68,6 @@ def resolve_store_path(task: Any, generate: bool = True, progress: bool = False)
             raise FileNotFoundError(
                 f"task {card.name!r}: no data at {path}; run `roma-bench generate {card.name}`"
             )
-        from roma_bench.data.generation import generate_task
 
         path = Path(generate_task(card, out=path, progress=progress))
     return path
@@ -76,7 +77,6 @@ class _LazyLoader:
     """A :class:`~roma_bench.data.loader.WindowLoader` opened on first use in each process."""
 
     def __init__(self, task: Any, split: Split, **loader_args: Any) -> None:
-        from roma_bench.data.store import TaskStore
 
         self.path = resolve_store_path(task)
         self.split, self.loader_args = split, loader_args
@@ -88,8 +88,6 @@ class _LazyLoader:
             self._store_pid = None
 
     def get(self):
-        from roma_bench.data.loader import WindowLoader
-        from roma_bench.data.store import TaskStore
 
         pid = os.getpid()
         if self._opened is None or self._opened[0] != pid:

@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from roma_bench.versions import installed_versions
+
 FORMAT_VERSION = 2
 
 #: Field chunks: ``NODE_CHUNK`` consecutive nodes × ``FRAME_CHUNK`` consecutive frames.
@@ -136,7 +138,5 @@ def card_sha256(card: dict[str, Any]) -> str:
 def package_versions() -> dict[str, str | None]:
     """Versions of the packages that shape the generated data (stored with it)."""
     import platform
-
-    from roma_bench.versions import installed_versions
 
     return {"python": platform.python_version(), **installed_versions(VERSIONED_PACKAGES)}

@@ -27,6 +27,7 @@ from roma_bench.cards import TaskCard
 from roma_bench.data import format as fmt
 from roma_bench.data.format import StoreError
 from roma_bench.data.guard import checkpoint_path, one_writer_per_store, partial_path
+from roma_bench.data.store import TaskStore, verify_store
 from roma_bench.data.writing import (
     block_observables,
     check_partial_matches,
@@ -35,7 +36,10 @@ from roma_bench.data.writing import (
     static_arrays,
     write_normalization,
 )
+from roma_bench.dynamics import build_system
+from roma_bench.dynamics.integrate import simulate
 from roma_bench.files import atomic_path
+from roma_bench.paths import task_data_path
 
 
 class GenerationInterrupted(KeyboardInterrupt):
@@ -108,7 +112,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _frames(system, state: np.ndarray, step: int, card: TaskCard) -> Iterator[np.ndarray]:
     """The saved states after ``step`` (float64 ``[N]``), one per frame."""
-    from roma_bench.dynamics.integrate import simulate
 
     sim = card.simulation
     check = getattr(system, "check_state", None)
@@ -141,15 +144,12 @@ def generate_task(
 
     Raises :class:`GenerationInterrupted` on Ctrl-C/SIGTERM (partial file and checkpoint kept).
     """
-    from roma_bench.paths import task_data_path
 
     out = Path(out) if out is not None else task_data_path(card.name)
     partial, ckpt = partial_path(out), checkpoint_path(out)
     resolved = card.resolved()
     card_sha = fmt.card_sha256(resolved)
     if out.exists() and not force:
-        from roma_bench.data.store import TaskStore
-
         try:
             with TaskStore(out) as existing:
                 same = existing.card.resolved() == resolved
@@ -181,7 +181,6 @@ def generate_task(
 
     t_start, cpu_start = time.perf_counter(), time.process_time()
     graph, arrays, parts = static_arrays(card)
-    from roma_bench.dynamics import build_system
 
     system = build_system(card, graph)  # refuses an unstable dt before any file is written
     del graph  # the system keeps what it needs
@@ -196,7 +195,6 @@ def generate_task(
     finish_store(partial, resolved, card.system)
     if checkpoint is not None:
         # A resumed file was reopened after a crash: read every block back before trusting it.
-        from roma_bench.data.store import verify_store
 
         verify_store(partial, progress=progress, allow_partial=True)
     os.replace(partial, out)

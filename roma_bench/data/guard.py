@@ -22,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from roma_bench.data.format import StoreError
+from roma_bench.data.store import verify_store
+from roma_bench.errors import FaultError, describe_os_error, hdf5_os_error, os_error_exit_code
+from roma_bench.locks import file_lock
+from roma_bench.paths import task_data_path
 
 
 def partial_path(out: Path) -> Path:
@@ -49,9 +53,6 @@ def one_writer_per_store(generate: Callable[..., Path]) -> Callable[..., Path]:
     @functools.wraps(generate)
     def guarded(card: Any, out: Path | None = None, resume: bool = False,
                 progress: bool = True, **kwargs: Any) -> Path:  # fmt: skip
-        from roma_bench.errors import hdf5_os_error
-        from roma_bench.locks import file_lock
-        from roma_bench.paths import task_data_path
 
         out = Path(out) if out is not None else task_data_path(card.name)
         before = _identity(out)
@@ -83,7 +84,6 @@ def one_writer_per_store(generate: Callable[..., Path]) -> Callable[..., Path]:
 
 def _check_up_to_date(out: Path, progress: bool) -> None:
     """Verify ``out`` in full (header, completeness, every checksum); raise if damaged."""
-    from roma_bench.data.store import verify_store
 
     try:
         verify_store(out, progress=progress)
@@ -95,7 +95,6 @@ def _check_up_to_date(out: Path, progress: bool) -> None:
 
 def _write_fault(out: Path, err: OSError) -> Exception:
     """One line for an ``OSError`` while generating ``out``: the file, the cause, what is kept."""
-    from roma_bench.errors import FaultError, describe_os_error, os_error_exit_code
 
     if os_error_exit_code(err) == 2:  # a path the user named is missing / under a file
         return err

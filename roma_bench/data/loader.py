@@ -32,7 +32,9 @@ import torch
 from roma_bench.data.batch import Batch
 from roma_bench.data.noise import observation_noise
 from roma_bench.data.store import TaskStore
-from roma_bench.data.windows import Split, window_starts
+from roma_bench.data.windows import Split, step_seed, window_starts
+from roma_bench.dynamics.observables import coarse_observables
+from roma_bench.graphs import RandomWalkSampler, induced_subgraph, positional_encodings
 
 __all__ = ["Split", "WindowLoader", "window_starts"]
 
@@ -68,8 +70,6 @@ class WindowLoader:
         self._reseed(seed)
         self._sampler = None
         if split == "train":
-            from roma_bench.graphs import RandomWalkSampler
-
             self._sampler = RandomWalkSampler(
                 store.graph,
                 self.card.batch.nodes,
@@ -99,7 +99,6 @@ class WindowLoader:
         assignment=None,
     ) -> Batch:
         """A Batch from ``window`` ``[n, κ+R']`` (frames ``t0-κ+1 …``) of the subgraph's nodes."""
-        from roma_bench.dynamics.observables import coarse_observables
 
         lookback, horizon = self.card.window.lookback, self.card.window.horizon
         window = torch.from_numpy(window)
@@ -141,7 +140,6 @@ class WindowLoader:
         return batch
 
     def _encodings(self, subgraph) -> torch.Tensor:
-        from roma_bench.graphs import positional_encodings
 
         enc = self.card.encodings
         return positional_encodings(subgraph, enc.laplacian, enc.random_walk).float()
@@ -182,8 +180,6 @@ class WindowLoader:
     def _build_eval_batches(self) -> list[Batch]:
         import dgl
 
-        from roma_bench.graphs import induced_subgraph
-
         nodes = getattr(self.store.split, self.split)
         subgraph = induced_subgraph(self.store.graph, nodes)
         node_ids = subgraph.ndata[dgl.NID].to(torch.int64) if dgl.NID in subgraph.ndata else nodes
@@ -209,7 +205,6 @@ class WindowLoader:
 
     def _stream(self) -> Iterator[Batch]:
         """Batches ``0, 1, 2, …`` of stream ``seed``: the items of ``TrainWindows(seed=seed)``."""
-        from roma_bench.data.windows import step_seed
 
         step = 0
         while True:

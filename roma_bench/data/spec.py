@@ -56,7 +56,6 @@ class TaskSpec:
         return cls(**data)
 
 
-
 LEARNING_TASKS: tuple[LearningTask, ...] = ("forecast", "effective")
 
 

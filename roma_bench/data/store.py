@@ -31,6 +31,7 @@ from roma_bench.cards import TaskCard
 from roma_bench.config import ConfigError, validate
 from roma_bench.data import format as fmt
 from roma_bench.data.format import StoreError
+from roma_bench.graphs import NodeSplit
 
 if TYPE_CHECKING:
     import dgl
@@ -189,7 +190,6 @@ class TaskStore:
     @cached_property
     def split(self):
         """The node split: ``NodeSplit(train, val, test)`` of sorted int64 id tensors."""
-        from roma_bench.graphs import NodeSplit
 
         ids = {s: torch.from_numpy(self.load_array(f"split/{s}")) for s in ("train", "val", "test")}
         return NodeSplit(**ids)

@@ -17,6 +17,13 @@ from roma_bench.data import format as fmt
 from roma_bench.data.batch import difference_orders
 from roma_bench.data.format import StoreError
 from roma_bench.data.windows import window_starts
+from roma_bench.dynamics.observables import COARSE_CHANNELS, coarse_observables, order_parameter
+from roma_bench.graphs import (
+    community_partition,
+    hyperbolic_graph,
+    metis_partition,
+    node_split,
+)
 
 #: The graph generator keeps the largest connected component, which may miss ``graph.nodes``
 #: by up to this fraction; the store records the actual count (``num_nodes``).
@@ -25,12 +32,6 @@ NODE_TOLERANCE = 0.02
 
 def static_arrays(card: TaskCard) -> tuple[object, dict[str, np.ndarray], int]:
     """Build the graph, split and partition of ``card``: ``(graph, arrays, num_parts)``."""
-    from roma_bench.graphs import (
-        community_partition,
-        hyperbolic_graph,
-        metis_partition,
-        node_split,
-    )
 
     g = card.graph
     graph = hyperbolic_graph(g.nodes, g.avg_degree, g.gamma, g.temperature, g.seed)
@@ -83,7 +84,6 @@ def _create_dataset(group: h5py.Group, name: str, data: np.ndarray, **kwargs) ->
 
 def create_partial(path: Path, card: TaskCard, arrays: dict[str, np.ndarray], parts: int) -> None:
     """Write the static arrays and empty field/observable datasets of a fresh partial store."""
-    from roma_bench.dynamics.observables import COARSE_CHANNELS
 
     n, frames = len(arrays["graph/radius"]), card.simulation.frames
     # The default (earliest) file format has no "open for writing" flag in the superblock, so a
@@ -149,7 +149,6 @@ def block_observables(
 ) -> dict[str, np.ndarray]:
     """Coarse and global observables of one field block ``[N, k]`` (computed in float64,
     ``OBSERVABLE_FRAMES`` frames at a time so the temporaries stay small at 1M+ nodes)."""
-    from roma_bench.dynamics.observables import coarse_observables, order_parameter
 
     pieces: dict[str, list[np.ndarray]] = {}
     for start in range(0, block.shape[1], OBSERVABLE_FRAMES):

@@ -38,6 +38,7 @@ import torch
 
 from roma_bench.errors import InputError
 from roma_bench.graphs.undirected import canonical_undirected, plm_communities
+from roma_bench.limits import NODES_MAX
 
 #: Accept a draw whose LCC is within this fraction below ``nodes`` as it is.
 UNDERSHOOT_TOLERANCE = 0.02
@@ -76,7 +77,6 @@ def validate_hyperbolic_args(
     degree at most ``n − 1``, and the model only gets there with every pair linked);
     ``gamma ≥ 2.01``; ``temperature ∈ [0, 1)``.
     """
-    from roma_bench.limits import NODES_MAX
 
     if isinstance(nodes, bool) or not isinstance(nodes, int | np.integer):
         raise GraphParameterError(f"nodes must be an integer, got {nodes!r}")
@@ -393,4 +393,3 @@ def hyperbolic_graph(
     graph.ndata["angle"] = torch.from_numpy(angles.astype(np.float32))
     graph.ndata["community"] = torch.from_numpy(communities)
     return graph
-

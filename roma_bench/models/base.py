@@ -16,9 +16,11 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from roma_bench.checkpoint_format import CheckpointError, read_checkpoint, write_checkpoint
 from roma_bench.config import ConfigError, StrictModel, validate, with_overrides
 from roma_bench.data.batch import Batch
 from roma_bench.data.spec import TaskSpec
+from roma_bench.registry import get_model_class
 
 
 @dataclass
@@ -104,7 +106,6 @@ def save_checkpoint(model: ForecastModel, path: str | Path, **extra: Any) -> Pat
     The file is safetensors with JSON metadata (:mod:`roma_bench.checkpoint_format`), no
     pickle; ``extra`` values must be tensors or plain Python data.
     """
-    from roma_bench.checkpoint_format import write_checkpoint
 
     payload = {
         "model_name": model.name,
@@ -124,8 +125,6 @@ def load_checkpoint(
 
     Never unpickles: a pickled ``.pt`` file is refused with the command that converts it.
     """
-    from roma_bench.checkpoint_format import CheckpointError, read_checkpoint
-    from roma_bench.registry import get_model_class
 
     path = Path(path)
     payload = read_checkpoint(path, map_location=map_location)

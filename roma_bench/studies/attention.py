@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from roma_bench.models.base import load_checkpoint
 from roma_bench.models.roma.manifold import PoincareBall
 from roma_bench.studies.common import (
     StudyFiles,
@@ -39,6 +40,10 @@ from roma_bench.studies.common import (
     write_markdown,
 )
 from roma_bench.tracking.tags import tag
+from roma_bench.training import data as task_data
+from roma_bench.training.fit import train
+from roma_bench.training.normalization import harness_model
+from roma_bench.training.resolve import build_train_config
 
 
 def gyromidpoint(ball: PoincareBall, x: Tensor, weights: Tensor) -> Tensor:
@@ -241,12 +246,8 @@ def load_or_train(
 
     Returns ``(model, checkpoint extra, steps trained)``.
     """
-    from roma_bench.models.base import load_checkpoint
 
     if checkpoint is None:
-        from roma_bench.training.fit import train
-        from roma_bench.training.resolve import build_train_config
-
         fields = {"model_name": "roma", "task": task, "size": "tiny", "seed": seed, "steps": steps}
         config = build_train_config(None, fields, ["plots=false", *overrides])
         result = train(config, tracking_uri=tracking_uri, tags={tag("study"): "attention"},
@@ -270,8 +271,6 @@ def run_attention_study(
     out_dir: Path | None = None,
 ) -> tuple[dict[str, float], StudyFiles]:
     """Train (or load) a ROMA, draw panels (a) and (b) from its first test batch, write files."""
-    from roma_bench.training import data as task_data
-    from roma_bench.training.normalization import harness_model
 
     model, extra, trained = load_or_train(task, checkpoint, steps, seed, overrides, tracking_uri)
     data = task_data.open_task_data(task, model.spec.learning_task, seed=seed, noise=None)

@@ -20,10 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from roma_bench.cards import load_card
 from roma_bench.files import atomic_write_bytes
 from roma_bench.paths import leaderboard_dir
+from roma_bench.tracking.runs import ensure_experiment, resolve_tracking_uri
 from roma_bench.tracking.tags import tag
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.evaluate import evaluate_checkpoint
 
 TrainFn = Callable[..., Any]
 
@@ -100,7 +103,6 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def primary_metric(task: str, learning_task: str) -> str:
     """The error a study reports: the task card's primary metric of ``learning_task``."""
-    from roma_bench.cards import load_card
 
     return load_card(task).primary_metric(learning_task)
 
@@ -110,8 +112,6 @@ def test_error(result: Any, config: TrainConfig, metric: str | None = None) -> f
     metric = metric or primary_metric(config.task, config.learning_task)
     scores = dict(getattr(result, "metrics", {}) or {})
     if metric not in scores:
-        from roma_bench.training.evaluate import evaluate_checkpoint
-
         scores = evaluate_checkpoint(
             result.checkpoint, task=config.task, split="test", learning_task=config.learning_task
         )
@@ -129,8 +129,6 @@ def parent_run(
     Yields the active run; it ends FINISHED, or FAILED when the study raises.
     """
     import mlflow
-
-    from roma_bench.tracking.runs import ensure_experiment, resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
     if uri.startswith("sqlite:///"):

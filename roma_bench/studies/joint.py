@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from roma_bench.files import replace_section
+from roma_bench.registry import get_model_class
 from roma_bench.studies.common import (
     StudyFiles,
     TrainFn,
@@ -35,6 +37,7 @@ from roma_bench.studies.common import (
     write_markdown,
 )
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.fit import train
 
 PDE_MODELS: tuple[str, ...] = ("roma", "don-pi", "don-mp-pi", "nomad-mp-pi")
 ARMS: dict[str, dict[str, float]] = {
@@ -74,7 +77,6 @@ def plan_joint(base: TrainConfig, models: Sequence[str], seeds: Sequence[int]) -
 
 
 def _model_fields(name: str) -> set[str]:
-    from roma_bench.registry import get_model_class
 
     return set(getattr(get_model_class(name).Config, "model_fields", {}))
 
@@ -91,7 +93,7 @@ def run_joint_study(
 ) -> tuple[list[dict[str, Any]], StudyFiles]:
     """Run both arms per model and seed; rows (one per run) and the files written."""
     if train_fn is None:
-        from roma_bench.training.fit import train as train_fn
+        train_fn = train
     command = command or current_command()
     plans = plan_joint(base, models, seeds)
     files = study_files("transfer", base.task, out_dir)
@@ -250,7 +252,6 @@ def transfer_section(csv_path: Path) -> str:
 
 def write_readme_section(csv_path: Path, readme: Path) -> Path:
     """Regenerate the README's transfer section (between its markers) from the study CSV."""
-    from roma_bench.files import replace_section
 
     text = replace_section(readme.read_text(), "transfer", transfer_section(csv_path), str(readme))
     readme.write_text(text)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from roma_bench.cards import load_card
 from roma_bench.studies.common import (
     StudyFiles,
     TrainFn,
@@ -36,6 +37,7 @@ from roma_bench.studies.common import (
     write_markdown,
 )
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.fit import train
 
 DEFAULT_SIGMAS: dict[str, tuple[float, ...]] = {
     "kuramoto": (0.0, 1e-3, 1e-2, 1e-1),
@@ -49,7 +51,6 @@ error on the activity (the v1 log-variances 1e-4, 1e-3, 1e-2 are stds 0.01, 0.03
 
 def default_sigmas(task: str) -> tuple[float, ...]:
     """:data:`DEFAULT_SIGMAS` of ``task``'s system (read from its card)."""
-    from roma_bench.cards import load_card
 
     return DEFAULT_SIGMAS[load_card(task).system]
 
@@ -73,7 +74,7 @@ def run_noise_study(
     if any(s < 0 for s in sigmas):
         raise ValueError(f"noise σ must be ≥ 0, got {list(sigmas)}")
     if train_fn is None:
-        from roma_bench.training.fit import train as train_fn
+        train_fn = train
     command = command or current_command()
     files = study_files("noise", base.task, out_dir)
     metric = primary_metric(base.task, base.learning_task)
@@ -83,8 +84,6 @@ def run_noise_study(
     rows: list[dict[str, Any]] = []
     with parent_run("noise", base.task, tracking_uri, params) as parent:
         from tqdm.auto import tqdm
-
-        from roma_bench.cards import load_card
 
         for model, sigma, seed in tqdm(jobs, desc="noise study", dynamic_ncols=True):
             config = base.model_copy(update={"model_name": model, "noise": sigma, "seed": seed})

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from roma_bench.cards import load_card
+from roma_bench.registry import get_model_class
 from roma_bench.studies.common import (
     StudyFiles,
     TrainFn,
@@ -41,7 +43,9 @@ from roma_bench.studies.common import (
     write_csv,
     write_markdown,
 )
+from roma_bench.sweeps.space import heads_multiple, size_values, width_fields
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.fit import train
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,6 @@ def fit_power_law(n: Sequence[float], loss: Sequence[float]) -> PowerLawFit:
 
 def width_overrides(model_name: str, size: str, factor: float) -> dict[str, int]:
     """Every width field of ``model_name`` at ``size`` times ``factor`` (kept divisible by heads)."""
-    from roma_bench.registry import get_model_class
-    from roma_bench.sweeps.space import heads_multiple, size_values, width_fields
 
     values = size_values(get_model_class(model_name), size)
     fields = width_fields(values)
@@ -120,7 +122,6 @@ def width_overrides(model_name: str, size: str, factor: float) -> dict[str, int]
 
 def task_nodes(task: str) -> int:
     """Node count of ``task`` from its card."""
-    from roma_bench.cards import load_card
 
     return int(load_card(task).graph.nodes)
 
@@ -139,7 +140,7 @@ def run_scaling_study(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
     """Run both axes; returns (rows, fits, files). ``data_tasks`` empty → parameter axis only."""
     if train_fn is None:
-        from roma_bench.training.fit import train as train_fn
+        train_fn = train
     command = command or current_command()
     files = study_files("scaling", base.task, out_dir)
     jobs: list[tuple[str, str, float, TrainConfig]] = []
@@ -180,7 +181,6 @@ def run_scaling_study(
 
 
 def _run_job(axis, model, knob, config, train_fn, tracking_uri, parent_id) -> dict[str, Any]:
-    from roma_bench.cards import load_card
 
     label = f"{model}-{axis}-{knob:g}-s{config.seed}"
     row: dict[str, Any] = {"axis": axis, "model": model, "task": config.task, "seed": config.seed,

@@ -45,7 +45,9 @@ from roma_bench.studies.common import (
     write_csv,
     write_markdown,
 )
+from roma_bench.studies.joint import run_joint_study
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.fit import train
 
 Protocol = Literal["joint", "finetune"]
 DIRECTIONS: tuple[tuple[str, str], ...] = (("forecast", "effective"), ("effective", "forecast"))
@@ -111,8 +113,6 @@ def run_transfer_study(
     ``transfer-finetune-<task>.*``, needs ``pretrain_steps`` and ``finetune_steps``.
     """
     if protocol == "joint":
-        from roma_bench.studies.joint import run_joint_study
-
         return run_joint_study(
             base, models, seeds, tracking_uri=tracking_uri, out_dir=out_dir,
             train_fn=train_fn, command=command,
@@ -122,7 +122,7 @@ def run_transfer_study(
     if pretrain_steps is None or finetune_steps is None:
         raise ValueError("transfer study (finetune): give pretrain_steps and finetune_steps")
     if train_fn is None:
-        from roma_bench.training.fit import train as train_fn
+        train_fn = train
     command = command or current_command()
     plans = plan_transfer(base, models, seeds, pretrain_steps, finetune_steps, directions)
     files = study_files("transfer-finetune", base.task, out_dir)

@@ -23,11 +23,14 @@ import yaml
 from optuna.trial import Trial, TrialState
 
 from roma_bench.files import atomic_write_text
-from roma_bench.paths import runs_dir
+from roma_bench.paths import default_tracking_uri, runs_dir
+from roma_bench.registry import get_model_class
 from roma_bench.sweeps.space import suggest_train_config
 from roma_bench.sweeps.storage import ClaimLock, open_storage
 from roma_bench.sweeps.worker import WorkerSummary, finished_count, run_worker
+from roma_bench.tracking.runs import ensure_experiment, resolve_tracking_uri
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.fit import train
 
 TrainFn = Callable[..., Any]
 
@@ -76,7 +79,6 @@ def make_objective(
     out_root: Path,
 ) -> Callable[[Trial], float]:
     """The objective: train the trial's config and return its best validation loss."""
-    from roma_bench.registry import get_model_class
 
     model_cls = get_model_class(base.model_name)
 
@@ -134,8 +136,6 @@ def _parent_run(study: optuna.Study, lock: ClaimLock, tracking_uri: str | None) 
     """Start (first worker) or resume (others) the study's parent MLflow run; return its id."""
     import mlflow
 
-    from roma_bench.tracking.runs import ensure_experiment, resolve_tracking_uri
-
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
     with lock.hold():
@@ -171,10 +171,8 @@ def run_sweep(
     if n_trials < 1:
         raise ValueError(f"--n-trials must be at least 1 (got {n_trials})")
     if train_fn is None:
-        from roma_bench.training.fit import train as train_fn
+        train_fn = train
     if tracking_uri is None:
-        from roma_bench.paths import default_tracking_uri
-
         tracking_uri = default_tracking_uri()
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from roma_bench.config import deep_update, validate
+from roma_bench.config import ConfigError, deep_update, validate
+from roma_bench.models.base import ForecastModel
 from roma_bench.training.config import TrainConfig
 
 WIDTH_PATTERN = re.compile(r"(width|hidden|channels|^d_model$|^(embed|model|hidden)_dim$)")
@@ -48,8 +49,6 @@ def size_values(model_cls: type, size: str) -> dict[str, Any]:
     """The validated config values of ``model_cls`` at ``size`` (defaults filled in)."""
     sizes = getattr(model_cls, "SIZES", {"tiny": {}})
     if size not in sizes:
-        from roma_bench.config import ConfigError
-
         raise ConfigError(
             f"model {getattr(model_cls, 'name', model_cls.__name__)!r}: unknown size {size!r}; "
             f"sizes: {', '.join(sizes)}"
@@ -106,7 +105,6 @@ def generic_model_space(trial: Any, values: Mapping[str, Any]) -> dict[str, Any]
 
 def declares_own_space(model_cls: type) -> bool:
     """True when ``model_cls`` overrides ``ForecastModel.search_space``."""
-    from roma_bench.models.base import ForecastModel
 
     own = getattr(model_cls, "search_space", None)
     return own is not None and getattr(own, "__func__", None) is not getattr(

@@ -20,6 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from roma_bench.errors import InputError
+from roma_bench.locks import file_lock
+from roma_bench.paths import default_tracking_uri, runs_dir
+from roma_bench.tracking.stale import fail_stale_runs
 from roma_bench.tracking.tags import tag
 
 
@@ -34,7 +38,6 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
 
     A SQLite store is created or migrated here, under a lock (:func:`prepare_sqlite_store`).
     """
-    from roma_bench.paths import default_tracking_uri, runs_dir
 
     if not uri:
         uri = os.environ.get("MLFLOW_TRACKING_URI")
@@ -54,7 +57,6 @@ def _fail_stale_runs_once(client: Any, uri: str) -> None:
     if uri in _STALE_CHECKED:
         return
     _STALE_CHECKED.add(uri)
-    from roma_bench.tracking.stale import fail_stale_runs
 
     fail_stale_runs(client)
 
@@ -74,12 +76,8 @@ def prepare_sqlite_store(uri: str) -> None:
         return
     import mlflow
 
-    from roma_bench.locks import file_lock
-
     db = Path(uri[len("sqlite:///") :])
     if db.exists() and not db.is_file():
-        from roma_bench.errors import InputError
-
         raise InputError(f"tracking store {db}: not a file")
     db.parent.mkdir(parents=True, exist_ok=True)
     quiet_mlflow_logging()

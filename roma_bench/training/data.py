@@ -16,9 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from roma_bench.cards import load_card
+from roma_bench.data import TaskStore, generate_task, task_spec
 from roma_bench.data.batch import Batch
+from roma_bench.data.datasets import TrainWindows
+from roma_bench.data.loader import WindowLoader
 from roma_bench.data.windows import step_seed
 from roma_bench.models.base import TaskSpec
+from roma_bench.paths import task_data_path
 
 __all__ = ["StoreTaskData", "TaskData", "open_task_data", "step_seed"]
 
@@ -66,14 +71,12 @@ class StoreTaskData:
         return dict(self.store.normalization)
 
     def _loader(self, split: str, seed: int):
-        from roma_bench.data.loader import WindowLoader
 
         return WindowLoader(self.store, split=split, seed=seed, noise=self.noise)
 
     @property
     def train_windows(self):
         """The task's :class:`~roma_bench.data.datasets.TrainWindows` for this seed and noise."""
-        from roma_bench.data.datasets import TrainWindows
 
         if self._train_windows is None:
             self._train_windows = TrainWindows(self.store, seed=self.seed, noise=self.noise)
@@ -81,7 +84,6 @@ class StoreTaskData:
 
     def train_windows_for(self, rank: int, world_size: int):
         """Rank ``rank`` of ``world_size``'s share of the stream: its item ``s`` is ``s·w + r``."""
-        from roma_bench.data.datasets import TrainWindows
 
         return TrainWindows(
             self.store, seed=self.seed, noise=self.noise,
@@ -106,9 +108,6 @@ def open_task_data(
     progress: bool = True,
 ) -> TaskData:
     """Open (and if needed generate) the store of ``task``; returns its :class:`TaskData`."""
-    from roma_bench.cards import load_card
-    from roma_bench.data import TaskStore, task_spec
-    from roma_bench.paths import task_data_path
 
     card = load_card(task)
     path = Path(data_path) if data_path is not None else task_data_path(card.name)
@@ -117,7 +116,6 @@ def open_task_data(
             raise FileNotFoundError(
                 f"task {card.name!r}: no data at {path}; run `roma-bench generate {card.name}`"
             )
-        from roma_bench.data import generate_task
 
         if progress:
             print(f"generating task {card.name} at {path} (first use)", file=sys.stderr)

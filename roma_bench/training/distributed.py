@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from roma_bench.config import ConfigError
+from roma_bench.training.losses import training_loss
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,6 @@ class TrainingObjective(nn.Module):
         self.autocast = autocast
 
     def forward(self, batch) -> tuple[Tensor, dict[str, float]]:
-        from roma_bench.training.losses import training_loss
 
         with self.autocast:
             forward = self.harness.run(batch)

@@ -27,12 +27,15 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from roma_bench.config import ConfigError
 from roma_bench.data.batch import Batch
 from roma_bench.dynamics.observables import coarse_observables
 from roma_bench.metric_names import ROLLOUT_HORIZONS, rollout_metric_name
-from roma_bench.models.base import ForecastModel, TaskSpec
+from roma_bench.models.base import ForecastModel, TaskSpec, load_checkpoint
+from roma_bench.training import data as task_data
 from roma_bench.training import metrics
 from roma_bench.training.evaluators import TaskEvaluator
+from roma_bench.training.normalization import harness_model
 
 
 @torch.no_grad()
@@ -167,9 +170,6 @@ def evaluate_checkpoint(
     ``task`` defaults to the task the checkpoint was trained on, ``learning_task`` to
     its learning task. Evaluating on another task needs the same lookback and horizon.
     """
-    from roma_bench.config import ConfigError
-    from roma_bench.models.base import load_checkpoint
-    from roma_bench.training import data as task_data
 
     if split not in ("val", "test"):
         raise ConfigError(
@@ -192,7 +192,6 @@ def evaluate_checkpoint(
             f"the store now has {data.checksum}",
             stacklevel=2,
         )
-    from roma_bench.training.normalization import harness_model
 
     mode = (extra.get("train_config") or {}).get("normalization", "increments")
     harness = harness_model(model, data.normalization, mode).to(device)

@@ -21,7 +21,15 @@ from pathlib import Path
 
 import torch
 
+from roma_bench.checkpoint_format import read_checkpoint
 from roma_bench.config import ConfigError
+from roma_bench.models.base import load_checkpoint
+from roma_bench.paths import runs_dir
+from roma_bench.registry import build_model, get_model_class
+from roma_bench.tracking.environment import environment_tags, reset_cpu_peak_memory
+from roma_bench.tracking.runs import TrackedRun
+from roma_bench.tracking.tags import tag
+from roma_bench.training import data as task_data
 from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.distributed import (
@@ -38,6 +46,7 @@ from roma_bench.training.loop import (
     seed_everything,
     validation_loss,
 )
+from roma_bench.training.report import command_for
 from roma_bench.training.run_record import resume_run_id_of, write_run_record
 
 __all__ = [
@@ -60,7 +69,6 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _load_init_weights(model, path: str) -> None:
-    from roma_bench.models.base import load_checkpoint
 
     source, _ = load_checkpoint(path)
     if source.name != model.name:
@@ -123,13 +131,6 @@ def _train(
     resume: bool,
     out_dir: Path | None,
 ) -> TrainResult:
-    from roma_bench.paths import runs_dir
-    from roma_bench.registry import build_model, get_model_class
-    from roma_bench.tracking.environment import environment_tags, reset_cpu_peak_memory
-    from roma_bench.tracking.runs import TrackedRun
-    from roma_bench.tracking.tags import tag
-    from roma_bench.training import data as task_data
-    from roma_bench.training.report import command_for
 
     resume_run_id = None
     if resume:
@@ -139,8 +140,6 @@ def _train(
     # The whole configuration, the model's included, is checked before any data is opened.
     get_model_class(config.model_name).make_config(None, config.size, config.model)
     if config.init_checkpoint:  # exists, is no pickle, is not damaged: before any data work
-        from roma_bench.checkpoint_format import read_checkpoint
-
         read_checkpoint(config.init_checkpoint, tensors=False)
     data = task_data.open_task_data(
         config.task, config.learning_task, seed=config.seed, noise=config.noise, progress=progress

@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roma_bench.cards import load_card
 from roma_bench.metric_names import ROLLOUT_HORIZONS, rollout_metric_name
+from roma_bench.registry import build_model
+from roma_bench.training.data import open_task_data
+from roma_bench.training.evaluate import evaluate_model
 
 #: The reference floors, in the order they are shown.
 FLOORS: tuple[str, ...] = ("persistence", "linear", "ar", "oracle")
@@ -96,10 +100,6 @@ def floor_scores(
     The store is opened (generated on first use) as the trainer opens it; every floor is
     built at size ``tiny`` (floors have no parameters) and scored on the same windows.
     """
-    from roma_bench.cards import load_card
-    from roma_bench.registry import build_model
-    from roma_bench.training.data import open_task_data
-    from roma_bench.training.evaluate import evaluate_model
 
     if split not in ("val", "test"):
         raise ValueError(f"split {split!r}: expected 'val' or 'test' (training data is not scored)")

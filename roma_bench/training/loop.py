@@ -20,6 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from roma_bench.data.windows import step_seed
+from roma_bench.models.base import load_checkpoint, save_checkpoint
+from roma_bench.tracking.environment import cpu_peak_memory_mb, gpu_peak_memory_mb
+from roma_bench.tracking.tags import tag
 from roma_bench.training.checkpointing import (
     MODEL_FILE,
     load_training_state,
@@ -33,8 +37,11 @@ from roma_bench.training.distributed import (
     data_parallel,
     mean_over_ranks,
 )
+from roma_bench.training.evaluate import evaluate_model
 from roma_bench.training.losses import training_loss
 from roma_bench.training.normalization import HarnessModel, harness_model
+from roma_bench.training.report import run_plots
+from roma_bench.training.schedules import build_optimizer
 
 
 class TrainingDivergedError(RuntimeError):
@@ -103,7 +110,6 @@ class TrainingLoop:
         self, config, model, data, device, run, out_dir, trial, progress, learnable,
         context: DistributedContext = SINGLE_PROCESS,
     ):  # fmt: skip
-        from roma_bench.training.schedules import build_optimizer
 
         self.config, self.model, self.data, self.device = config, model, data, device
         self.tracked, self.out_dir, self.trial, self.progress = run, out_dir, trial, progress
@@ -152,7 +158,6 @@ class TrainingLoop:
             )  # fmt: skip
 
     def save_model(self) -> None:
-        from roma_bench.models.base import save_checkpoint
 
         if not self.context.is_main:
             return
@@ -171,7 +176,6 @@ class TrainingLoop:
 
     def validate(self) -> bool:
         """One validation round; returns True when early stopping says stop."""
-        from roma_bench.tracking.tags import tag
 
         val = validation_loss(self.harness, self.data.eval_batches("val"), self.config, self.device)
         self.book["last_val_loss"] = val
@@ -195,7 +199,6 @@ class TrainingLoop:
         return patience is not None and self.book["bad_rounds"] >= patience
 
     def train_step(self) -> float:
-        from roma_bench.data.windows import step_seed
 
         config = self.config
         seed_everything(step_seed(config.seed, self.step))
@@ -271,9 +274,6 @@ class TrainingLoop:
             self.save_model()
 
     def test_and_plot(self, title: str) -> dict[str, float]:
-        from roma_bench.models.base import load_checkpoint
-        from roma_bench.training.evaluate import evaluate_model
-        from roma_bench.training.report import run_plots
 
         best, _ = load_checkpoint(self.out_dir / MODEL_FILE, map_location=self.device)
         self.model.load_state_dict(best.state_dict())
@@ -288,8 +288,6 @@ class TrainingLoop:
         return scores
 
     def resource_tags(self, started: float) -> dict[str, Any]:
-        from roma_bench.tracking.environment import cpu_peak_memory_mb, gpu_peak_memory_mb
-        from roma_bench.tracking.tags import tag
 
         wall = self.book["wall_time"] if self.learnable else time.perf_counter() - started
         return {

@@ -34,6 +34,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from roma_bench.dynamics.observables import order_parameter
+
 SMSPE_EPS = 1e-4
 NRMSE_EPS = 1e-7
 
@@ -127,7 +129,6 @@ def circular_phase_error(prediction: Tensor, target: Tensor) -> Tensor:
 
 def order_parameter_series(theta: Tensor) -> Tensor:
     """``R(t) = |(1/n) Σ_i e^{iθ_i(t)}|`` of phases ``[n, T]`` → ``[T]`` (one definition)."""
-    from roma_bench.dynamics.observables import order_parameter
 
     return order_parameter(theta)
 

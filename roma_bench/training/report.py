@@ -10,7 +10,9 @@ import torch
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import ForecastModel
 from roma_bench.tracking import plots
+from roma_bench.tracking.runs import flatten
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.evaluate import rollout
 from roma_bench.training.metrics import order_parameter_series
 
 SAMPLE_NODES = 4
@@ -21,7 +23,6 @@ def command_for(config: TrainConfig) -> str:
 
     Fields that differ from their defaults appear as ``--set key=value``.
     """
-    from roma_bench.tracking.runs import flatten
 
     parts = [
         "roma-bench train",
@@ -53,7 +54,6 @@ def run_plots(
     title: str,
 ) -> list[Path]:
     """Write the run's PNGs under ``out_dir/plots``; returns their paths."""
-    from roma_bench.training.evaluate import rollout
 
     folder = Path(out_dir) / "plots"
     written = []

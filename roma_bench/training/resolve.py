@@ -6,13 +6,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from roma_bench.checkpoint_format import LegacyCheckpointError, legacy_message
 from roma_bench.config import ConfigError, deep_update, load_yaml, parse_overrides, validate
+from roma_bench.tracking.runs import resolve_tracking_uri
+from roma_bench.tracking.tags import tag
 from roma_bench.training.checkpointing import (
     LEGACY_FILES,
     MODEL_FILE,
     STATE_FILE,
 )
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.run_record import resume_config_of
 
 
 def build_train_config(
@@ -41,9 +45,6 @@ def run_folder(run_or_dir: str, tracking_uri: str | None = None) -> Path:
         return as_path.parent
     import mlflow
 
-    from roma_bench.tracking.runs import resolve_tracking_uri
-    from roma_bench.tracking.tags import tag
-
     uri = resolve_tracking_uri(tracking_uri)
     try:
         run = mlflow.MlflowClient(uri).get_run(run_or_dir)
@@ -60,7 +61,6 @@ def run_folder(run_or_dir: str, tracking_uri: str | None = None) -> Path:
 def resume_config(folder: Path) -> TrainConfig:
     """The config a run folder's training state (or, before its first checkpoint, its
     ``run.json``) was written with."""
-    from roma_bench.training.run_record import resume_config_of
 
     data, source = resume_config_of(folder)
     return validate(TrainConfig, data, source)
@@ -73,14 +73,10 @@ def checkpoint_of_run(run_id: str, tracking_uri: str | None = None) -> Path:
         return path
     legacy = path.with_name(LEGACY_FILES[MODEL_FILE])
     if legacy.is_file():  # a run of an older version: refuse its pickle, say how to convert
-        from roma_bench.checkpoint_format import LegacyCheckpointError, legacy_message
-
         raise LegacyCheckpointError(legacy_message(legacy))
     import tempfile
 
     import mlflow
-
-    from roma_bench.tracking.runs import resolve_tracking_uri
 
     client = mlflow.MlflowClient(resolve_tracking_uri(tracking_uri))
     target = Path(tempfile.mkdtemp(prefix="roma-bench-ckpt-"))

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from roma_bench.checkpoint_format import CheckpointError
 from roma_bench.files import atomic_write_text
 from roma_bench.training.checkpointing import STATE_FILE, read_checkpoint_extra
 from roma_bench.training.config import TrainConfig
@@ -30,7 +31,6 @@ def _record(folder: Path) -> dict[str, Any] | None:
     """``run.json`` of ``folder`` when the folder has no training state yet, else None."""
     if (folder / STATE_FILE).exists() or not (folder / RUN_FILE).is_file():
         return None
-    from roma_bench.checkpoint_format import CheckpointError
 
     try:
         return json.loads((folder / RUN_FILE).read_text())

@@ -126,9 +126,9 @@ def test_oracle_rollout_does_not_read_the_stored_future(
 def test_bd_tiny_headroom(tmp_path) -> None:
     """bd-tiny's test windows: the held-drive oracle is far below persistence and linear."""
     from roma_bench.cards import load_card
+    from roma_bench.data.generation import generate_task
     from roma_bench.data.loader import WindowLoader
     from roma_bench.data.spec import task_spec
-    from roma_bench.data.generation import generate_task
     from roma_bench.data.store import TaskStore
     from roma_bench.training.evaluate import evaluate_model
 

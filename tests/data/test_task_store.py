@@ -11,14 +11,9 @@ import pytest
 import torch
 
 from roma_bench.data import format as fmt
+from roma_bench.data.generation import GenerationInterrupted, generate_task
 from roma_bench.data.guard import checkpoint_path, partial_path
-from roma_bench.data.store import (
-    GenerationInterrupted,
-    StoreError,
-    TaskStore,
-    generate_task,
-    verify_store,
-)
+from roma_bench.data.store import StoreError, TaskStore, verify_store
 
 
 def _copy(path: Path, tmp_path: Path) -> Path:
