@@ -54,7 +54,6 @@ class _Replay(nn.Module):
         self.trajectories, self.horizon = trajectories, horizon
 
     def forward(self, batch):
-
         return ModelOutput(prediction=self.trajectories[batch.t0][:, : self.horizon])
 
     def rollout(self, batch, frames: int) -> Tensor:
@@ -62,7 +61,6 @@ class _Replay(nn.Module):
 
 
 def _open(task: Any):
-
     if isinstance(task, TaskStore):
         return task
     return TaskStore(resolve_store_path(task))

@@ -146,7 +146,6 @@ def _superseded(frame, task: str, learning_task: str = "forecast") -> str | None
 
 
 def _scaling_text(frame) -> str:
-
     lines = []
     for fit in fit_rows(frame.to_dict("records")):
         sizes = sorted({int(v) for v in frame[frame["model"] == fit["model"]]["num_parameters"]})
@@ -159,7 +158,6 @@ def _scaling_text(frame) -> str:
 
 
 def _noise_text(frame) -> str:
-
     lines = []
     for row in summarize_noise(frame.to_dict("records")):
         lines.append(
@@ -170,7 +168,6 @@ def _noise_text(frame) -> str:
 
 
 def _attention_text(frame) -> str:
-
     own = frame["own"] == 1
     rho_f = rank_correlation(frame["distance"].to_numpy(), frame["fine_to_coarse"].to_numpy())
     rho_c = rank_correlation(frame["distance"].to_numpy(), frame["coarse_to_fine"].to_numpy())

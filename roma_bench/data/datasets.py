@@ -77,7 +77,6 @@ class _LazyLoader:
     """A :class:`~roma_bench.data.loader.WindowLoader` opened on first use in each process."""
 
     def __init__(self, task: Any, split: Split, **loader_args: Any) -> None:
-
         self.path = resolve_store_path(task)
         self.split, self.loader_args = split, loader_args
         # a store handed in is reused in the process that made this dataset
@@ -88,7 +87,6 @@ class _LazyLoader:
             self._store_pid = None
 
     def get(self):
-
         pid = os.getpid()
         if self._opened is None or self._opened[0] != pid:
             if self._store_pid is not None and self._store_pid[0] == pid:

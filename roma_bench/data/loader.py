@@ -140,7 +140,6 @@ class WindowLoader:
         return batch
 
     def _encodings(self, subgraph) -> torch.Tensor:
-
         enc = self.card.encodings
         return positional_encodings(subgraph, enc.laplacian, enc.random_walk).float()
 

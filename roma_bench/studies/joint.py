@@ -77,7 +77,6 @@ def plan_joint(base: TrainConfig, models: Sequence[str], seeds: Sequence[int]) -
 
 
 def _model_fields(name: str) -> set[str]:
-
     return set(getattr(get_model_class(name).Config, "model_fields", {}))
 
 

@@ -181,7 +181,6 @@ def run_scaling_study(
 
 
 def _run_job(axis, model, knob, config, train_fn, tracking_uri, parent_id) -> dict[str, Any]:
-
     label = f"{model}-{axis}-{knob:g}-s{config.seed}"
     row: dict[str, Any] = {"axis": axis, "model": model, "task": config.task, "seed": config.seed,
                            "width_factor": knob if axis == "parameters" else None,

@@ -71,7 +71,6 @@ class StoreTaskData:
         return dict(self.store.normalization)
 
     def _loader(self, split: str, seed: int):
-
         return WindowLoader(self.store, split=split, seed=seed, noise=self.noise)
 
     @property

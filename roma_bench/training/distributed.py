@@ -138,7 +138,6 @@ class TrainingObjective(nn.Module):
         self.autocast = autocast
 
     def forward(self, batch) -> tuple[Tensor, dict[str, float]]:
-
         with self.autocast:
             forward = self.harness.run(batch)
         return training_loss(forward, batch, self.config.loss, self.harness.spec.learning_task)

@@ -69,7 +69,6 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _load_init_weights(model, path: str) -> None:
-
     source, _ = load_checkpoint(path)
     if source.name != model.name:
         raise ConfigError(
@@ -131,7 +130,6 @@ def _train(
     resume: bool,
     out_dir: Path | None,
 ) -> TrainResult:
-
     resume_run_id = None
     if resume:
         if out_dir is None:

@@ -158,7 +158,6 @@ class TrainingLoop:
             )  # fmt: skip
 
     def save_model(self) -> None:
-
         if not self.context.is_main:
             return
         save_checkpoint(
@@ -199,7 +198,6 @@ class TrainingLoop:
         return patience is not None and self.book["bad_rounds"] >= patience
 
     def train_step(self) -> float:
-
         config = self.config
         seed_everything(step_seed(config.seed, self.step))
         batch = self.train_items[self.step].to(self.device)
@@ -274,7 +272,6 @@ class TrainingLoop:
             self.save_model()
 
     def test_and_plot(self, title: str) -> dict[str, float]:
-
         best, _ = load_checkpoint(self.out_dir / MODEL_FILE, map_location=self.device)
         self.model.load_state_dict(best.state_dict())
         spec = self.data.spec
@@ -288,7 +285,6 @@ class TrainingLoop:
         return scores
 
     def resource_tags(self, started: float) -> dict[str, Any]:
-
         wall = self.book["wall_time"] if self.learnable else time.perf_counter() - started
         return {
             tag("wall_time_s"): f"{wall:.2f}",
