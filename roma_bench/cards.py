@@ -171,6 +171,27 @@ class MetricsCard(StrictModel):
     primary: PrimaryMetricsCard
 
 
+class BudgetCard(StrictModel):
+    """The standard training budget of this task: every board's learned models train with it.
+
+    ``steps`` optimizer steps, peak learning rate ``lr`` (the default when a board has no
+    tuning file, see :mod:`roma_bench.budgets`), linear warm-up over ``warmup_steps``, then
+    cosine decay. ``chosen_by`` says how it was chosen (the doubling check's CSV), so the
+    number in the card can be traced to the runs behind it.
+    """
+
+    steps: int = Field(gt=0, le=STEPS_MAX)
+    lr: float = Field(1e-3, gt=0, le=1)
+    warmup_steps: int = Field(20, ge=0, le=STEPS_MAX)
+    chosen_by: str = Field("", description="how the budget was chosen (file of the check)")
+
+    @model_validator(mode="after")
+    def _warmup_inside(self) -> BudgetCard:
+        if self.warmup_steps >= self.steps:
+            raise ValueError(f"warmup_steps {self.warmup_steps} must be below steps {self.steps}")
+        return self
+
+
 class TaskCard(StrictModel):
     """One task: graph + system + integrator + windows + splits + noise."""
 
@@ -192,6 +213,9 @@ class TaskCard(StrictModel):
         ge=0,
         le=1,
         description="σ, std of the training noise: θ + σξ on phases, u·exp(σξ) on activity",
+    )
+    budget: BudgetCard | None = Field(
+        None, description="standard training budget of the boards (not part of the data)"
     )
     metrics: MetricsCard | None = Field(
         None, description="ranking metrics; default: the system's offset-free ones"
@@ -267,8 +291,12 @@ class TaskCard(StrictModel):
         return self.split.frame_ranges(self.simulation.frames)
 
     def resolved(self) -> dict:
-        """The card with every default filled in, as plain JSON-able data (stored with the data)."""
-        return self.model_dump(mode="json")
+        """The card with every default filled in, as plain JSON-able data (stored with the data).
+
+        ``budget`` is left out: it says how boards train, not what the data is, so choosing
+        a budget never makes a store stale.
+        """
+        return self.model_dump(mode="json", exclude={"budget"})
 
 
 def task_dirs() -> list[Path]:

@@ -1,0 +1,90 @@
+"""``roma-bench budget check|tune TASK``: choose a card's standard budget, tune models equally."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from roma_bench.limits import seed_arg, steps_arg
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "budget",
+        help="check that a task's training budget has converged; tune every model's lr equally",
+        description="check: train each model at the card's budget B and at 2B (same schedule "
+        "shape, early stopping off) for each seed and compare the validation primary metric; "
+        "a budget is converged for a model when doubling it improves the seed mean by less "
+        "than 5%%. Writes leaderboards/budgets/TASK.{csv,md}. tune: train every model at the "
+        "budget with each of the same learning rates (one seed) and keep the best on the "
+        "validation split in leaderboards/TASK.tuning.csv, which `leaderboard run` reads.",
+    )
+    parser.add_argument("action", choices=["check", "tune"])
+    parser.add_argument("task", help="task card name, e.g. km-tiny")
+    parser.add_argument("--models", nargs="+", help="models (default: check roma gcn; "
+                        "tune every learned model)")  # fmt: skip
+    parser.add_argument("--steps", type=steps_arg, help="budget B (default: the card's)")
+    parser.add_argument("--lr", type=float, help="learning rate of check (default: the card's)")
+    parser.add_argument("--warmup-steps", type=int, help="warm-up of B (default: the card's)")
+    parser.add_argument("--seeds", nargs="+", type=seed_arg, default=[0, 1, 2],
+                        help="seeds of check (default 0 1 2)")  # fmt: skip
+    parser.add_argument("--lrs", nargs="+", type=float, help="learning rates of tune "
+                        "(default 3e-4 1e-3 3e-3)")  # fmt: skip
+    parser.add_argument("--seed", type=seed_arg, default=0, help="seed of tune (default 0)")
+    parser.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default sqlite runs/mlflow.db)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
+def _budget(args: argparse.Namespace, card):
+    from roma_bench.budgets import Budget
+
+    if args.steps is None:
+        budget = Budget.of_card(card)
+    else:
+        default = card.budget
+        budget = Budget(
+            args.steps,
+            default.lr if default else 1e-3,
+            min(default.warmup_steps if default else 20, args.steps - 1),
+        )
+    return Budget(
+        budget.steps,
+        args.lr if args.lr is not None else budget.lr,
+        args.warmup_steps if args.warmup_steps is not None else budget.warmup_steps,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from roma_bench import budgets
+    from roma_bench.cards import load_card
+    from roma_bench.registry import available_models, get_model_class
+    from roma_bench.studies.common import current_command
+    from roma_bench.tracking.runs import resolve_tracking_uri
+
+    card = load_card(args.task)
+    budget = _budget(args, card)
+    runner = budgets.tracked_runner(resolve_tracking_uri(args.tracking_uri), not args.quiet)
+    if args.action == "check":
+        models = args.models or ["roma", "gcn"]
+        rows = budgets.doubling_runs(
+            card.name, models, args.seeds, budget, runner, budgets.validation_score
+        )
+        verdicts = budgets.doubling_verdicts(rows)
+        _, md = budgets.write_budget_check(card.name, rows, verdicts, current_command())
+        print(md.read_text(), end="")
+        return 0
+    models = args.models or [
+        m for m in available_models() if getattr(get_model_class(m), "learnable", True)
+    ]
+    rows = budgets.tune_learning_rates(
+        card.name, models, budget, runner, budgets.validation_score,
+        lrs=args.lrs or budgets.LEARNING_RATES, seed=args.seed,
+    )  # fmt: skip
+    path = budgets.write_tuning(card.name, rows)
+    for model, lr in budgets.tuned_learning_rates(card.name).items():
+        print(f"{model}: lr {lr:g}", file=sys.stdout)
+    print(f"wrote {path}")
+    return 0

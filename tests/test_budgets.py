@@ -1,0 +1,123 @@
+"""Standard budgets and equal tuning (roma_bench.budgets), without training: fake runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from roma_bench import budgets
+from roma_bench.budgets import Budget
+from roma_bench.cards import BudgetCard, load_card
+from roma_bench.config import ConfigError
+
+
+def fake_run(log: list):
+    """A run that records its config; its 'checkpoint' names the config."""
+
+    def run(config):
+        log.append(config)
+        return Path(f"{config.model_name}-{config.steps}-{config.seed}-{config.optim.lr}")
+
+    return run
+
+
+def curve_score(plateau: dict[str, float]):
+    """Validation error ``plateau + 1/steps`` per model (converged when 1/steps is small)."""
+
+    def score(checkpoint, config):
+        return plateau[config.model_name] + 1.0 / config.steps
+
+    return score
+
+
+def test_doubling_doubles_steps_and_warmup_with_early_stopping_off():
+    log: list = []
+    rows = budgets.doubling_runs(
+        "km-tiny", ["gcn"], [0, 1], Budget(100, 2e-3, 10), fake_run(log), curve_score({"gcn": 1})
+    )
+    assert [(c.steps, c.optim.warmup_steps, c.seed) for c in log] == [
+        (100, 10, 0), (100, 10, 1), (200, 20, 0), (200, 20, 1)
+    ]  # fmt: skip
+    assert all(c.early_stopping_patience is None and not c.evaluate_test for c in log)
+    assert all(c.optim.lr == 2e-3 for c in log)
+    assert len(rows) == 4 and {r["steps"] for r in rows} == {100, 200}
+
+
+def test_verdicts_say_which_model_converged():
+    # gcn: 1 + 1/B → 1 + 1/2B improves 0.5 % (converged); roma: 0.01 + 1/B improves ~50 %.
+    rows = budgets.doubling_runs(
+        "km-tiny", ["gcn", "roma"], [0, 1, 2], Budget(100, 1e-3, 5), fake_run([]),
+        curve_score({"gcn": 1.0, "roma": 0.01}),
+    )  # fmt: skip
+    verdicts = {v["model"]: v for v in budgets.doubling_verdicts(rows)}
+    assert verdicts["gcn"]["converged"] and not verdicts["roma"]["converged"]
+    assert verdicts["gcn"]["improvement"] == pytest.approx(1 - 1.005 / 1.01)
+    assert verdicts["roma"]["mean_b"] == pytest.approx(0.02)
+
+
+def test_budget_check_files(tmp_path):
+    rows = [
+        {"model": "gcn", "steps": s, "seed": 0, "lr": 1e-3, "val_metric": v}
+        for s, v in ((100, 0.2), (200, 0.1))
+    ]
+    verdicts = budgets.doubling_verdicts(rows)
+    csv_path, md_path = budgets.write_budget_check("km-tiny", rows, verdicts, "cmd", tmp_path)
+    assert csv_path == tmp_path / "budgets" / "km-tiny.csv"
+    assert csv_path.read_text().splitlines()[0] == "model,steps,seed,lr,val_metric"
+    assert "| gcn | 100 | 0.2 | 0.1 | +50.0% | no |" in md_path.read_text()
+
+
+def test_tuning_tries_every_rate_once_and_picks_the_lowest_validation_error(tmp_path):
+    log: list = []
+
+    def score(checkpoint, config):  # best rate 1e-3 for gcn, 3e-3 for roma; NaN never wins
+        best = {"gcn": 1e-3, "roma": 3e-3}[config.model_name]
+        return float("nan") if config.optim.lr == 3e-4 else abs(config.optim.lr - best)
+
+    rows = budgets.tune_learning_rates(
+        "km-tiny", ["gcn", "roma"], Budget(50, 1e-3, 5), fake_run(log), score, seed=4
+    )
+    assert [(c.model_name, c.optim.lr) for c in log] == [
+        (m, lr) for m in ("gcn", "roma") for lr in budgets.LEARNING_RATES
+    ]
+    assert all(c.seed == 4 and c.steps == 50 for c in log)
+    budgets.write_tuning("km-tiny", rows, tmp_path)
+    assert budgets.tuned_learning_rates("km-tiny", tmp_path) == {"gcn": 1e-3, "roma": 3e-3}
+    assert budgets.tuned_learning_rates("bd-tiny", tmp_path) == {}
+
+
+def test_a_broken_tuning_file_is_named(tmp_path):
+    budgets.tuning_path("km-tiny", tmp_path).write_text("model,lr\ngcn,0.001\n")
+    with pytest.raises(ConfigError, match=r"km-tiny.tuning.csv: missing column\(s\) chosen"):
+        budgets.tuned_learning_rates("km-tiny", tmp_path)
+
+
+def test_the_card_budget_is_validated_and_is_not_part_of_the_data():
+    card = load_card("km-tiny")
+    with_budget = card.model_copy(update={"budget": BudgetCard(steps=400, lr=3e-3)})
+    assert with_budget.resolved() == card.resolved()  # a budget never makes a store stale
+    assert Budget.of_card(with_budget) == Budget(400, 3e-3, 20)
+    with pytest.raises(ValueError, match="warmup_steps 50 must be below steps 50"):
+        BudgetCard(steps=50, warmup_steps=50)
+    if card.budget is None:
+        with pytest.raises(ConfigError, match="has no budget section"):
+            Budget.of_card(card)
+
+
+def test_budget_check_command_trains_and_scores_for_real(km_tiny_store, tmp_path, monkeypatch):
+    """`roma-bench budget check` end to end: real runs at B = 4 and 2B = 8, one seed."""
+    from roma_bench.cli import main
+
+    monkeypatch.setenv("ROMA_BENCH_DATA", str(km_tiny_store.parent))
+    monkeypatch.setenv("ROMA_BENCH_LEADERBOARDS", str(tmp_path / "boards"))
+    monkeypatch.setenv("ROMA_BENCH_RUNS", str(tmp_path / "runs"))
+    code = main(
+        ["budget", "check", "km-tiny", "--models", "gcn", "--steps", "4", "--warmup-steps",
+         "1", "--seeds", "0", "--quiet",
+         "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]
+    )  # fmt: skip
+    assert code == 0
+    rows = (tmp_path / "boards" / "budgets" / "km-tiny.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[1].startswith("gcn,4,0,") and rows[2].startswith("gcn,8,0,")
+    assert all(0 < float(r.split(",")[-1]) < 10 for r in rows[1:])
