@@ -134,10 +134,11 @@ def test_batches_validate_and_match_the_spec(store, micro_store) -> None:
     assert (spec.lookback, spec.horizon, spec.coarse_channels) == (8, 2, 2)
     assert spec.num_nodes == 400 and spec.encoding_sizes == (4, 4)
     assert spec.frame_dt == pytest.approx(store.frame_dt) and spec.data_path == str(micro_store)
+    assert spec.learning_task == "effective"
     for split in ("train", "val"):
         loader = WindowLoader(store, split)
         batch = next(iter(loader))
-        assert isinstance(batch, Batch) and spec.learning_task == "effective"
+        assert isinstance(batch, Batch)
         batch.validate()
         assert batch.history.dtype == torch.float32 and batch.encodings.shape[1] == 8
         assert batch.coarse_target.shape[1:] == (spec.horizon, spec.coarse_channels)
