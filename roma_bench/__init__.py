@@ -10,6 +10,10 @@ import os as _os
 
 # DGL reads its backend at import; pin it so DGL never asks (and never prints about it).
 _os.environ.setdefault("DGLBACKEND", "pytorch")
+# Idle OpenMP threads sleep instead of spinning: on a machine shared with other jobs a
+# spinning pool turns oversubscription into a 10-50x slowdown. Read when torch first loads
+# OpenMP, so it only takes effect when roma_bench is imported before torch (as the CLI does).
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _LAZY = {
     "evaluate_predictions": "roma_bench.predictions",

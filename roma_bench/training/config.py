@@ -52,6 +52,13 @@ class TrainConfig(StrictModel):
     checkpoint_every: int = Field(100, gt=0, le=STEPS_MAX)
     early_stopping_patience: int | None = Field(None, gt=0, description="in validation rounds")
     divergence_factor: float = Field(1e4, gt=1, description="stop if loss > factor·initial loss")
+    num_workers: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="DataLoader worker processes preparing training batches while the model "
+        "steps (0: in the training process; the batches are the same either way)",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True
     init_checkpoint: str | None = Field(None, description="start from these weights (fine-tuning)")

@@ -5,16 +5,19 @@ is missing, at :func:`roma_bench.paths.task_data_path`) and wraps the loader of
 :mod:`roma_bench.data.loader`. Training batches are a pure function of
 ``(seed, step)``, so a resumed run sees exactly the batches an uninterrupted
 run would have seen: step ``k`` trains on item ``k`` of the task's
-:class:`~roma_bench.data.datasets.TrainWindows`, the same Dataset users read.
+:class:`~roma_bench.data.datasets.TrainWindows`, the same Dataset users read, prepared
+ahead by DataLoader workers (:func:`training_batches`).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from torch.utils.data import DataLoader, Dataset
 
 from roma_bench.cards import load_card
 from roma_bench.data import TaskStore, generate_task, task_spec
@@ -25,7 +28,7 @@ from roma_bench.data.windows import step_seed
 from roma_bench.models.base import TaskSpec
 from roma_bench.paths import task_data_path
 
-__all__ = ["StoreTaskData", "TaskData", "open_task_data", "step_seed"]
+__all__ = ["StoreTaskData", "TaskData", "open_task_data", "step_seed", "training_batches"]
 
 
 class TaskData(Protocol):
@@ -122,3 +125,32 @@ def open_task_data(
     store = TaskStore(path)
     spec = task_spec(store.card, learning_task, str(path))
     return StoreTaskData(store=store, spec=spec, seed=seed, noise=noise, path=path)
+
+
+def _keep(batch: Batch) -> Batch:
+    """The DataLoader's collate step: a :class:`Batch` is already one batch."""
+    return batch
+
+
+def training_batches(
+    items: Dataset, start: int, stop: int, num_workers: int = 0
+) -> Iterator[Batch]:
+    """Items ``start … stop−1`` of ``items`` in order, prepared by ``num_workers`` processes.
+
+    Item ``k`` of a :class:`~roma_bench.data.datasets.TrainWindows` depends on
+    ``(seed, k)`` alone, so the sequence is the same for any ``num_workers``: with workers,
+    a :class:`torch.utils.data.DataLoader` prepares the next batches (two per worker ahead)
+    while the training process runs the model step; each worker opens its own handle on
+    the store and runs torch with one thread.
+    """
+    if start >= stop:
+        return iter(())
+    loader = DataLoader(
+        items,
+        batch_size=None,
+        sampler=range(start, stop),
+        num_workers=num_workers,
+        collate_fn=_keep,
+        prefetch_factor=2 if num_workers > 0 else None,
+    )
+    return iter(loader)

@@ -13,6 +13,7 @@ import contextlib
 import math
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from roma_bench.data.batch import Batch
+from roma_bench.data.datasets import TrainWindows
 from roma_bench.data.windows import step_seed
 from roma_bench.models.base import load_checkpoint, save_checkpoint
 from roma_bench.tracking.environment import cpu_peak_memory_mb, gpu_peak_memory_mb
@@ -30,6 +33,7 @@ from roma_bench.training.checkpointing import (
     save_training_state,
 )
 from roma_bench.training.config import TrainConfig
+from roma_bench.training.data import training_batches
 from roma_bench.training.distributed import (
     SINGLE_PROCESS,
     DistributedContext,
@@ -125,6 +129,8 @@ class TrainingLoop:
         self.train_items = data.train_windows
         if context.enabled:
             self.train_items = data.train_windows_for(context.rank, context.world_size)
+        self._batches: Iterator[Batch] | None = None
+        self._batches_at = -1  # the step the next batch of self._batches is for
         self.optimizer = self.scheduler = None
         if learnable:
             self.optimizer, self.scheduler = build_optimizer(
@@ -197,10 +203,23 @@ class TrainingLoop:
         patience = self.config.early_stopping_patience
         return patience is not None and self.book["bad_rounds"] >= patience
 
+    def next_batch(self) -> Batch:
+        """Item ``step`` of the training stream (prepared ahead by ``num_workers`` processes)."""
+        if self._batches is None or self._batches_at != self.step:
+            # workers for the store-backed stream (it opens the store once per process); any
+            # other source of items (in-memory test data) is read in this process
+            workers = self.config.num_workers if isinstance(self.train_items, TrainWindows) else 0
+            self._batches = training_batches(
+                self.train_items, self.step, self.config.steps, workers
+            )
+            self._batches_at = self.step
+        self._batches_at += 1
+        return next(self._batches)
+
     def train_step(self) -> float:
         config = self.config
+        batch = self.next_batch().to(self.device)
         seed_everything(step_seed(config.seed, self.step))
-        batch = self.train_items[self.step].to(self.device)
         if "effective_batch_nodes" not in self.book:
             self.book["effective_batch_nodes"] = batch.num_nodes * self.context.world_size
         self.optimizer.zero_grad(set_to_none=True)

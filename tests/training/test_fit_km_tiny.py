@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.data import open_task_data
+from roma_bench.training.data import open_task_data, training_batches
 from roma_bench.training.evaluate import evaluate_checkpoint
 from roma_bench.training.fit import train
 
@@ -32,6 +33,38 @@ def test_training_batches_depend_only_on_seed_and_step(km_tiny):
     assert not torch.equal(other_seed.node_ids, a[0].node_ids)
     test = first.eval_batches("test")
     assert test[0].future is not None and test[0].future.shape[1] >= 16
+
+
+def _same_batch(x, y) -> bool:
+    return (
+        torch.equal(x.node_ids, y.node_ids) and torch.equal(x.history, y.history)
+        and torch.equal(x.target, y.target) and torch.equal(x.encodings, y.encodings)
+        and torch.equal(x.edge_index, y.edge_index) and x.t0 == y.t0
+    )  # fmt: skip
+
+
+def test_batch_k_is_the_same_with_0_1_and_2_dataloader_workers(km_tiny):
+    """The training loop's batch stream (training_batches) does not depend on num_workers,
+    also when it starts mid-stream as after a resume."""
+    items = open_task_data("km-tiny", seed=5, progress=False).train_windows
+    direct = [items[k] for k in range(2, 8)]
+    for workers in (0, 1, 2):
+        streamed = list(training_batches(items, 2, 8, num_workers=workers))
+        assert len(streamed) == 6
+        assert all(_same_batch(a, b) for a, b in zip(direct, streamed)), workers
+
+
+def test_training_with_workers_ends_with_the_same_weights(km_tiny, tmp_path):
+    weights = []
+    for workers in (0, 2):
+        config = TrainConfig(
+            model_name="gcn", task="km-tiny", steps=6, val_every=3, checkpoint_every=6,
+            device="cpu", plots=False, evaluate_test=False, num_workers=workers,
+        )  # fmt: skip
+        result = train(config, progress=False, out_dir=tmp_path / f"w{workers}")
+        weights.append(load_file(str(result.checkpoint)))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 @pytest.mark.parametrize("learning_task", ["forecast", "effective"])

@@ -1,0 +1,110 @@
+"""Does the training loop wait for data? The full loop step versus the model step alone.
+
+For each model (default roma and gcn, tiny, on km-tiny) and each ``--workers`` count, in one
+process:
+
+- **model step**: forward, loss, backward, clipping and AdamW on batches built beforehand
+  (:meth:`TrainingLoop.train_step` with the batch source replaced by a list in memory);
+- **loop step**: :meth:`TrainingLoop.train_step` as training runs it, the batch coming from
+  :func:`roma_bench.training.data.training_batches` (DataLoader workers when > 0), with
+  the time spent blocked on the next batch measured separately.
+
+Printed per row: seconds per step of both, ``loop/model`` (target ≤ 1.1) and the fraction
+of the loop step spent waiting for data (target < 10 %). Run it alone on the machine with
+``OMP_NUM_THREADS=1`` (the model step's threads; workers use one thread each).
+
+    OMP_NUM_THREADS=1 python benchmarks/loop.py [--models roma gcn] [--workers 0 1 2] [--steps 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch
+
+from roma_bench.registry import build_model
+from roma_bench.training.config import TrainConfig
+from roma_bench.training.data import open_task_data
+from roma_bench.training.distributed import SilentRun
+from roma_bench.training.loop import TrainingLoop
+
+
+def _loop(model_name: str, task: str, steps: int, workers: int, out: Path) -> TrainingLoop:
+    config = TrainConfig(
+        model_name=model_name, task=task, steps=10 * steps + 10, device="cpu", amp=False,
+        num_workers=workers, plots=False,
+    )  # fmt: skip
+    data = open_task_data(task, progress=False)
+    model = build_model(model_name, data.spec, config.size)
+    return TrainingLoop(
+        config, model, data, torch.device("cpu"), SilentRun("bench"), out, None, False, True
+    )
+
+
+def measure(model_name: str, task: str, steps: int, workers: int, out: Path) -> dict:
+    """Median seconds per model step and per loop step, and the loop's waiting fraction."""
+    loop = _loop(model_name, task, steps, workers, out)
+    for _ in range(2):  # warm-up (the first DataLoader batch includes starting the workers)
+        loop.train_step()
+    # model step alone: the next batches built beforehand, handed over from memory
+    prebuilt = [loop.train_items[loop.step + k] for k in range(steps)]
+    fetch = loop.next_batch
+    source = iter(prebuilt)
+    loop.next_batch = lambda: next(source)  # type: ignore[method-assign]
+    model_times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        loop.train_step()
+        model_times.append(time.perf_counter() - start)
+    loop.next_batch = fetch  # type: ignore[method-assign]
+    waits: list[float] = []
+
+    def timed_fetch():
+        start = time.perf_counter()
+        batch = fetch()
+        waits.append(time.perf_counter() - start)
+        return batch
+
+    loop.next_batch = timed_fetch  # type: ignore[method-assign]
+    loop_times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        loop.train_step()
+        loop_times.append(time.perf_counter() - start)
+    model_s, loop_s = statistics.median(model_times), statistics.median(loop_times)
+    return {
+        "model": model_name, "workers": workers, "model_step_s": model_s,
+        "loop_step_s": loop_s, "ratio": loop_s / model_s,
+        "waiting": sum(waits) / sum(loop_times),
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="km-tiny")
+    parser.add_argument("--models", nargs="+", default=["roma", "gcn"])
+    parser.add_argument("--workers", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=30)
+    args = parser.parse_args()
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    print(f"{'model':6} {'workers':>7} {'model s/step':>12} {'loop s/step':>11} "
+          f"{'loop/model':>10} {'waiting':>8}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            for workers in args.workers:
+                row = measure(name, args.task, args.steps, workers, Path(tmp))
+                print(
+                    f"{row['model']:6} {row['workers']:>7} {row['model_step_s']:>12.4f} "
+                    f"{row['loop_step_s']:>11.4f} {row['ratio']:>10.2f} {row['waiting']:>8.1%}"
+                )
+
+
+if __name__ == "__main__":
+    main()
