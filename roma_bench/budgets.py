@@ -36,7 +36,7 @@ from roma_bench.files import atomic_write_text
 from roma_bench.paths import leaderboard_dir
 from roma_bench.training.config import OptimConfig, TrainConfig
 from roma_bench.training.evaluate import evaluate_checkpoint
-from roma_bench.training.fit import train
+from roma_bench.training.runs import TrainingJob, require_finished, run_training
 
 #: The learning rates every learned model is tried with (log-spaced around AdamW's usual 1e-3).
 LEARNING_RATES: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
@@ -98,9 +98,8 @@ def tracked_runner(tracking_uri: str | None, progress: bool = False) -> RunFn:
     """Train a configuration as a tracked run; return its checkpoint (refuse a failed run)."""
 
     def run(config: TrainConfig) -> Path:
-        result = train(config, tracking_uri=tracking_uri, progress=progress)
-        if result.status != "FINISHED":
-            raise RuntimeError(f"{config.model_name} on {config.task}: {result.message}")
+        result = run_training(TrainingJob(config), tracking_uri=tracking_uri, progress=progress)
+        require_finished(result, f"{config.model_name} on {config.task}:")
         return Path(result.checkpoint)
 
     return run

@@ -83,14 +83,27 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
         if isinstance(value, str) and any(c in value.lower() for c in "e."):
             with contextlib.suppress(ValueError):
                 value = float(value)
-        node = nested
-        parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {pair!r}: {part!r} is set both as a value and a section")
-            node = child
-        node[parts[-1]] = value
+        set_dotted(nested, key, value, f"--set {pair!r}")
+    return nested
+
+
+def set_dotted(nested: dict[str, Any], key: str, value: Any, source: str) -> None:
+    """Set ``nested[a][b] = value`` for ``key = "a.b"`` (creating sections on the way)."""
+    node = nested
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{source}: {part!r} is set both as a value and a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def nest_dotted(flat: Mapping[str, Any], source: str = "overrides") -> dict[str, Any]:
+    """``{"optim.lr": 1e-3, "size": "tiny"} → {"optim": {"lr": 1e-3}, "size": "tiny"}``."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        set_dotted(nested, key, value, source)
     return nested
 
 

@@ -26,13 +26,13 @@ metric, shown so results compare with the paper; it never ranks.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roma_bench.aggregate import mean_std
 from roma_bench.convergence import improving_runs
 from roma_bench.files import atomic_write_text
 from roma_bench.metric_names import BOARD_METRICS as METRICS
@@ -153,13 +153,6 @@ def validation_curve(client: Any, run_id: str) -> list[list[float]]:
     return [[float(m.step), float(m.value)] for m in sorted(history, key=lambda m: m.step)]
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return mean, std
-
-
 @dataclass
 class Leaderboard:
     """The rows of one task's leaderboard and what they were computed from.
@@ -248,8 +241,8 @@ def build_leaderboard(
         for metric in METRICS:
             values = [r.metrics[metric] for r in runs if metric in r.metrics]
             if values:
-                row[f"{metric}_mean"], row[f"{metric}_std"] = _mean_std(values)
-        row["train_time_s"] = _mean_std([r.train_time for r in runs])[0]
+                row[f"{metric}_mean"], row[f"{metric}_std"] = mean_std(values)
+        row["train_time_s"] = mean_std([r.train_time for r in runs])[0]
         row["peak_memory_mb"] = max(r.peak_memory_mb for r in runs)
         row["hardware"] = runs[-1].hardware
         row["task_version"] = version

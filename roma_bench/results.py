@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,8 @@ from roma_bench.predictions import evaluate_predictions_file
 from roma_bench.registry import get_model_class
 from roma_bench.tracking.environment import git_commit
 from roma_bench.tracking.runs import quiet_mlflow_logging, resolve_tracking_uri
-from roma_bench.training.fit import train
 from roma_bench.training.resolve import build_train_config
+from roma_bench.training.runs import TrainingJob, run_trainings
 
 RESULT_FORMAT = 1
 
@@ -223,18 +223,20 @@ def run_leaderboard(
         get_model_class(name)  # fail fast on a typo, before any training
     runs_folder = results_dir(board or task, folder)
     done = finished_keys(read_results(runs_folder))
-    results = []
-    for model, size, seed in board_entries(models, sizes, seeds, shard):
-        fields = {"model_name": model, "task": task, "size": size, "seed": seed,
-                  "steps": steps, "learning_task": learning_task, "device": device}  # fmt: skip
-        config = build_train_config(None, fields, overrides)
-        if (learning_task, model, size, config.steps, seed) in done:
-            continue  # finished earlier: its result file stands
-        tags = {LEADERBOARD_TAG: board or task, COMMAND_TAG: command}
-        result = train(config, tracking_uri=tracking_uri, tags=tags, progress=progress)
+    tags = {LEADERBOARD_TAG: board or task, COMMAND_TAG: command}
+
+    def jobs() -> Iterator[TrainingJob]:
+        for model, size, seed in board_entries(models, sizes, seeds, shard):
+            fields = {"model_name": model, "task": task, "size": size, "seed": seed,
+                      "steps": steps, "learning_task": learning_task, "device": device}  # fmt: skip
+            config = build_train_config(None, fields, overrides)
+            if (learning_task, model, size, config.steps, seed) not in done:
+                yield TrainingJob(config, tags)  # else finished earlier: its result file stands
+
+    def record(job: TrainingJob, result: Any) -> None:
         record_run(result.run_id, task, tracking_uri, runs_folder)
-        results.append(result)
-    return results
+
+    return run_trainings(jobs(), tracking_uri=tracking_uri, progress=progress, on_result=record)
 
 
 def board_entries(

@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
             "roma_bench.config",
             "roma_bench.files",
             "roma_bench.metric_names",
+            "roma_bench.aggregate",
             "roma_bench.checkpoint_format",
         ),
         "errors, paths, limits, config parsing, file writing: used by everyone, use nothing",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 from roma_bench.limits import seed_arg, steps_arg
 
@@ -51,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from roma_bench.tracking.runs import resolve_tracking_uri
     from roma_bench.tracking.tags import tag
     from roma_bench.training.data import open_task_data
-    from roma_bench.training.fit import train
     from roma_bench.training.resolve import build_train_config
+    from roma_bench.training.runs import TrainingJob, run_trainings
 
     started = time.perf_counter()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -69,24 +70,27 @@ def run(args: argparse.Namespace) -> int:
     say(f"task {args.task} v{data.version} at {data.path} (checksum {data.checksum[:12]}…)")
     primary = load_card(args.task).primary_metric("forecast")
     out = runs_dir() / "quickstart"
-    results = []
-    for model in models:
-        fields = {"model_name": model, "task": args.task, "size": "tiny", "seed": args.seed,
-                  "steps": args.steps, "device": args.device}  # fmt: skip
-        # A short run: warm up over the first tenth of it, validate and checkpoint at the end.
-        config = build_train_config(
-            None, fields, [f"optim.warmup_steps={max(1, args.steps // 10)}"]
-        )
-        tags = {tag("leaderboard"): board, tag("leaderboard_command"): command}
-        result = train(config, tracking_uri=uri, tags=tags, progress=not args.quiet)
+    tags = {tag("leaderboard"): board, tag("leaderboard_command"): command}
+    # A short run: warm up over the first tenth of it, validate and checkpoint at the end.
+    warmup = [f"optim.warmup_steps={max(1, args.steps // 10)}"]
+    jobs = [
+        TrainingJob(build_train_config(None, {"model_name": model, "task": args.task,
+                    "size": "tiny", "seed": args.seed, "steps": args.steps,
+                    "device": args.device}, warmup), tags)
+        for model in models
+    ]  # fmt: skip
+
+    def report(job: TrainingJob, result: Any) -> None:
         record_run(result.run_id, args.task, uri, results_dir(board, out))
-        results.append((model, result))
         score = result.metrics.get(primary, float("nan"))
         paper = result.metrics.get("smspe", float("nan"))
         say(
-            f"{model:<12} {result.status} in {result.wall_time:6.1f} s, test {primary} "
-            f"{score:.4g} (sMSPE, the ROMA paper's metric: {paper:.4g})"
+            f"{job.config.model_name:<12} {result.status} in {result.wall_time:6.1f} s, test "
+            f"{primary} {score:.4g} (sMSPE, the ROMA paper's metric: {paper:.4g})"
         )
+
+    trained = run_trainings(jobs, tracking_uri=uri, progress=not args.quiet, on_result=report)
+    results = list(zip(models, trained, strict=True))
     print()
     regenerate(args.task, uri, str(out), only_current=True, board_name=board)
     print()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from roma_bench.cli.sweep import add_base_config_arguments, base_config
+from roma_bench.cli.options import add_base_config_arguments, base_config
 from roma_bench.limits import steps_arg
 
 ORDER = 45
@@ -123,9 +123,12 @@ def _common(parser: argparse.ArgumentParser, default_seeds: str = "0,1,2") -> No
 
 
 def _base(args: argparse.Namespace):
+    """The base TrainConfig; also resolves ``args.tracking_uri`` once for the whole study."""
     from roma_bench.cli import UsageError
     from roma_bench.registry import get_model_class
+    from roma_bench.tracking.runs import resolve_tracking_uri
 
+    args.tracking_uri = resolve_tracking_uri(args.tracking_uri)
     if not args.models:
         raise UsageError("--models: give at least one model")
     for name in args.models:
@@ -150,9 +153,10 @@ def run_transfer(args: argparse.Namespace) -> int:
                     f"--{flag.replace('_', '-')}: only for --protocol finetune "
                     "(the joint protocol trains both arms for --steps)"
                 )
+    base = _base(args)
     try:
         rows, files = run_transfer_study(
-            _base(args), args.models, args.seeds, protocol=args.protocol,
+            base, args.models, args.seeds, protocol=args.protocol,
             pretrain_steps=args.pretrain_steps, finetune_steps=args.finetune_steps,
             tracking_uri=args.tracking_uri, out_dir=args.out_dir,
         )  # fmt: skip
@@ -171,8 +175,9 @@ def run_scaling(args: argparse.Namespace) -> int:
 
     if len(args.width_factors) < 2 and not args.data_tasks:
         raise UsageError("--width-factors: need at least 2 factors (4 for a study) or --data-tasks")
+    base = _base(args)
     rows, fits, files = run_scaling_study(
-        _base(args), args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
+        base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
         seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir,
     )  # fmt: skip
     for fit in fits:
@@ -185,8 +190,9 @@ def run_scaling(args: argparse.Namespace) -> int:
 def run_noise(args: argparse.Namespace) -> int:
     from roma_bench.studies.noise import run_noise_study
 
+    base = _base(args)
     rows, summary, files = run_noise_study(
-        _base(args), args.models, sigmas=args.sigmas, seeds=args.seeds,
+        base, args.models, sigmas=args.sigmas, seeds=args.seeds,
         tracking_uri=args.tracking_uri, out_dir=args.out_dir,
     )  # fmt: skip
     for row in summary:
@@ -199,13 +205,14 @@ def run_noise(args: argparse.Namespace) -> int:
 def run_attention(args: argparse.Namespace) -> int:
     from roma_bench.cli import UsageError
     from roma_bench.studies.attention import run_attention_study
+    from roma_bench.tracking.runs import resolve_tracking_uri
 
     if args.checkpoint is not None and not args.checkpoint.exists():
         raise UsageError(f"--checkpoint: no file {args.checkpoint}")
     try:
         numbers, files = run_attention_study(
             args.task, args.checkpoint, args.steps, args.seed, args.overrides,
-            args.tracking_uri, args.out_dir,
+            resolve_tracking_uri(args.tracking_uri), args.out_dir,
         )  # fmt: skip
     except ValueError as err:
         raise UsageError(str(err)) from None

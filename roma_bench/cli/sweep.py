@@ -4,53 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from roma_bench.limits import COUNT_MAX, seed_arg, steps_arg
+from roma_bench.cli.options import add_base_config_arguments, base_config
+from roma_bench.limits import COUNT_MAX, seed_arg
 
 ORDER = 40
-
-
-def add_base_config_arguments(parser: argparse.ArgumentParser, *, model_required: bool) -> None:
-    """The options that make the base :class:`TrainConfig` (shared with ``roma-bench study``)."""
-    parser.add_argument("--task", required=True, help="task card name, e.g. km-tiny")
-    if model_required:
-        parser.add_argument("--model", help="registered model name (or give --config)")
-    parser.add_argument("--config", type=Path, help="a TrainConfig YAML to start from")
-    parser.add_argument("--size", help="model size preset (default tiny)")
-    parser.add_argument("--seed", type=seed_arg, help="training seed (default 0)")
-    parser.add_argument("--steps", type=steps_arg, help="training steps per run")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any TrainConfig field, e.g. --set optim.lr=3e-4 (repeatable)",
-    )
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: local SQLite store)")
-
-
-def base_config(args: argparse.Namespace, model: str | None) -> Any:
-    """The validated base TrainConfig from ``--config``, the flags and ``--set``."""
-    from roma_bench.cli import UsageError
-    from roma_bench.config import load_yaml, parse_overrides, validate, with_overrides
-    from roma_bench.training.config import TrainConfig
-
-    data: dict[str, Any] = load_yaml(args.config) if args.config else {}
-    data["task"] = args.task
-    if model is not None:
-        data["model_name"] = model
-    if "model_name" not in data:
-        raise UsageError("--model: required (or a --config that names model_name)")
-    for flag, key in (("size", "size"), ("seed", "seed"), ("steps", "steps")):
-        value = getattr(args, flag, None)
-        if value is not None:
-            data[key] = value
-    config = validate(TrainConfig, data, str(args.config or "command line"))
-    if args.overrides:
-        config = with_overrides(config, parse_overrides(args.overrides), "--set")
-    return config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -87,8 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from roma_bench.cli import UsageError
     from roma_bench.registry import get_model_class
-    from roma_bench.sweeps.runner import run_sweep
+    from roma_bench.sweeps.runner import SweepSettings, run_sweep
     from roma_bench.sweeps.storage import storage_kind
+    from roma_bench.tracking.runs import resolve_tracking_uri
 
     if args.n_trials < 1:
         raise UsageError(f"--n-trials: must be at least 1 (got {args.n_trials})")
@@ -103,16 +62,15 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(err)) from None
     config = base_config(args, args.model)
     get_model_class(config.model_name)  # unknown model → one clear line
-    result = run_sweep(
-        config,
-        args.n_trials,
+    settings = SweepSettings(
         storage=args.storage,
         study_name=args.study_name,
         timeout=args.timeout,
         sweep_seed=args.sampler_seed,
-        tracking_uri=args.tracking_uri,
+        tracking_uri=resolve_tracking_uri(args.tracking_uri),
         export_path=args.export,
     )
+    result = run_sweep(config, args.n_trials, settings)
     worker = result.worker
     print(
         f"study {result.study_name} ({result.storage}): {result.n_finished} finished trials; "

@@ -33,7 +33,6 @@ from roma_bench.studies.common import (
     StudyFiles,
     current_command,
     new_figure,
-    require_finished,
     save_figure,
     study_files,
     write_csv,
@@ -41,9 +40,9 @@ from roma_bench.studies.common import (
 )
 from roma_bench.tracking.tags import tag
 from roma_bench.training import data as task_data
-from roma_bench.training.fit import train
 from roma_bench.training.normalization import harness_model
 from roma_bench.training.resolve import build_train_config
+from roma_bench.training.runs import TrainingJob, require_finished, run_training
 
 
 def gyromidpoint(ball: PoincareBall, x: Tensor, weights: Tensor) -> Tensor:
@@ -250,8 +249,8 @@ def load_or_train(
     if checkpoint is None:
         fields = {"model_name": "roma", "task": task, "size": "tiny", "seed": seed, "steps": steps}
         config = build_train_config(None, fields, ["plots=false", *overrides])
-        result = train(config, tracking_uri=tracking_uri, tags={tag("study"): "attention"},
-                       progress=False)  # fmt: skip
+        job = TrainingJob(config, {tag("study"): "attention"})
+        result = run_training(job, tracking_uri=tracking_uri, progress=False)
         require_finished(result, "training ROMA for the attention study")
         checkpoint = result.checkpoint
     model, extra = load_checkpoint(checkpoint)

@@ -13,22 +13,20 @@ import contextlib
 import io
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from roma_bench.cards import load_card
 from roma_bench.files import atomic_write_bytes
 from roma_bench.paths import leaderboard_dir
-from roma_bench.tracking.runs import ensure_experiment, resolve_tracking_uri
+from roma_bench.tracking.runs import TrackedRun
+from roma_bench.tracking.runs import parent_run as tracking_parent_run
 from roma_bench.tracking.tags import tag
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.evaluate import evaluate_checkpoint
-
-TrainFn = Callable[..., Any]
+from roma_bench.training.runs import TrainFn, TrainingJob, run_training
 
 
 @dataclass(frozen=True)
@@ -93,14 +91,6 @@ def new_figure(ncols: int = 1) -> tuple[Any, Any]:
     return fig, axes[0]
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0 for one value) of the finite values."""
-    array = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
-    if array.size == 0:
-        return float("nan"), float("nan")
-    return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
-
-
 def primary_metric(task: str, learning_task: str) -> str:
     """The error a study reports: the task card's primary metric of ``learning_task``."""
 
@@ -123,69 +113,40 @@ def test_error(result: Any, config: TrainConfig, metric: str | None = None) -> f
 @contextlib.contextmanager
 def parent_run(
     study: str, task: str, tracking_uri: str | None, params: dict[str, Any]
-) -> Iterator[Any]:
-    """An MLflow run ``study <study> <task>`` that the study's training runs nest under.
-
-    Yields the active run; it ends FINISHED, or FAILED when the study raises.
-    """
-    import mlflow
-
-    uri = resolve_tracking_uri(tracking_uri)
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    # ensure_experiment puts artifacts next to a local store, never in ./mlruns.
-    mlflow.set_experiment(experiment_id=ensure_experiment(f"study-{study}", uri))
-    run = mlflow.start_run(run_name=f"study {study} {task}")
-    mlflow.set_tags({tag("study"): study, tag("task"): task, tag("command"): current_command()})
-    mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-    try:
+) -> Iterator[TrackedRun]:
+    """The run ``study <study> <task>`` (experiment ``study-<study>``) that the study's
+    trainings nest under (:func:`roma_bench.tracking.runs.parent_run`)."""
+    tags = {tag("study"): study, tag("task"): task, tag("command"): current_command()}
+    with tracking_parent_run(
+        f"study-{study}", tracking_uri=tracking_uri, run_name=f"study {study} {task}",
+        tags=tags, params=params,
+    ) as run:  # fmt: skip
         yield run
-    except BaseException:
-        mlflow.end_run(status="FAILED")
-        raise
-    mlflow.end_run()
 
 
-def run_training(
+def train_in_study(
     config: TrainConfig,
-    train_fn: TrainFn,
+    train_fn: TrainFn | None,
     *,
     tracking_uri: str | None,
-    parent_run_id: str | None,
+    parent: TrackedRun | None,
     study: str,
     run_name: str,
     out_dir: Path | None = None,
 ) -> Any:
-    """``train_fn(config)`` as a run nested under the study's parent run."""
-    tags = {tag("study"): study}
-    if parent_run_id:
-        tags["mlflow.parentRunId"] = parent_run_id
-    return train_fn(
-        config,
-        tracking_uri=tracking_uri,
-        run_name=run_name,
-        nested=True,
-        tags=tags,
-        progress=False,
-        out_dir=out_dir,
+    """``config`` trained as a run of ``study`` nested under ``parent``
+    (:func:`roma_bench.training.runs.run_training`)."""
+    job = TrainingJob(config, {tag("study"): study}, run_name, out_dir)
+    return run_training(
+        job, tracking_uri=tracking_uri, parent=parent, train_fn=train_fn, progress=False
     )
 
 
-def require_finished(result: Any, what: str = "training") -> Any:
-    """``result`` if its run ``FINISHED``; else ``RuntimeError('<what> <status>: <message>')``."""
-    if result.status != "FINISHED":
-        raise RuntimeError(f"{what} {result.status}: {getattr(result, 'message', '')}")
-    return result
-
-
-def log_outputs(files: StudyFiles) -> None:
-    """Attach the study's files to the active (parent) MLflow run."""
-    import mlflow
-
+def log_outputs(parent: TrackedRun, files: StudyFiles) -> None:
+    """Attach the study's files to its parent MLflow run (folder ``study``)."""
     for path in (files.csv, files.png, files.md):
         if path.exists():
-            mlflow.log_artifact(str(path), "study")
+            parent.log_artifact(path, "study")
 
 
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:

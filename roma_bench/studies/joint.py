@@ -15,29 +15,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from roma_bench.aggregate import finite_values, mean_std
 from roma_bench.files import replace_section
 from roma_bench.registry import get_model_class
 from roma_bench.studies.common import (
     StudyFiles,
-    TrainFn,
     current_command,
     log_outputs,
     markdown_table,
-    mean_std,
     new_figure,
     parent_run,
     primary_metric,
     read_csv,
-    require_finished,
-    run_training,
     save_figure,
     study_files,
     test_error,
+    train_in_study,
     write_csv,
     write_markdown,
 )
+from roma_bench.tracking.runs import TrackedRun
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.fit import train
+from roma_bench.training.runs import TrainFn, require_finished
 
 PDE_MODELS: tuple[str, ...] = ("roma", "don-pi", "don-mp-pi", "nomad-mp-pi")
 ARMS: dict[str, dict[str, float]] = {
@@ -91,8 +90,6 @@ def run_joint_study(
     command: str | None = None,
 ) -> tuple[list[dict[str, Any]], StudyFiles]:
     """Run both arms per model and seed; rows (one per run) and the files written."""
-    if train_fn is None:
-        train_fn = train
     command = command or current_command()
     plans = plan_joint(base, models, seeds)
     files = study_files("transfer", base.task, out_dir)
@@ -108,14 +105,14 @@ def run_joint_study(
     with parent_run("transfer", base.task, tracking_uri, params) as parent:
         for plan in plans:
             for arm, config in plan.arms.items():
-                rows.append(_run_arm(plan, arm, config, train_fn, tracking_uri, parent.info.run_id))
+                rows.append(_run_arm(plan, arm, config, train_fn, tracking_uri, parent))
                 write_csv(rows, files.csv, command)  # partial results survive an interruption
         summary = summarize_joint(rows)
         _plot(summary, files.png, base.task)
         write_markdown(
             files, f"Transfer study on {base.task}", command, joint_body(summary, params)
         )
-        log_outputs(files)
+        log_outputs(parent, files)
     return rows, files
 
 
@@ -123,9 +120,9 @@ def _run_arm(
     plan: JointPlan,
     arm: str,
     config: TrainConfig,
-    train_fn: TrainFn,
+    train_fn: TrainFn | None,
     tracking_uri: str | None,
-    parent_id: str,
+    parent: TrackedRun,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "model": plan.model,
@@ -137,8 +134,8 @@ def _run_arm(
         "steps": config.steps,
     }
     try:
-        result = run_training(
-            config, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
+        result = train_in_study(
+            config, train_fn, tracking_uri=tracking_uri, parent=parent,
             study="transfer", run_name=f"{plan.model}-s{plan.seed}/{arm}",
         )  # fmt: skip
         require_finished(result, "run")
@@ -168,7 +165,7 @@ def summarize_joint(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             done = [r for r in rows if r["model"] == model and r["arm"] == arm and _ok(r)]
             entry: dict[str, Any] = {"model": model, "arm": arm, "seeds": len(done)}
             for column in COLUMNS:
-                mean, std = mean_std([float(r[column]) for r in done])
+                mean, std = mean_std(finite_values([float(r[column]) for r in done]))
                 entry[column], entry[f"{column}_std"] = mean, std
             means[arm] = entry
             summary.append(entry)

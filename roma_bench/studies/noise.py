@@ -17,27 +17,25 @@ from typing import Any
 
 import numpy as np
 
+from roma_bench.aggregate import finite_values, mean_std
 from roma_bench.cards import load_card
 from roma_bench.studies.common import (
     StudyFiles,
-    TrainFn,
     current_command,
     log_outputs,
     markdown_table,
-    mean_std,
     new_figure,
     parent_run,
     primary_metric,
-    require_finished,
-    run_training,
     save_figure,
     study_files,
     test_error,
+    train_in_study,
     write_csv,
     write_markdown,
 )
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.fit import train
+from roma_bench.training.runs import TrainFn, require_finished
 
 DEFAULT_SIGMAS: dict[str, tuple[float, ...]] = {
     "kuramoto": (0.0, 1e-3, 1e-2, 1e-1),
@@ -73,8 +71,6 @@ def run_noise_study(
     sigmas = default_sigmas(base.task) if sigmas is None else sigmas
     if any(s < 0 for s in sigmas):
         raise ValueError(f"noise σ must be ≥ 0, got {list(sigmas)}")
-    if train_fn is None:
-        train_fn = train
     command = command or current_command()
     files = study_files("noise", base.task, out_dir)
     metric = primary_metric(base.task, base.learning_task)
@@ -90,9 +86,9 @@ def run_noise_study(
             row: dict[str, Any] = {"model": model, "sigma": sigma, "seed": seed, "metric": metric,
                                    "task_version": load_card(base.task).version}  # fmt: skip
             try:
-                result = run_training(
+                result = train_in_study(
                     config, train_fn, tracking_uri=tracking_uri,
-                    parent_run_id=parent.info.run_id, study="noise",
+                    parent=parent, study="noise",
                     run_name=f"{model}-sigma{sigma:g}-s{seed}",
                 )  # fmt: skip
                 require_finished(result)
@@ -110,7 +106,7 @@ def run_noise_study(
             + markdown_table(summary)
         )
         write_markdown(files, f"Noise study on {base.task}", command, body)
-        log_outputs(files)
+        log_outputs(parent, files)
     return rows, summary, files
 
 
@@ -122,9 +118,9 @@ def summarize_noise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             groups.setdefault((row["model"], row["sigma"]), []).append(row["error"])
     summary = []
     for (model, sigma), errors in sorted(groups.items()):
-        mean, std = mean_std(errors)
+        mean, std = mean_std(finite_values(errors))
         clean = groups.get((model, 0.0))
-        ratio = mean / mean_std(clean)[0] if clean else float("nan")
+        ratio = mean / mean_std(finite_values(clean))[0] if clean else float("nan")
         summary.append({"model": model, "sigma": sigma, "seeds": len(errors), "error": mean,
                         "error_std": std, "error_vs_clean": ratio})  # fmt: skip
     return summary

@@ -28,24 +28,22 @@ from roma_bench.cards import load_card
 from roma_bench.registry import get_model_class
 from roma_bench.studies.common import (
     StudyFiles,
-    TrainFn,
     current_command,
     log_outputs,
     markdown_table,
     new_figure,
     parent_run,
     primary_metric,
-    require_finished,
-    run_training,
     save_figure,
     study_files,
     test_error,
+    train_in_study,
     write_csv,
     write_markdown,
 )
 from roma_bench.sweeps.space import heads_multiple, size_values, width_fields
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.fit import train
+from roma_bench.training.runs import TrainFn, require_finished
 
 
 @dataclass(frozen=True)
@@ -139,8 +137,6 @@ def run_scaling_study(
     command: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
     """Run both axes; returns (rows, fits, files). ``data_tasks`` empty → parameter axis only."""
-    if train_fn is None:
-        train_fn = train
     command = command or current_command()
     files = study_files("scaling", base.task, out_dir)
     jobs: list[tuple[str, str, float, TrainConfig]] = []
@@ -163,9 +159,7 @@ def run_scaling_study(
         from tqdm.auto import tqdm
 
         for axis, model, knob, config in tqdm(jobs, desc="scaling study", dynamic_ncols=True):
-            rows.append(
-                _run_job(axis, model, knob, config, train_fn, tracking_uri, parent.info.run_id)
-            )
+            rows.append(_run_job(axis, model, knob, config, train_fn, tracking_uri, parent))
             write_csv(rows, files.csv, command)
         fits = fit_rows(rows)
         _plot(rows, fits, files.png, base.task)
@@ -176,19 +170,19 @@ def run_scaling_study(
             + markdown_table(fits)
         )
         write_markdown(files, f"Scaling study on {base.task}", command, body)
-        log_outputs(files)
+        log_outputs(parent, files)
     return rows, fits, files
 
 
-def _run_job(axis, model, knob, config, train_fn, tracking_uri, parent_id) -> dict[str, Any]:
+def _run_job(axis, model, knob, config, train_fn, tracking_uri, parent) -> dict[str, Any]:
     label = f"{model}-{axis}-{knob:g}-s{config.seed}"
     row: dict[str, Any] = {"axis": axis, "model": model, "task": config.task, "seed": config.seed,
                            "width_factor": knob if axis == "parameters" else None,
                            "nodes": int(knob) if axis == "data" else None,
                            "task_version": load_card(config.task).version}  # fmt: skip
     try:
-        result = run_training(
-            config, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
+        result = train_in_study(
+            config, train_fn, tracking_uri=tracking_uri, parent=parent,
             study="scaling", run_name=label,
         )  # fmt: skip
         require_finished(result)

@@ -27,27 +27,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from roma_bench.aggregate import finite_values, mean_std
 from roma_bench.studies.common import (
     StudyFiles,
-    TrainFn,
     current_command,
     log_outputs,
     markdown_table,
-    mean_std,
     new_figure,
     parent_run,
     primary_metric,
-    require_finished,
-    run_training,
     save_figure,
     study_files,
     test_error,
+    train_in_study,
     write_csv,
     write_markdown,
 )
 from roma_bench.studies.joint import run_joint_study
+from roma_bench.tracking.runs import TrackedRun
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.fit import train
+from roma_bench.training.runs import TrainFn, require_finished
 
 Protocol = Literal["joint", "finetune"]
 DIRECTIONS: tuple[tuple[str, str], ...] = (("forecast", "effective"), ("effective", "forecast"))
@@ -121,8 +120,6 @@ def run_transfer_study(
         raise ValueError(f"transfer study: unknown protocol {protocol!r} (joint or finetune)")
     if pretrain_steps is None or finetune_steps is None:
         raise ValueError("transfer study (finetune): give pretrain_steps and finetune_steps")
-    if train_fn is None:
-        train_fn = train
     command = command or current_command()
     plans = plan_transfer(base, models, seeds, pretrain_steps, finetune_steps, directions)
     files = study_files("transfer-finetune", base.task, out_dir)
@@ -136,19 +133,18 @@ def run_transfer_study(
         "finetune_steps": finetune_steps,
     }
     with parent_run("transfer", base.task, tracking_uri, params) as parent:
-        parent_id = parent.info.run_id
         for plan in _progress(plans):
-            rows.append(_run_plan(plan, train_fn, tracking_uri, parent_id))
+            rows.append(_run_plan(plan, train_fn, tracking_uri, parent))
             write_csv(rows, files.csv, command)  # partial results survive an interruption
         summary = summarize_transfer(rows)
         _plot(summary, files.png, base.task)
         write_markdown(files, f"Transfer study on {base.task}", command, _body(summary, params))
-        log_outputs(files)
+        log_outputs(parent, files)
     return rows, files
 
 
 def _run_plan(
-    plan: TransferPlan, train_fn: TrainFn, tracking_uri: str | None, parent_id: str
+    plan: TransferPlan, train_fn: TrainFn | None, tracking_uri: str | None, parent: TrackedRun
 ) -> dict[str, Any]:
     tag = f"{plan.model}-s{plan.seed}-{plan.source}2{plan.target}"
     row: dict[str, Any] = {
@@ -159,18 +155,18 @@ def _run_plan(
         "metric": primary_metric(plan.scratch.task, plan.target),
     }
     try:
-        pre = run_training(
-            plan.pretrain, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
+        pre = train_in_study(
+            plan.pretrain, train_fn, tracking_uri=tracking_uri, parent=parent,
             study="transfer", run_name=f"{tag}/pretrain",
         )  # fmt: skip
         require_finished(pre, "pretraining")
         finetune = plan.finetune.model_copy(update={"init_checkpoint": str(pre.checkpoint)})
-        tuned = run_training(
-            finetune, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
+        tuned = train_in_study(
+            finetune, train_fn, tracking_uri=tracking_uri, parent=parent,
             study="transfer", run_name=f"{tag}/finetune",
         )  # fmt: skip
-        scratch = run_training(
-            plan.scratch, train_fn, tracking_uri=tracking_uri, parent_run_id=parent_id,
+        scratch = train_in_study(
+            plan.scratch, train_fn, tracking_uri=tracking_uri, parent=parent,
             study="transfer", run_name=f"{tag}/scratch",
         )  # fmt: skip
         for name, result in (("finetune", tuned), ("scratch", scratch)):
@@ -203,9 +199,9 @@ def summarize_transfer(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     summary = []
     for (model, source, target), group in groups.items():
         done = [r for r in group if r.get("status") == "ok"]
-        transfer = mean_std([r["positive_transfer"] for r in done])
-        scratch = mean_std([r["error_scratch"] for r in done])
-        transferred = mean_std([r["error_transferred"] for r in done])
+        transfer = mean_std(finite_values([r["positive_transfer"] for r in done]))
+        scratch = mean_std(finite_values([r["error_scratch"] for r in done]))
+        transferred = mean_std(finite_values([r["error_transferred"] for r in done]))
         summary.append(
             {
                 "model": model,

@@ -12,7 +12,7 @@ reads back.
 
 from __future__ import annotations
 
-import json
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +23,14 @@ import yaml
 from optuna.trial import Trial, TrialState
 
 from roma_bench.files import atomic_write_text
-from roma_bench.paths import default_tracking_uri, runs_dir
+from roma_bench.paths import runs_dir
 from roma_bench.registry import get_model_class
 from roma_bench.sweeps.space import suggest_train_config
 from roma_bench.sweeps.storage import ClaimLock, open_storage
 from roma_bench.sweeps.worker import WorkerSummary, finished_count, run_worker
-from roma_bench.tracking.runs import ensure_experiment, resolve_tracking_uri
+from roma_bench.tracking.runs import TrackedRun, parent_run, resolve_tracking_uri
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.fit import train
-
-TrainFn = Callable[..., Any]
+from roma_bench.training.runs import TrainFn, TrainingJob, run_training
 
 
 @dataclass
@@ -73,9 +71,9 @@ def make_objective(
     base: TrainConfig,
     *,
     study_name: str,
-    tracking_uri: str | None,
-    parent_run_id: str | None,
-    train_fn: TrainFn,
+    tracking_uri: str,
+    parent: TrackedRun | None,
+    train_fn: TrainFn | None,
     out_root: Path,
 ) -> Callable[[Trial], float]:
     """The objective: train the trial's config and return its best validation loss."""
@@ -89,17 +87,10 @@ def make_objective(
         # Tuning never looks at the test split: trials are scored on validation loss only.
         config = config.model_copy(update={"evaluate_test": False})
         tags = {"optuna.study": study_name, "optuna.trial": str(trial.number), "sweep": "1"}
-        if parent_run_id:
-            tags["mlflow.parentRunId"] = parent_run_id
-        result = train_fn(
-            config,
-            tracking_uri=tracking_uri,
-            run_name=f"{study_name}/trial-{trial.number}",
-            nested=True,
-            tags=tags,
-            trial=trial,
-            progress=False,
-            out_dir=out_root / f"trial-{trial.number}",
+        job = TrainingJob(config, tags, f"{study_name}/trial-{trial.number}",
+                          out_root / f"trial-{trial.number}", trial)  # fmt: skip
+        result = run_training(
+            job, tracking_uri=tracking_uri, parent=parent, train_fn=train_fn, progress=False
         )
         for key in ("run_id", "num_parameters", "steps_done", "wall_time", "status"):
             value = getattr(result, key, None)
@@ -132,53 +123,76 @@ def export_best_config(study: optuna.Study, path: Path) -> Path | None:
     return atomic_write_text(path, text)
 
 
-def _parent_run(study: optuna.Study, lock: ClaimLock, tracking_uri: str | None) -> str | None:
-    """Start (first worker) or resume (others) the study's parent MLflow run; return its id."""
-    import mlflow
+@dataclass(frozen=True)
+class SweepSettings:
+    """Where a sweep's study and runs live and how a worker behaves (the ``sweep`` flags)."""
 
-    uri = resolve_tracking_uri(tracking_uri)
-    mlflow.set_tracking_uri(uri)
-    with lock.hold():
-        run_id = study.user_attrs.get("mlflow_parent_run_id")
-        if run_id is None:
-            # ensure_experiment puts artifacts next to a local store, never in ./mlruns.
-            mlflow.set_experiment(experiment_id=ensure_experiment(f"sweep-{study.study_name}", uri))
-            run = mlflow.start_run(run_name=f"sweep {study.study_name}")
-            run_id = run.info.run_id
-            study.set_user_attr("mlflow_parent_run_id", run_id)
-            return run_id
-    mlflow.start_run(run_id=run_id)
-    return run_id
+    #: Journal file path or SQLAlchemy URL (``None``: ``<runs>/sweeps/<study>.journal``).
+    storage: str | None = None
+    study_name: str | None = None
+    #: Seconds after which this worker starts no new trial.
+    timeout: float | None = None
+    #: TPE seed (``None``: the base config's training seed).
+    sweep_seed: int | None = None
+    #: Resolved by the entry point; ``None`` → :func:`resolve_tracking_uri`'s default.
+    tracking_uri: str | None = None
+    export_path: Path | None = None
+    heartbeat_interval: float = 20.0
+    stale_after: float = 120.0
 
 
 def run_sweep(
     base: TrainConfig,
     n_trials: int,
-    *,
-    storage: str | None = None,
-    study_name: str | None = None,
-    timeout: float | None = None,
-    sweep_seed: int | None = None,
-    tracking_uri: str | None = None,
-    export_path: Path | None = None,
+    settings: SweepSettings | None = None,
     train_fn: TrainFn | None = None,
-    heartbeat_interval: float = 20.0,
-    stale_after: float = 120.0,
 ) -> SweepResult:
-    """Run one worker of the sweep; returns when the study has ``n_trials`` trials or on timeout."""
-    import mlflow
+    """Run one worker of the sweep; returns when the study has ``n_trials`` trials or on timeout.
 
+    The worker opens (or joins) the Optuna study, opens (first worker) or reopens (the
+    others) the study's parent MLflow run, runs trials until the study has ``n_trials``,
+    then exports the best config and logs it on the parent run.
+    """
     if n_trials < 1:
         raise ValueError(f"--n-trials must be at least 1 (got {n_trials})")
-    if train_fn is None:
-        train_fn = train
-    if tracking_uri is None:
-        tracking_uri = default_tracking_uri()
-    if tracking_uri.startswith("sqlite:///"):
-        Path(tracking_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    study_name = study_name or default_study_name(base)
-    optuna_storage, resolved = open_storage(storage, study_name)
+    settings = settings or SweepSettings()
+    tracking_uri = resolve_tracking_uri(settings.tracking_uri)
+    study_name = settings.study_name or default_study_name(base)
+    optuna_storage, resolved = open_storage(settings.storage, study_name)
     lock = ClaimLock(resolved, study_name)
+    try:
+        study = _open_study(base, study_name, optuna_storage, resolved, lock)
+        # The parent run ends FINISHED, or FAILED when anything below raises.
+        with contextlib.ExitStack() as stack:
+            with lock.hold():
+                parent_id = study.user_attrs.get("mlflow_parent_run_id")
+                run = stack.enter_context(
+                    parent_run(f"sweep-{study_name}", tracking_uri=tracking_uri,
+                               run_name=f"sweep {study_name}", run_id=parent_id)
+                )  # fmt: skip
+                if parent_id is None:
+                    study.set_user_attr("mlflow_parent_run_id", run.run_id)
+            summary, best_trial, written = _work(
+                base, n_trials, settings, study, optuna_storage, lock, run, train_fn
+            )
+    finally:
+        lock.close()
+    return SweepResult(
+        study_name=study_name,
+        storage=resolved,
+        n_finished=finished_count(study),
+        best_value=None if best_trial is None else best_trial.value,
+        best_trial=None if best_trial is None else best_trial.number,
+        best_config_path=written,
+        parent_run_id=run.run_id,
+        worker=summary,
+    )
+
+
+def _open_study(
+    base: TrainConfig, study_name: str, optuna_storage: Any, resolved: str, lock: ClaimLock
+) -> optuna.Study:
+    """Create or load the study; refuse one started with another base config."""
     with lock.hold():
         study = optuna.create_study(
             study_name=study_name, storage=optuna_storage, direction="minimize", load_if_exists=True
@@ -190,64 +204,61 @@ def run_sweep(
                 f"study {study_name!r} in {resolved} was started with another base config; "
                 "pass the same options or a new --study-name"
             )
-    parent_run_id = _parent_run(study, lock, tracking_uri)
-    seed = base.seed if sweep_seed is None else sweep_seed
-    out_root = runs_dir() / "sweeps" / study_name
+    return study
+
+
+def _work(
+    base: TrainConfig,
+    n_trials: int,
+    settings: SweepSettings,
+    study: optuna.Study,
+    optuna_storage: Any,
+    lock: ClaimLock,
+    parent: TrackedRun,
+    train_fn: TrainFn | None,
+) -> tuple[WorkerSummary, Any, Path | None]:
+    """Run this worker's trials, then export the best config; returns (summary, best, path)."""
+    study_name = study.study_name
     objective = make_objective(
         base,
         study_name=study_name,
-        tracking_uri=tracking_uri,
-        parent_run_id=parent_run_id,
+        tracking_uri=parent.tracking_uri,
+        parent=parent,
         train_fn=train_fn,
-        out_root=out_root,
+        out_root=runs_dir() / "sweeps" / study_name,
     )
 
     def log_to_parent(study: optuna.Study, trial: Any) -> None:
         if trial.state == TrialState.COMPLETE:
-            mlflow.log_metric("trial_best_val_loss", trial.value, step=trial.number)
+            parent.log_metrics({"trial_best_val_loss": trial.value}, step=trial.number)
 
-    try:
-        summary = run_worker(
-            study_name,
-            optuna_storage,
-            lock,
-            objective,
-            n_trials,
-            sampler_factory=sampler_factory(seed),
-            pruner=default_pruner(n_trials),
-            timeout=timeout,
-            heartbeat_interval=heartbeat_interval,
-            stale_after=stale_after,
-            callbacks=(log_to_parent,),
-        )
-        export_path = export_path or runs_dir() / "sweeps" / f"{study_name}-best.yaml"
-        with lock.hold():  # one worker at a time reads the study and writes its best
-            study = optuna.load_study(study_name=study_name, storage=optuna_storage)
-            written = export_best_config(study, export_path)
-            best_trial = _best(study)
-            if best_trial is not None:
-                _log_best_to_parent(best_trial, finished_count(study))
-            if written is not None:
-                mlflow.log_artifact(str(written))
-        mlflow.end_run()
-    except BaseException:
-        mlflow.end_run(status="FAILED")
-        raise
-    finally:
-        lock.close()
-    return SweepResult(
-        study_name=study_name,
-        storage=resolved,
-        n_finished=finished_count(study),
-        best_value=None if best_trial is None else best_trial.value,
-        best_trial=None if best_trial is None else best_trial.number,
-        best_config_path=written,
-        parent_run_id=parent_run_id,
-        worker=summary,
-    )
+    summary = run_worker(
+        study_name,
+        optuna_storage,
+        lock,
+        objective,
+        n_trials,
+        sampler_factory=sampler_factory(base.seed if settings.sweep_seed is None
+                                        else settings.sweep_seed),
+        pruner=default_pruner(n_trials),
+        timeout=settings.timeout,
+        heartbeat_interval=settings.heartbeat_interval,
+        stale_after=settings.stale_after,
+        callbacks=(log_to_parent,),
+    )  # fmt: skip
+    export_path = settings.export_path or runs_dir() / "sweeps" / f"{study_name}-best.yaml"
+    with lock.hold():  # one worker at a time reads the study and writes its best
+        study = optuna.load_study(study_name=study_name, storage=optuna_storage)
+        written = export_best_config(study, export_path)
+        best_trial = _best(study)
+        if best_trial is not None:
+            _log_best_to_parent(parent, best_trial, finished_count(study))
+        if written is not None:
+            parent.log_artifact(written)
+    return summary, best_trial, written
 
 
-def _log_best_to_parent(best_trial: Any, finished: int) -> None:
+def _log_best_to_parent(parent: TrackedRun, best_trial: Any, finished: int) -> None:
     """The study's best so far on the (shared) parent run, as values that may change.
 
     Every worker writes this when it ends and the best moves as trials finish, so it is a
@@ -255,27 +266,11 @@ def _log_best_to_parent(best_trial: Any, finished: int) -> None:
     ``best_trial`` / ``best.<param>``, never params: MLflow refuses to change a param, which
     crashed the last worker of a multi-worker sweep and marked the parent FAILED.
     """
-    import mlflow
-
-    mlflow.log_metric("best_val_loss", best_trial.value, step=finished)
+    parent.log_metrics({"best_val_loss": best_trial.value}, step=finished)
     tags = {f"best.{k}": str(v) for k, v in best_trial.params.items()}
-    mlflow.set_tags({"best_trial": str(best_trial.number), **tags})
+    parent.set_tags({"best_trial": str(best_trial.number), **tags})
 
 
 def _best(study: optuna.Study) -> Any:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     return min(complete, key=lambda t: t.value) if complete else None
-
-
-def trials_table(study: optuna.Study) -> list[dict[str, Any]]:
-    """One row per trial: number, state, value, params, error (for printing and tests)."""
-    return [
-        {
-            "number": t.number,
-            "state": t.state.name,
-            "value": t.value,
-            "params": json.dumps(t.params, sort_keys=True),
-            "error": t.user_attrs.get("error") or t.user_attrs.get("abandoned", ""),
-        }
-        for t in study.get_trials(deepcopy=False)
-    ]

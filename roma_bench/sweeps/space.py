@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from roma_bench.config import ConfigError, deep_update, validate
+from roma_bench.config import ConfigError, nest_dotted, validate, with_overrides
 from roma_bench.models.base import ForecastModel
 from roma_bench.training.config import TrainConfig
 
@@ -131,22 +131,9 @@ def suggest_train_config(trial: Any, base: TrainConfig, model_cls: type) -> Trai
 
 
 def apply_dotted(base: TrainConfig, flat: Mapping[str, Any], source: str) -> TrainConfig:
-    """Apply ``{"optim.lr": 1e-3, "model.width": 64}`` to ``base``; ``model.*`` keys stay flat.
-
-    ``TrainConfig.model`` is a free mapping of model-config overrides, so everything after
-    ``model.`` is kept as one key (the model validates it when it is built).
-    """
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        if key.startswith("model."):
-            nested.setdefault("model", {})[key[len("model.") :]] = value
-            continue
-        node = nested
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return validate(TrainConfig, deep_update(base.model_dump(), nested), source)
+    """Apply ``{"optim.lr": 1e-3, "model.width": 64}`` to ``base`` (``--set`` semantics:
+    :func:`roma_bench.config.nest_dotted`, then :func:`~roma_bench.config.with_overrides`)."""
+    return with_overrides(base, nest_dotted(flat, source), source)
 
 
 def _is_int(value: Any) -> bool:

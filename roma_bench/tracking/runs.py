@@ -12,11 +12,12 @@ with ``roma.`` (see :data:`TAG_KEYS`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,35 @@ class TrackedRun:
             self.finish(status)
         elif not self.closed:
             self.finish("FINISHED")
+
+
+#: The MLflow tag that nests a run under its parent in the UI.
+PARENT_RUN_TAG = "mlflow.parentRunId"
+
+
+def child_tags(parent: TrackedRun | None) -> dict[str, str]:
+    """The tags that nest a run under ``parent`` (none without a parent)."""
+    return {} if parent is None else {PARENT_RUN_TAG: parent.run_id}
+
+
+@contextlib.contextmanager
+def parent_run(
+    experiment: str,
+    *,
+    tracking_uri: str | None,
+    run_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> Iterator[TrackedRun]:
+    """An open run that a batch of trainings (a study, a sweep) nests under.
+
+    ``run_id`` reopens an existing parent (another sweep worker's). It ends FINISHED, or
+    FAILED (KILLED for Ctrl-C) when the block raises, as every :class:`TrackedRun`.
+    """
+    with TrackedRun(
+        experiment, tracking_uri=tracking_uri, run_name=run_name, tags=tags, run_id=run_id
+    ) as run:
+        if params:
+            run.log_params({k: str(v)[:500] for k, v in params.items()})
+        yield run

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import dgl
 import torch
+from kit import batch_of, bidirected_random_graph, drifting_phases
+from kit import make_spec as kit_spec
 from torch import nn
 
 from roma_bench.config import StrictModel
 from roma_bench.data.batch import Batch
-from roma_bench.dynamics.observables import coarse_observables
 from roma_bench.models.base import ForecastModel, ModelOutput, TaskSpec
 from roma_bench.training.data import step_seed
 
@@ -31,45 +31,24 @@ class SimulatedKillError(RuntimeError):
 def make_spec(
     system: str = "kuramoto", learning_task: str = "forecast", name: str = "syn-tiny"
 ) -> TaskSpec:
-    return TaskSpec(
-        name=name, version="1.0", system=system, lookback=LOOKBACK, horizon=HORIZON,
-        encoding_sizes=ENCODINGS, coarse_channels=2 if system == "kuramoto" else 1,
-        num_nodes=500, frame_dt=0.1, learning_task=learning_task,
-    )  # fmt: skip
+    return kit_spec(system, name=name, lookback=LOOKBACK, horizon=HORIZON,
+                    encoding_sizes=ENCODINGS, num_nodes=500, learning_task=learning_task)  # fmt: skip
 
 
 def make_batch(seed: int, n: int = 24, system: str = "kuramoto", future: bool = False) -> Batch:
     """Phases drifting at ω_i (plus a small common wobble): learnable, persistence is beaten."""
     gen = torch.Generator().manual_seed(seed)
-    src = torch.randint(0, n, (2 * n,), generator=gen)
-    dst = torch.randint(0, n, (2 * n,), generator=gen)
-    keep = src != dst
-    graph = dgl.to_bidirected(dgl.graph((src[keep], dst[keep]), num_nodes=n))
-    frames = LOOKBACK + ROLLOUT
+    graph = bidirected_random_graph(n, 2, gen)
     omega = torch.randn(n, generator=gen)
     theta0 = 3.0 + torch.rand(n, generator=gen)
-    k = torch.arange(frames, dtype=torch.float32)
-    values = theta0[:, None] + 0.1 * omega[:, None] * k + 0.02 * torch.sin(0.5 * k)[None]
+    values = drifting_phases(theta0, omega, LOOKBACK + ROLLOUT, 0.1, (0.02, 0.5))
     if system == "social":
         values = torch.nn.functional.softplus(values)
-    values = values.float()
-    assignment = torch.arange(n) % PARTS
-    target = values[:, LOOKBACK : LOOKBACK + HORIZON].contiguous()
-    return Batch(
-        graph=graph,
-        node_ids=torch.arange(n) + 7,
-        history=values[:, :LOOKBACK].contiguous(),
-        target=target,
-        t0=float((LOOKBACK - 1) * 0.1),
-        frame_dt=0.1,
-        encodings=torch.randn(n, sum(ENCODINGS), generator=gen),
-        coords=torch.rand(n, 2, generator=gen),
-        coarse_assignment=assignment,
-        coarse_target=coarse_observables(target, assignment, PARTS, system),
-        system=system,
-        encoding_sizes=ENCODINGS,
-        future=values[:, LOOKBACK:].contiguous() if future else None,
-    )
+    encodings = torch.randn(n, sum(ENCODINGS), generator=gen)
+    coords = torch.rand(n, 2, generator=gen)
+    return batch_of(graph, values, make_spec(system), node_ids=torch.arange(n) + 7,
+                    encodings=encodings, coords=coords, t0=float((LOOKBACK - 1) * 0.1),
+                    parts=PARTS, coarse="observables", future=future)  # fmt: skip
 
 
 @dataclass(frozen=True)
