@@ -17,7 +17,9 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -149,32 +151,15 @@ def generate_task(
     partial, ckpt = partial_path(out), checkpoint_path(out)
     resolved = card.resolved()
     card_sha = fmt.card_sha256(resolved)
-    if out.exists() and not force:
-        try:
-            with TaskStore(out) as existing:
-                same = existing.card.resolved() == resolved
-        except StoreError as err:
-            raise FileExistsError(
-                f"{out} exists but is not a valid store ({err}); use force"
-            ) from None
-        if same:
-            return out
-        raise FileExistsError(f"{out} exists and was generated from another card; use force")
+    if _up_to_date(out, card, force):
+        return out
     if partial.exists() and not (resume or force):
         raise FileExistsError(
             f"{partial} is an unfinished generation of {card.name}: resume it (--resume) "
             "or start over (--force)"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint = None
-    if resume and partial.exists() and ckpt.exists():
-        with np.load(ckpt) as data:
-            checkpoint = {key: data[key] for key in data.files}
-        if str(checkpoint["card_sha256"]) != card_sha:
-            raise StoreError(
-                f"{ckpt}: the checkpoint belongs to another version of card {card.name!r}; "
-                "start over with --force"
-            )
+    checkpoint = _load_checkpoint(ckpt, card, card_sha) if resume and partial.exists() else None
     if checkpoint is None:
         for stale in (partial, ckpt):
             stale.unlink(missing_ok=True)
@@ -188,9 +173,8 @@ def generate_task(
         create_partial(partial, card, arrays, parts)
     else:
         check_partial_matches(partial, arrays)
-    _simulate_into(
-        partial, ckpt, card, system, arrays, parts, checkpoint, card_sha, progress, on_block
-    )
+    target = _Target(partial, ckpt, card, card_sha, torch.from_numpy(arrays["partition"]), parts)
+    _simulate_into(target, system, checkpoint, progress, on_block)
     write_normalization(partial, card)
     finish_store(partial, resolved, card.system)
     if checkpoint is not None:
@@ -205,57 +189,110 @@ def generate_task(
     return out
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where a generation writes: the partial store, its checkpoint, and how blocks are
+    summarised (``partition [N]`` into ``parts`` parts for the coarse observables)."""
+
+    partial: Path
+    ckpt: Path
+    card: TaskCard
+    card_sha: str
+    partition: torch.Tensor
+    parts: int
+
+
+def _up_to_date(out: Path, card: TaskCard, force: bool) -> bool:
+    """True when ``out`` is a complete store of ``card``; an error when it is something else
+    (another card's store, or not a store), unless ``force``."""
+    if not out.exists() or force:
+        return False
+    try:
+        with TaskStore(out) as existing:
+            same = existing.card.resolved() == card.resolved()
+    except StoreError as err:
+        raise FileExistsError(f"{out} exists but is not a valid store ({err}); use force") from None
+    if same:
+        return True
+    raise FileExistsError(f"{out} exists and was generated from another card; use force")
+
+
+def _load_checkpoint(ckpt: Path, card: TaskCard, card_sha: str) -> dict[str, Any] | None:
+    """The arrays of ``ckpt`` (``None`` when there is none); refused if from another card."""
+    if not ckpt.exists():
+        return None
+    with np.load(ckpt) as data:
+        checkpoint = {key: data[key] for key in data.files}
+    if str(checkpoint["card_sha256"]) != card_sha:
+        raise StoreError(
+            f"{ckpt}: the checkpoint belongs to another version of card {card.name!r}; "
+            "start over with --force"
+        )
+    return checkpoint
+
+
+def _start(system: Any, checkpoint: dict[str, Any] | None) -> tuple[np.ndarray, int, list[str]]:
+    """``(state [N] float64, frames done, block digests)``: the initial state, or the
+    checkpoint's."""
+    if checkpoint is None:
+        return np.asarray(system.initial_state(), dtype=np.float64), 0, []
+    digests = [d.decode() for d in checkpoint["block_digests"].tolist()]
+    return checkpoint["state"], int(checkpoint["frames_done"]), digests
+
+
+def _write_block(f: h5py.File, target: _Target, block: np.ndarray, start: int) -> None:
+    """Write frames ``start … start + k`` (``block [N, k]``) and their coarse observables."""
+    card, stop = target.card, start + block.shape[1]
+    if not np.isfinite(block).all():
+        raise StoreError(
+            f"task {card.name}: the simulation diverged (non-finite values before "
+            f"frame {stop}); reduce simulation.dt"
+        )
+    f["field"][:, start:stop] = block
+    observables = block_observables(block, target.partition, target.parts, card.system)
+    for name, values in observables.items():
+        if values.ndim == 3:  # [m, k, C]
+            f[name][:, start:stop, :] = values
+        else:
+            f[name][..., start:stop] = values
+
+
 def _simulate_into(
-    partial, ckpt, card, system, arrays, parts, checkpoint, card_sha, progress, on_block
-):
-    """Integrate and write every remaining block of frames into ``partial``."""
+    target: _Target,
+    system: Any,
+    checkpoint: dict[str, Any] | None,
+    progress: bool,
+    on_block: Callable[[int], None] | None,
+) -> None:
+    """Integrate and write every remaining block of frames into ``target.partial``, saving
+    the checkpoint after each block."""
     from tqdm.auto import tqdm
 
-    sim = card.simulation
-    n, frames = len(arrays["partition"]), sim.frames
-    partition = torch.from_numpy(arrays["partition"])
-    if checkpoint is None:
-        state, frames_done, digests = system.initial_state(), 0, []
-        state = np.asarray(state, dtype=np.float64)
-    else:
-        state = checkpoint["state"]
-        frames_done = int(checkpoint["frames_done"])
-        digests = [d.decode() for d in checkpoint["block_digests"].tolist()]
+    card, sim = target.card, target.card.simulation
+    n, frames = len(target.partition), sim.frames
+    state, frames_done, digests = _start(system, checkpoint)
     step = (frames_done - 1) * sim.save_every if frames_done else 0
     bar = tqdm(
         total=frames, initial=frames_done, unit="frame", desc=card.name, disable=not progress
     )
     try:
-        with _sigterm_as_interrupt(), _simulation_threads(), h5py.File(partial, "r+") as f:
-            field = f["field"]
-            block_frames = int(field.attrs["block_frames"])
+        with _sigterm_as_interrupt(), _simulation_threads(), h5py.File(target.partial, "r+") as f:
+            block_frames = int(f["field"].attrs["block_frames"])
             stream = _frames(system, state, step, card)
             while frames_done < frames:
                 stop = min(frames_done + block_frames, frames)
                 block = np.empty((n, stop - frames_done), dtype=np.float32)
                 for k in range(stop - frames_done):
-                    if frames_done + k == 0:
-                        block[:, 0] = state
-                    else:
+                    if frames_done + k > 0:
                         state = next(stream)
-                        block[:, k] = state
+                    block[:, k] = state
                     bar.update(1)
-                if not np.isfinite(block).all():
-                    raise StoreError(
-                        f"task {card.name}: the simulation diverged (non-finite values before "
-                        f"frame {stop}); reduce simulation.dt"
-                    )
-                field[:, frames_done:stop] = block
-                observables = block_observables(block, partition, parts, card.system)
-                for name, values in observables.items():
-                    if values.ndim == 3:  # [m, k, C]
-                        f[name][:, frames_done:stop, :] = values
-                    else:
-                        f[name][..., frames_done:stop] = values
+                _write_block(f, target, block, frames_done)
                 digests.append(fmt.block_sha256(block))
                 f.flush()
                 frames_done = stop
-                _save_checkpoint(ckpt, state, (stop - 1) * sim.save_every, stop, digests, card_sha)
+                _save_checkpoint(target.ckpt, state, (stop - 1) * sim.save_every, stop, digests,
+                                 target.card_sha)  # fmt: skip
                 if on_block is not None:
                     on_block(frames_done)
             if "checksums/field_blocks" in f:  # killed after the last block, before finishing
@@ -263,8 +300,8 @@ def _simulate_into(
             f["checksums/field_blocks"] = np.array(digests, dtype="S64")
     except KeyboardInterrupt:
         raise GenerationInterrupted(
-            f"interrupted at frame {frames_done}/{frames}; kept {partial} and its checkpoint: "
-            f"rerun with --resume (resume=True) to continue"
+            f"interrupted at frame {frames_done}/{frames}; kept {target.partial} and its "
+            "checkpoint: rerun with --resume (resume=True) to continue"
         ) from None
     finally:
         bar.close()

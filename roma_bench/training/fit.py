@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -102,60 +104,91 @@ def train(
     :mod:`roma_bench.training.distributed`. Ranks other than 0 return a result without test
     metrics; ``out_dir`` must then be on a file system every rank sees for ``resume``.
     """
+    options = RunOptions(tracking_uri, run_name, nested, tags, trial, progress, resume, out_dir)
     started = time.perf_counter()
     device = resolve_device(config.device)
     context, device = init_distributed(device)  # torchrun: join the group, cuda:LOCAL_RANK
     try:
-        return _train(
-            config, device, context, started, tracking_uri=tracking_uri, run_name=run_name,
-            nested=nested, tags=tags, trial=trial, progress=progress, resume=resume,
-            out_dir=out_dir,
-        )  # fmt: skip
+        return _train(config, options, _Where(device, context, started))
     finally:
         shutdown_distributed(context)
 
 
-def _train(
-    config: TrainConfig,
-    device: torch.device,
-    context: DistributedContext,
-    started: float,
-    *,
-    tracking_uri: str | None,
-    run_name: str | None,
-    nested: bool,
-    tags: dict | None,
-    trial,
-    progress: bool,
-    resume: bool,
-    out_dir: Path | None,
-) -> TrainResult:
+@dataclass(frozen=True)
+class RunOptions:
+    """How :func:`train` runs: ``train``'s keyword arguments (see there)."""
+
+    tracking_uri: str | None = None
+    run_name: str | None = None
+    nested: bool = False
+    tags: dict | None = None
+    trial: Any = None
+    progress: bool = True
+    resume: bool = False
+    out_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The device, the process group (one process outside torchrun) and the start time."""
+
+    device: torch.device
+    context: DistributedContext
+    started: float
+
+
+def _train(config: TrainConfig, options: RunOptions, where: _Where) -> TrainResult:
+    """Check, open the data, build the model, open the run, fit, test: one training."""
     resume_run_id = None
-    if resume:
-        if out_dir is None:
+    if options.resume:
+        if options.out_dir is None:
             raise ConfigError("resume needs the run folder (out_dir) holding last.safetensors")
-        resume_run_id = resume_run_id_of(Path(out_dir))
+        resume_run_id = resume_run_id_of(Path(options.out_dir))
     # The whole configuration, the model's included, is checked before any data is opened.
     get_model_class(config.model_name).make_config(None, config.size, config.model)
     if config.init_checkpoint:  # exists, is no pickle, is not damaged: before any data work
         read_checkpoint(config.init_checkpoint, tensors=False)
-    data = task_data.open_task_data(
-        config.task, config.learning_task, seed=config.seed, noise=config.noise, progress=progress
-    )
-    spec = data.spec
+    data = task_data.open_task_data(config.task, config.learning_task, seed=config.seed,
+                                    noise=config.noise, progress=options.progress)  # fmt: skip
+    model = _build_model(config, data.spec, where.device)
+    name = options.run_name or f"{config.model_name}-{config.size}-{config.task}-s{config.seed}"
+    run = _open_run(config, data, model, name, options, where, resume_run_id)
+    with run:
+        return _fit(config, data, model, name, run, options, where)
+
+
+def _build_model(config: TrainConfig, spec: Any, device: torch.device) -> Any:
+    """The seeded model (``init_checkpoint``'s weights when given) on ``device``; the peak
+    memory counters start here."""
     seed_everything(config.seed)
     model = build_model(config.model_name, spec, config.size, config.model)
     if config.init_checkpoint:
         _load_init_weights(model, config.init_checkpoint)
     model.to(device)
-    learnable = bool(getattr(model, "learnable", True)) and model.num_parameters() > 0
-    num_parameters = model.num_parameters()
     reset_cpu_peak_memory()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    return model
 
+
+def _learnable(model: Any) -> bool:
+    return bool(getattr(model, "learnable", True)) and model.num_parameters() > 0
+
+
+def _open_run(
+    config: TrainConfig,
+    data: Any,
+    model: Any,
+    name: str,
+    options: RunOptions,
+    where: _Where,
+    resume_run_id: str | None,
+) -> TrackedRun | SilentRun:
+    """Rank 0 opens (or, resuming, reopens) the MLflow run with the harness's tags; the
+    other ranks get a :class:`SilentRun` with its id."""
+    context = where.context
     run_tags = {
-        tag("task"): spec.name,
+        tag("task"): data.spec.name,
         tag("task_version"): data.version,
         tag("data_checksum"): data.checksum,
         tag("model"): config.model_name,
@@ -163,54 +196,64 @@ def _train(
         tag("seed"): config.seed,
         tag("learning_task"): config.learning_task,
         tag("command"): command_for(config),
-        tag("num_parameters"): num_parameters,
-        tag("learnable"): learnable,
+        tag("num_parameters"): model.num_parameters(),
+        tag("learnable"): _learnable(model),
         tag("world_size"): context.world_size,
-        **environment_tags(device),
-        **(tags or {}),
+        **environment_tags(where.device),
+        **(options.tags or {}),
     }
-    name = run_name or f"{config.model_name}-{config.size}-{config.task}-s{config.seed}"
-    run: TrackedRun | SilentRun | None = None
+    run: TrackedRun | None = None
     if context.is_main:  # only rank 0 talks to MLflow; the others learn its run id
         run = TrackedRun(
             config.task,
-            tracking_uri=tracking_uri,
+            tracking_uri=options.tracking_uri,
             run_name=name,
-            nested=nested,
+            nested=options.nested,
             tags={k: str(v) for k, v in run_tags.items()},
             run_id=resume_run_id,
         )
     run_id = broadcast_from_main(run.run_id if run is not None else None, context)
-    if run is None:
-        run = SilentRun(run_id)
-    with run:
-        out_dir = Path(out_dir) if out_dir is not None else runs_dir() / "train" / run.run_id
-        out_dir.mkdir(parents=True, exist_ok=True)
-        run.set_tags({tag("out_dir"): str(out_dir.resolve()), tag("status"): "RUNNING"})
-        run.log_params(config.model_dump(mode="json"))
-        run.log_params({"resolved_model": model.config.model_dump(mode="json")})
-        if context.is_main:
-            write_run_record(out_dir, run.run_id, config)
-        loop = TrainingLoop(
-            config, model, data, device, run, out_dir, trial, progress, learnable, context
-        )
-        if resume and (out_dir / STATE_FILE).exists():  # else: killed before its first checkpoint
-            loop.restore()
-        try:
-            loop.run()
-        except TrainingDivergedError as err:
-            message = f"{config.model_name} on {config.task}: {err}; the run is marked FAILED"
-            print(f"roma-bench train: {message}", file=sys.stderr)
-            run.set_tags({tag("status"): "FAILED", tag("failure"): str(err)})
-            run.finish("FAILED")
-            return loop.result(run.run_id, "FAILED", started, num_parameters, message)
-        test_metrics: dict[str, float] = {}
-        if config.evaluate_test and context.is_main:
-            test_metrics = loop.test_and_plot(name)
-        status_tags = loop.resource_tags(started)
-        run.set_tags({**status_tags, tag("status"): "FINISHED"})
-        run.log_artifact(out_dir / MODEL_FILE, "checkpoint")
-        run.finish("FINISHED")
-        result = loop.result(run.run_id, "FINISHED", started, num_parameters)
-        result.metrics = test_metrics
-        return result
+    return run if run is not None else SilentRun(run_id)
+
+
+def _fit(
+    config: TrainConfig,
+    data: Any,
+    model: Any,
+    name: str,
+    run: TrackedRun | SilentRun,
+    options: RunOptions,
+    where: _Where,
+) -> TrainResult:
+    """Inside the open run: the training loop, then test metrics, plots and the checkpoint."""
+    context, started, num_parameters = where.context, where.started, model.num_parameters()
+    out_dir = Path(options.out_dir) if options.out_dir is not None else None
+    out_dir = out_dir or runs_dir() / "train" / run.run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run.set_tags({tag("out_dir"): str(out_dir.resolve()), tag("status"): "RUNNING"})
+    run.log_params(config.model_dump(mode="json"))
+    run.log_params({"resolved_model": model.config.model_dump(mode="json")})
+    if context.is_main:
+        write_run_record(out_dir, run.run_id, config)
+    loop = TrainingLoop(config, model, data, where.device, run, out_dir, options.trial,
+                        options.progress, _learnable(model), context)  # fmt: skip
+    if options.resume and (out_dir / STATE_FILE).exists():  # else: killed before 1st checkpoint
+        loop.restore()
+    try:
+        loop.run()
+    except TrainingDivergedError as err:
+        message = f"{config.model_name} on {config.task}: {err}; the run is marked FAILED"
+        print(f"roma-bench train: {message}", file=sys.stderr)
+        run.set_tags({tag("status"): "FAILED", tag("failure"): str(err)})
+        run.finish("FAILED")
+        return loop.result(run.run_id, "FAILED", started, num_parameters, message)
+    test_metrics: dict[str, float] = {}
+    if config.evaluate_test and context.is_main:
+        test_metrics = loop.test_and_plot(name)
+    status_tags = loop.resource_tags(started)
+    run.set_tags({**status_tags, tag("status"): "FINISHED"})
+    run.log_artifact(out_dir / MODEL_FILE, "checkpoint")
+    run.finish("FINISHED")
+    result = loop.result(run.run_id, "FINISHED", started, num_parameters)
+    result.metrics = test_metrics
+    return result
