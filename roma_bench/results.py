@@ -31,10 +31,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from roma_bench.budgets import Budget, tuned_learning_rates
+from roma_bench.cards import load_card
 from roma_bench.files import atomic_write_text
 from roma_bench.leaderboard import (
     COMMAND_TAG,
@@ -212,6 +214,10 @@ def run_leaderboard(
     ``shard=(i, n)`` runs only shard ``i`` of ``n`` (:func:`board_entries`), so ``n``
     machines or a job array fill one board; ``leaderboard show`` then assembles it.
 
+    ``steps=None``: the card's standard budget (:func:`budget_overrides`: its steps, warm-up
+    and learning rate, each model's tuned rate when the task's tuning file has one; the
+    TrainConfig defaults on a card without a budget); ``--set`` overrides come last.
+
     Seeds are ``0 … seeds-1``; each run is tagged for the task's leaderboard and writes its
     result file under ``results_dir(board or task, folder)`` (:mod:`roma_bench.results`).
     A (model, size, seed) with a finished result file at these steps is skipped, so an
@@ -224,12 +230,13 @@ def run_leaderboard(
     runs_folder = results_dir(board or task, folder)
     done = finished_keys(read_results(runs_folder))
     tags = {LEADERBOARD_TAG: board or task, COMMAND_TAG: command}
+    schedule = budget_overrides(task, folder) if steps is None else lambda model: []
 
     def jobs() -> Iterator[TrainingJob]:
         for model, size, seed in board_entries(models, sizes, seeds, shard):
             fields = {"model_name": model, "task": task, "size": size, "seed": seed,
                       "steps": steps, "learning_task": learning_task, "device": device}  # fmt: skip
-            config = build_train_config(None, fields, overrides)
+            config = build_train_config(None, fields, [*schedule(model), *overrides])
             if (learning_task, model, size, config.steps, seed) not in done:
                 yield TrainingJob(config, tags)  # else finished earlier: its result file stands
 
@@ -237,6 +244,23 @@ def run_leaderboard(
         record_run(result.run_id, task, tracking_uri, runs_folder)
 
     return run_trainings(jobs(), tracking_uri=tracking_uri, progress=progress, on_result=record)
+
+
+def budget_overrides(task: str, folder: str | Path | None = None) -> Callable[[str], list[str]]:
+    """``model → --set overrides`` that train ``model`` at ``task``'s card budget: its
+    steps and warm-up, and the learning rate the tuning file chose for the model (the
+    card's ``lr`` for a model not in it); none for a card without a budget."""
+    card = load_card(task)
+    if card.budget is None:
+        return lambda model: []
+    budget = Budget.of_card(card)
+    tuned = tuned_learning_rates(task, None if folder is None else Path(folder))
+
+    def overrides(model: str) -> list[str]:
+        return [f"steps={budget.steps}", f"optim.warmup_steps={budget.warmup_steps}",
+                f"optim.lr={tuned.get(model, budget.lr)!r}"]  # fmt: skip
+
+    return overrides
 
 
 def board_entries(

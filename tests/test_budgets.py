@@ -121,3 +121,36 @@ def test_budget_check_command_trains_and_scores_for_real(km_tiny_store, tmp_path
     rows = (tmp_path / "boards" / "budgets" / "km-tiny.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[1].startswith("gcn,4,0,") and rows[2].startswith("gcn,8,0,")
     assert all(0 < float(r.split(",")[-1]) < 10 for r in rows[1:])
+
+
+def test_a_board_trains_at_the_card_budget_with_each_models_tuned_rate(tmp_path, monkeypatch):
+    import yaml
+
+    from roma_bench import results
+    from roma_bench.config import load_yaml
+    from roma_bench.registry import task_card_path
+
+    card = load_yaml(task_card_path("km-tiny"))
+    card.update(name="km-budget", budget={"steps": 120, "lr": 2e-3, "warmup_steps": 12})
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "km-budget.yaml").write_text(yaml.safe_dump(card))
+    monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path / "cards"))
+    budgets.write_tuning("km-budget", [
+        {"model": "gcn", "lr": 3e-4, "val_metric": 0.1, "chosen": True},
+        {"model": "gcn", "lr": 2e-3, "val_metric": 0.2, "chosen": False},
+    ], tmp_path)  # fmt: skip
+    trained = []
+
+    def fake_trainings(jobs, **_):
+        trained.extend(job.config for job in jobs)
+        return []
+
+    monkeypatch.setattr(results, "run_trainings", fake_trainings)
+    results.run_leaderboard("km-budget", ["gcn", "roma"], seeds=1, folder=tmp_path)
+    by_model = {c.model_name: c for c in trained}
+    assert {c.steps for c in trained} == {120} and {c.optim.warmup_steps for c in trained} == {12}
+    assert by_model["gcn"].optim.lr == 3e-4  # the tuning file's choice
+    assert by_model["roma"].optim.lr == 2e-3  # not tuned: the card's rate
+    trained.clear()
+    results.run_leaderboard("km-budget", ["gcn"], seeds=1, steps=7, folder=tmp_path)
+    assert trained[0].steps == 7 and trained[0].optim.lr != 3e-4  # --steps: no budget

@@ -56,7 +56,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_p.add_argument(
         "--seeds", type=count_arg, default=3, help="seeds 0..N-1 per model (default 3)"
     )
-    run_p.add_argument("--steps", type=steps_arg, help="training steps per run (default 300)")
+    run_p.add_argument(
+        "--steps", type=steps_arg,
+        help="training steps per run (default: the card's budget, with its warm-up and the "
+        "tuned learning rates of leaderboards/<task>.tuning.csv; 300 for a card without one)",
+    )  # fmt: skip
     run_p.add_argument("--learning-task", choices=["forecast", "effective"], default="forecast")
     run_p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     run_p.add_argument("--set", dest="overrides", action="append", default=[],
@@ -145,11 +149,15 @@ def regenerate(
 
 def reproduce_command(args: argparse.Namespace, models: list[str], sizes: list[str]) -> str:
     """The exact ``leaderboard run`` command of these arguments (models spelled out)."""
+    from roma_bench.cards import load_card
     from roma_bench.training.config import TrainConfig
 
-    steps = args.steps or TrainConfig.model_fields["steps"].default
     parts = ["roma-bench leaderboard run", f"--task {args.task}", f"--models {','.join(models)}",
-             f"--sizes {','.join(sizes)}", f"--seeds {args.seeds}", f"--steps {steps}"]  # fmt: skip
+             f"--sizes {','.join(sizes)}", f"--seeds {args.seeds}"]  # fmt: skip
+    if args.steps is not None:
+        parts.append(f"--steps {args.steps}")
+    elif load_card(args.task).budget is None:  # else: the card's budget, the same again
+        parts.append(f"--steps {TrainConfig.model_fields['steps'].default}")
     if args.learning_task != "forecast":
         parts.append(f"--learning-task {args.learning_task}")
     parts += [f"--set {shlex.quote(o)}" for o in args.overrides]
