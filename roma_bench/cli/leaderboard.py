@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from roma_bench.cli.options import add_set_argument
 from roma_bench.limits import count_arg, shard_arg, steps_arg
 
 ORDER = 30
@@ -63,8 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     run_p.add_argument("--learning-task", choices=["forecast", "effective"], default="forecast")
     run_p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    run_p.add_argument("--set", dest="overrides", action="append", default=[],
-                       metavar="KEY=VALUE", help="training config override for every run")  # fmt: skip
+    add_set_argument(run_p, "training config override for every run")
     run_p.add_argument("--quiet", action="store_true", help="no progress bars")
     run_p.add_argument("--shard", type=shard_arg, metavar="I/N",
                        help="run only shard I of N of the (model, size, seed) runs (I = 1…N) and "

@@ -10,6 +10,7 @@ import argparse
 import json
 
 from roma_bench.cli import UsageError
+from roma_bench.cli.options import add_set_argument
 
 ORDER = 40
 
@@ -25,14 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", required=True, help="task card name or path (e.g. km-3m)")
     parser.add_argument("--model", action="append", help="only this model (repeatable)")
     parser.add_argument("--size", action="append", help="only this size (repeatable)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override applied to the models that have KEY (repeatable)",
-    )
+    add_set_argument(parser, "config override applied to the models that have KEY")
     parser.add_argument(
         "--learning-task",
         default="forecast",

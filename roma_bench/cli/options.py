@@ -18,15 +18,15 @@ def add_base_config_arguments(parser: argparse.ArgumentParser, *, model_required
     parser.add_argument("--size", help="model size preset (default tiny)")
     parser.add_argument("--seed", type=seed_arg, help="training seed (default 0)")
     parser.add_argument("--steps", type=steps_arg, help="training steps per run")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any TrainConfig field, e.g. --set optim.lr=3e-4 (repeatable)",
-    )
+    add_set_argument(parser, "override any TrainConfig field, e.g. --set optim.lr=3e-4")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: local SQLite store)")
+
+
+def add_set_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE`` (repeatable) into ``args.overrides``
+    (:func:`roma_bench.config.parse_overrides` reads them)."""
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help=f"{help} (repeatable)")  # fmt: skip
 
 
 def base_config(args: argparse.Namespace, model: str | None) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from roma_bench.cli.options import add_base_config_arguments, base_config
+from roma_bench.cli.options import add_base_config_arguments, add_set_argument, base_config
 from roma_bench.limits import steps_arg
 
 ORDER = 45
@@ -105,8 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--steps", type=steps_arg, default=200,
                         help="train a ROMA-tiny this many steps (default 200)")  # fmt: skip
     attention.add_argument("--seed", type=int, default=0, help="training and data seed (default 0)")
-    attention.add_argument("--set", dest="overrides", action="append", default=[],
-                           metavar="KEY=VALUE", help="TrainConfig override when training")  # fmt: skip
+    add_set_argument(attention, "TrainConfig override when training")
     attention.add_argument("--tracking-uri", help="MLflow tracking URI (default: local store)")
     attention.add_argument("--out-dir", type=Path, help="default <leaderboards>/studies")
     attention.set_defaults(handler=run_attention)

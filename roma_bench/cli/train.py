@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from roma_bench.cli.options import add_set_argument
 from roma_bench.limits import seed_arg, steps_arg
 
 ORDER = 20
@@ -30,8 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=steps_arg, help="optimizer steps (default 300)")
     parser.add_argument("--learning-task", choices=["forecast", "effective"])
     parser.add_argument("--config", metavar="FILE", help="YAML TrainConfig (flags override it)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a config field, e.g. optim.lr=3e-4")  # fmt: skip
+    add_set_argument(parser, "override a config field, e.g. optim.lr=3e-4")
     parser.add_argument(
         "--tracking-uri", help="MLflow tracking URI (default sqlite runs/mlflow.db)"
     )
