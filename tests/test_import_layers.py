@@ -64,10 +64,11 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
         (
             "roma_bench.ranking",
             "roma_bench.convergence",
+            "roma_bench.budgets",
             "roma_bench.leaderboard",
             "roma_bench.results",
         ),
-        "leaderboards: ranking, convergence flags, result files",
+        "leaderboards: ranking, convergence flags, budgets, result files",
     ),
     ("sweeps", ("roma_bench.sweeps",), "Optuna sweeps over training runs"),
     ("studies", ("roma_bench.studies",), "transfer, scaling, noise, attention studies"),
