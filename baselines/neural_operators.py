@@ -13,8 +13,11 @@ normalized increments ``Δ`` ``[n, H]`` (the harness decodes them).
 - ``gino``: ``neuralop.models.GINO`` with the nodes as points of the Poincaré disk
   (:func:`~baselines.common.poincare_disk`), input features ``[v_i, mean_j v_j, max_j v_j]``
   ``[n, 3(κ+S)]``,
-  a ``G×G`` latent grid on ``[−1, 1]²`` for its FNO, and output queries at the nodes:
-  ``Δ = GINO(disk(coords), grid, disk(coords), features)`` ``[n, H]``.
+  a ``G×G`` latent grid on ``[−1, 1]²`` for its FNO, and output queries at the nodes,
+  plus a pointwise linear path: ``Δ = GINO(disk(coords), grid, disk(coords), features)
+  + W·features_i`` ``[n, H]``. GINO's kernel integrals average over disk neighbourhoods,
+  so without that path a node's own drift never reaches its output (it trained to
+  persistence on km-tiny's validation nodes); FNO's layers keep the same pointwise ``W``.
 
 Both run without open3d and torch_scatter (GINO's native torch neighbour search and
 segment reductions). Spectral weights are complex; :meth:`num_parameters` counts real numbers.
@@ -171,6 +174,7 @@ class DiskGINO(NeuralOperatorModel):
             gno_use_open3d=False,
             gno_use_torch_scatter=False,
         )
+        self.local = nn.Linear(3 * input_width(spec), spec.horizon)  # the pointwise path
         axis = torch.linspace(-1.0, 1.0, c.latent_grid)
         grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1)
         self.register_buffer("latent_queries", grid.unsqueeze(0), persistent=False)
@@ -186,4 +190,4 @@ class DiskGINO(NeuralOperatorModel):
             output_queries=points,
             x=features.unsqueeze(0),
         ).squeeze(0)  # [n, H]
-        return ModelOutput(prediction=increments)
+        return ModelOutput(prediction=increments + self.local(features))
