@@ -25,10 +25,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-try:
-    import dgl
-except ImportError:  # DGL absent or unloadable (its wheels stop at torch 2.2.1): torch kernels
-    dgl = None
+from roma_bench.graphs.backend import dgl  # None where DGL cannot be imported: torch kernels
 
 Backend = Literal["auto", "dgl", "torch"]
 Reduce = Literal["sum", "mean", "max", "var"]
