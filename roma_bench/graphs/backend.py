@@ -75,8 +75,9 @@ class DGLMissingError(ImportError):
 def require_dgl(what: str) -> Any:
     """The ``dgl`` module, or :class:`DGLMissingError` saying that ``what`` needs DGL."""
     if dgl is None:
+        reason = f" ({_IMPORT_ERROR})" if _IMPORT_ERROR else ""
         raise DGLMissingError(
-            f"{what} needs DGL, which cannot be imported here ({_IMPORT_ERROR}). {INSTALL_HINT}"
+            f"{what} needs DGL, which cannot be imported here{reason}. {INSTALL_HINT}"
         )
     return dgl
 
