@@ -7,8 +7,8 @@ learns anything beats persistence.
 
 from __future__ import annotations
 
-import dgl
 import torch
+from graph_doubles import bidirected_graph
 
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import TaskSpec
@@ -47,7 +47,7 @@ def make_batch(n: int = 64, seed: int = 0, system: str = "kuramoto") -> Batch:
     src = torch.randint(0, n, (3 * n,), generator=gen)
     dst = torch.randint(0, n, (3 * n,), generator=gen)
     keep = src != dst
-    graph = dgl.to_bidirected(dgl.graph((src[keep], dst[keep]), num_nodes=n))
+    graph = bidirected_graph(src[keep], dst[keep], n)
     steps = LOOKBACK + HORIZON
     frame_dt = 0.1
     omega = torch.randn(n, generator=gen)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dgl
 import torch
+from graph_doubles import simple_graph
 
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import TaskSpec
@@ -18,7 +18,7 @@ def behind_harness(model) -> HarnessModel:
     return harness_model(model, STATS, "increments")
 
 
-def random_graph(n: int, avg_degree: float = 3.0, seed: int = 0) -> dgl.DGLGraph:
+def random_graph(n: int, avg_degree: float = 3.0, seed: int = 0):
     """A connected bidirected graph: a random spanning tree plus random extra edges."""
     gen = torch.Generator().manual_seed(seed)
     parents = (torch.rand(n - 1, generator=gen) * torch.arange(1, n)).long()
@@ -30,8 +30,7 @@ def random_graph(n: int, avg_degree: float = 3.0, seed: int = 0) -> dgl.DGLGraph
     keep = a != b
     src += [a[keep], b[keep]]
     dst += [b[keep], a[keep]]
-    g = dgl.graph((torch.cat(src), torch.cat(dst)), num_nodes=n)
-    return dgl.to_simple(g)
+    return simple_graph(torch.cat(src), torch.cat(dst), n)
 
 
 def make_spec(

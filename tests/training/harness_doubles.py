@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import dgl
 import torch
+from graph_doubles import bidirected_graph
 from torch import nn
 
 from roma_bench.config import StrictModel
@@ -44,7 +44,7 @@ def make_batch(seed: int, n: int = 24, system: str = "kuramoto", future: bool = 
     src = torch.randint(0, n, (2 * n,), generator=gen)
     dst = torch.randint(0, n, (2 * n,), generator=gen)
     keep = src != dst
-    graph = dgl.to_bidirected(dgl.graph((src[keep], dst[keep]), num_nodes=n))
+    graph = bidirected_graph(src[keep], dst[keep], n)
     frames = LOOKBACK + ROLLOUT
     omega = torch.randn(n, generator=gen)
     theta0 = 3.0 + torch.rand(n, generator=gen)
