@@ -15,16 +15,17 @@ normalized increments ``[n, H]`` (the harness decodes them).
 The installed DGL runs on the CPU only; when the features live on a device DGL cannot use,
 :class:`GraphConvLayer` and :class:`GATLayer` evaluate the *same parameters* with the torch
 kernels of :mod:`roma_bench.graphs.ops` (``tests/baselines/test_gnn_layers.py`` checks that
-both paths agree). The MPNN always goes through ``ops``.
+both paths agree). Where DGL cannot be imported at all (a current CUDA torch), the layers
+are :class:`TorchGraphConv` / :class:`TorchGATConv`, torch twins of the ``dgl.nn`` layers
+with the same parameter names and initialization, so a checkpoint loads either way. The
+MPNN always goes through ``ops``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import dgl
 import torch
-from dgl.nn import GATConv, GraphConv
 from pydantic import Field
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -32,50 +33,140 @@ from torch.nn import functional as F
 from baselines.common import MLP, input_width, node_features, node_inputs, poincare_disk
 from roma_bench.config import StrictModel
 from roma_bench.data.batch import Batch
+from roma_bench.graphs import backend as graph_backend
 from roma_bench.graphs import ops
 from roma_bench.models.base import ForecastModel, ModelOutput, TaskSpec
 from roma_bench.registry import register_model
 
+if TYPE_CHECKING:
+    from roma_bench.graphs.backend import Graph
+
 _SELF_LOOP_ATTR = "_roma_bench_self_loops"
 
 
-def with_self_loops(graph: dgl.DGLGraph) -> dgl.DGLGraph:
+def with_self_loops(graph: Graph) -> Graph:
     """``graph`` with exactly one self-loop per node (cached on the graph object, CPU)."""
     cached = graph.__dict__.get(_SELF_LOOP_ATTR)
     if cached is None:
-        cached = dgl.add_self_loop(dgl.remove_self_loop(graph))
+        cached = graph_backend.add_self_loops(graph)
         graph.__dict__[_SELF_LOOP_ATTR] = cached
     return cached
 
 
-def _use_dgl(x: Tensor, backend: ops.Backend) -> bool:
-    return backend == "dgl" or (backend == "auto" and ops.dgl_supports(x.device))
+class TorchGraphConv(nn.Module):
+    """Torch twin of ``dgl.nn.GraphConv(norm='both', allow_zero_in_degree=True)``: the same
+    parameters (``weight`` ``[in, out]``, ``bias`` ``[out]``), the same initialization and
+    random draws, the same arithmetic order, on :mod:`roma_bench.graphs.ops` kernels.
+
+    ``h_i = d_in(i)^{-1/2} Σ_{j→i} d_out(j)^{-1/2} x_j W + b`` (degrees clamped to >= 1).
+    """
+
+    def __init__(self, in_feats: int, out_feats: int) -> None:
+        super().__init__()
+        self._in_feats, self._out_feats = in_feats, out_feats
+        self.weight = nn.Parameter(torch.empty(in_feats, out_feats))
+        self.bias = nn.Parameter(torch.empty(out_feats))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.weight)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, graph: Graph, feat: Tensor) -> Tensor:
+        src, dst = ops.edge_index(graph, feat.device)
+        n = graph.num_nodes()
+        shape = (-1,) + (1,) * (feat.dim() - 1)
+        d_out = torch.bincount(src, minlength=n).to(feat).clamp(min=1)
+        feat = feat * torch.pow(d_out, -0.5).reshape(shape)
+        if self._in_feats > self._out_feats:  # multiply first: fewer channels to aggregate
+            rst = ops.weighted_sum(graph, torch.matmul(feat, self.weight), backend="torch")
+        else:
+            rst = torch.matmul(ops.weighted_sum(graph, feat, backend="torch"), self.weight)
+        d_in = torch.bincount(dst, minlength=n).to(feat).clamp(min=1)
+        return rst * torch.pow(d_in, -0.5).reshape(shape) + self.bias
+
+
+class TorchGATConv(nn.Module):
+    """Torch twin of ``dgl.nn.GATConv(in, out, heads, allow_zero_in_degree=True)``: the same
+    parameters (``fc.weight``, ``attn_l``, ``attn_r``, ``bias``), initialization and random
+    draws. ``[n, in] → [n, heads, out]``."""
+
+    def __init__(self, in_feats: int, out_feats: int, num_heads: int) -> None:
+        super().__init__()
+        self._num_heads, self._out_feats = num_heads, out_feats
+        self.fc = nn.Linear(in_feats, out_feats * num_heads, bias=False)
+        self.attn_l = nn.Parameter(torch.empty(1, num_heads, out_feats))
+        self.attn_r = nn.Parameter(torch.empty(1, num_heads, out_feats))
+        self.leaky_relu = nn.LeakyReLU(0.2)
+        self.bias = nn.Parameter(torch.empty(num_heads * out_feats))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        gain = nn.init.calculate_gain("relu")
+        nn.init.xavier_normal_(self.fc.weight, gain=gain)
+        nn.init.xavier_normal_(self.attn_l, gain=gain)
+        nn.init.xavier_normal_(self.attn_r, gain=gain)
+        nn.init.constant_(self.bias, 0)
+
+    def forward(self, graph: Graph, feat: Tensor) -> Tensor:
+        return _gat_torch(self, graph, feat, self._num_heads, self._out_feats)
+
+
+def _gat_torch(conv: nn.Module, graph: Graph, x: Tensor, heads: int, out_dim: int) -> Tensor:
+    """GATConv's forward on the torch kernels, with the parameters of ``conv`` (either class)."""
+    feat = conv.fc(x).view(-1, heads, out_dim)
+    el = (feat * conv.attn_l).sum(-1, keepdim=True)  # [n, heads, 1]
+    er = (feat * conv.attn_r).sum(-1, keepdim=True)
+    scores = conv.leaky_relu(ops.gather_src(graph, el) + ops.gather_dst(graph, er))
+    attention = ops.edge_softmax(graph, scores, backend="torch")  # [E, heads, 1]
+    messages = ops.gather_src(graph, feat) * attention
+    out = ops.aggregate(graph, messages, "sum", backend="torch")
+    return out + conv.bias.view(1, heads, out_dim)
+
+
+def _dgl_layers() -> Any:
+    """``dgl.nn`` where DGL loads, else ``None`` (the layers are then the torch twins)."""
+    return graph_backend.dgl_nn() if graph_backend.HAVE_DGL else None
+
+
+def _use_dgl(graph: Graph, x: Tensor, backend: ops.Backend, conv: nn.Module) -> bool:
+    """:func:`roma_bench.graphs.ops.use_dgl_kernels`, and never for a torch twin."""
+    if backend == "dgl":
+        graph_backend.require_dgl("backend='dgl'")
+    if isinstance(conv, TorchGraphConv | TorchGATConv):
+        if backend == "dgl":
+            raise RuntimeError("backend='dgl': this layer was built without DGL (torch twin)")
+        return False
+    return ops.use_dgl_kernels(graph, x.device, backend)
 
 
 class GraphConvLayer(nn.Module):
-    """``dgl.nn.GraphConv`` (``norm='both'``) with a torch fallback on the same weights.
+    """``dgl.nn.GraphConv`` (``norm='both'``) where DGL loads, else :class:`TorchGraphConv`
+    (same parameter names, so checkpoints load either way); with DGL, features on a device
+    DGL cannot use go through the torch kernels on the same weights.
 
     ``[n, in] → [n, out]``: ``h_i = Σ_{j→i} x_j W / √(max(d_out(j),1)·max(d_in(i),1)) + b``.
     """
 
     def __init__(self, in_dim: int, out_dim: int) -> None:
         super().__init__()
-        self.conv = GraphConv(in_dim, out_dim, norm="both", allow_zero_in_degree=True)
-
-    def forward(self, graph: dgl.DGLGraph, x: Tensor, backend: ops.Backend = "auto") -> Tensor:
-        if _use_dgl(x, backend):
-            return self.conv(graph if graph.device == x.device else graph.to(x.device), x)
-        src, dst = ops.edge_index(graph, x.device)
-        d_out = torch.bincount(src, minlength=graph.num_nodes()).clamp_min(1).to(x.dtype)
-        d_in = torch.bincount(dst, minlength=graph.num_nodes()).clamp_min(1).to(x.dtype)
-        weight = d_out.index_select(0, src).rsqrt() * d_in.index_select(0, dst).rsqrt()
-        return (
-            ops.weighted_sum(graph, x @ self.conv.weight, weight, backend="torch") + self.conv.bias
+        layers = _dgl_layers()
+        self.conv = (
+            layers.GraphConv(in_dim, out_dim, norm="both", allow_zero_in_degree=True)
+            if layers is not None
+            else TorchGraphConv(in_dim, out_dim)
         )
+
+    def forward(self, graph: Graph, x: Tensor, backend: ops.Backend = "auto") -> Tensor:
+        if _use_dgl(graph, x, backend, self.conv):
+            return self.conv(graph if graph.device == x.device else graph.to(x.device), x)
+        return TorchGraphConv.forward(self.conv, graph, x)
 
 
 class GATLayer(nn.Module):
-    """``dgl.nn.GATConv`` with heads concatenated, and a torch fallback on the same weights.
+    """``dgl.nn.GATConv`` with heads concatenated where DGL loads, else :class:`TorchGATConv`
+    (same parameter names); with DGL, features on a device DGL cannot use go through the torch
+    kernels on the same weights.
 
     ``[n, in] → [n, heads·out]`` (see the module docstring for the attention formula).
     """
@@ -83,21 +174,18 @@ class GATLayer(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, heads: int) -> None:
         super().__init__()
         self.heads, self.out_dim = heads, out_dim
-        self.conv = GATConv(in_dim, out_dim, heads, allow_zero_in_degree=True)
+        layers = _dgl_layers()
+        self.conv = (
+            layers.GATConv(in_dim, out_dim, heads, allow_zero_in_degree=True)
+            if layers is not None
+            else TorchGATConv(in_dim, out_dim, heads)
+        )
 
-    def forward(self, graph: dgl.DGLGraph, x: Tensor, backend: ops.Backend = "auto") -> Tensor:
-        if _use_dgl(x, backend):
+    def forward(self, graph: Graph, x: Tensor, backend: ops.Backend = "auto") -> Tensor:
+        if _use_dgl(graph, x, backend, self.conv):
             out = self.conv(graph if graph.device == x.device else graph.to(x.device), x)
             return out.flatten(1)
-        conv = self.conv
-        feat = conv.fc(x).view(-1, self.heads, self.out_dim)
-        el = (feat * conv.attn_l).sum(-1, keepdim=True)  # [n, heads, 1]
-        er = (feat * conv.attn_r).sum(-1, keepdim=True)
-        scores = conv.leaky_relu(ops.gather_src(graph, el) + ops.gather_dst(graph, er))
-        attention = ops.edge_softmax(graph, scores, backend="torch")  # [E, heads, 1]
-        messages = ops.gather_src(graph, feat) * attention
-        out = ops.aggregate(graph, messages, "sum", backend="torch")
-        return (out + conv.bias.view(1, self.heads, self.out_dim)).flatten(1)
+        return _gat_torch(self.conv, graph, x, self.heads, self.out_dim).flatten(1)
 
 
 class GNNConfig(StrictModel):

@@ -149,12 +149,12 @@ def e2e_child(task: str, out_dir: str, resume: bool) -> None:
 
 def simulate_child(task: str, steps: int | None) -> None:
     """Runs in a child process: the card's graph, system and RK4 steps, no store."""
-    import dgl
     import torch
 
     from roma_bench.cards import load_card
     from roma_bench.dynamics.integrate import simulate
     from roma_bench.dynamics.systems import build_system
+    from roma_bench.graphs.backend import make_graph
 
     card = load_card(task)
     g, sim = card.graph, card.simulation
@@ -166,7 +166,7 @@ def simulate_child(task: str, steps: int | None) -> None:
         label = "hyperbolic"
     except ImportError:  # H1's generator not there yet: same size, random stand-in
         src, dst, label = bench_graph(g.nodes, g.seed, kind="random")
-        graph = dgl.graph((torch.from_numpy(src), torch.from_numpy(dst)), num_nodes=g.nodes)
+        graph = make_graph(torch.from_numpy(src), torch.from_numpy(dst), num_nodes=g.nodes)
         rng = np.random.default_rng(g.seed)
         graph.ndata["radius"] = torch.from_numpy(rng.uniform(0.0, 30.0, g.nodes))
         graph.ndata["community"] = torch.from_numpy(rng.integers(0, 1000, g.nodes))

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import dgl
 import torch
+from graph_doubles import bidirected_graph, simple_graph
 from torch import Tensor
 
 from roma_bench.data.batch import Batch
@@ -55,15 +55,16 @@ def behind_harness(
     return harness_model(model, dict(stats), mode)
 
 
-def bidirected_random_graph(n: int, edges_per_node: int, gen: torch.Generator) -> dgl.DGLGraph:
-    """``edges_per_node·n`` random pairs (self-pairs dropped), made bidirected."""
+def bidirected_random_graph(n: int, edges_per_node: int, gen: torch.Generator) -> Any:
+    """``edges_per_node·n`` random pairs (self-pairs dropped), made bidirected (a DGL graph
+    where DGL loads, an ``EdgeGraph`` with the same edges otherwise: :mod:`graph_doubles`)."""
     src = torch.randint(0, n, (edges_per_node * n,), generator=gen)
     dst = torch.randint(0, n, (edges_per_node * n,), generator=gen)
     keep = src != dst
-    return dgl.to_bidirected(dgl.graph((src[keep], dst[keep]), num_nodes=n))
+    return bidirected_graph(src[keep], dst[keep], n)
 
 
-def connected_random_graph(n: int, avg_degree: float = 3.0, seed: int = 0) -> dgl.DGLGraph:
+def connected_random_graph(n: int, avg_degree: float = 3.0, seed: int = 0) -> Any:
     """A connected bidirected simple graph: a random spanning tree plus random extra edges."""
     gen = torch.Generator().manual_seed(seed)
     parents = (torch.rand(n - 1, generator=gen) * torch.arange(1, n)).long()
@@ -75,7 +76,7 @@ def connected_random_graph(n: int, avg_degree: float = 3.0, seed: int = 0) -> dg
     keep = a != b
     src += [a[keep], b[keep]]
     dst += [b[keep], a[keep]]
-    return dgl.to_simple(dgl.graph((torch.cat(src), torch.cat(dst)), num_nodes=n))
+    return simple_graph(torch.cat(src), torch.cat(dst), n)
 
 
 def drifting_phases(
@@ -88,7 +89,7 @@ def drifting_phases(
 
 
 def batch_of(
-    graph: dgl.DGLGraph,
+    graph: Any,
     field: Tensor,
     spec: TaskSpec,
     *,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import dgl
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from roma_bench.graphs.backend import Graph
 
 System = Literal["kuramoto", "social"]
 LearningTask = Literal["forecast", "effective"]
@@ -53,7 +55,8 @@ class Batch:
     Shapes (``n`` nodes, ``κ`` lookback, ``H`` horizon, ``m`` coarse parts,
     ``P`` encoding channels, ``C`` coarse-observable channels):
 
-    - ``graph``: bidirected :class:`dgl.DGLGraph` with ``n`` nodes, always on the CPU
+    - ``graph``: bidirected :class:`dgl.DGLGraph` with ``n`` nodes (an
+      :class:`~roma_bench.graphs.edge_graph.EdgeGraph` where DGL cannot be imported), always on the CPU
       (DGL from the package index is CPU-only; models move edge indices themselves
       through :mod:`roma_bench.graphs.ops`).
     - ``node_ids``: ``[n]`` int64, ids of the nodes in the whole task graph.
@@ -87,7 +90,7 @@ class Batch:
     increment scale (see :mod:`roma_bench.training.normalization`); floors receive raw ones.
     """
 
-    graph: dgl.DGLGraph
+    graph: Graph
     node_ids: Tensor
     history: Tensor
     target: Tensor

@@ -35,6 +35,7 @@ from roma_bench.data.store import TaskStore
 from roma_bench.data.windows import Split, step_seed, window_starts
 from roma_bench.dynamics.observables import coarse_observables
 from roma_bench.graphs import RandomWalkSampler, induced_subgraph, positional_encodings
+from roma_bench.graphs.backend import NID
 
 __all__ = ["Split", "WindowLoader", "window_starts"]
 
@@ -153,14 +154,12 @@ class WindowLoader:
         """One random training batch; with ``seed`` the streams are reseeded first, so a
         trainer can tie step k's batch to a seed (the batch is then a function of the store,
         the split, the noise level and ``seed`` alone)."""
-        import dgl
-
         if self._sampler is None:
             raise TypeError(f"sample() is for the train split; iterate the {self.split} batches")
         if seed is not None:
             self._reseed(seed)
         subgraph = self._sampler.sample(generator=self._generator)
-        node_ids = subgraph.ndata[dgl.NID].to(torch.int64)
+        node_ids = subgraph.ndata[NID].to(torch.int64)
         index = torch.randint(len(self.starts), (1,), generator=self._generator).item()
         t0 = int(self.starts[index])
         lookback, horizon = self.card.window.lookback, self.card.window.horizon
@@ -177,11 +176,9 @@ class WindowLoader:
         return self._eval_batches
 
     def _build_eval_batches(self) -> list[Batch]:
-        import dgl
-
         nodes = getattr(self.store.split, self.split)
         subgraph = induced_subgraph(self.store.graph, nodes)
-        node_ids = subgraph.ndata[dgl.NID].to(torch.int64) if dgl.NID in subgraph.ndata else nodes
+        node_ids = subgraph.ndata[NID].to(torch.int64) if NID in subgraph.ndata else nodes
         encodings = self._encodings(subgraph)
         assignment = self._assignment(node_ids)
         lookback, rollout = self.card.window.lookback, self.card.window.rollout

@@ -32,9 +32,10 @@ from roma_bench.config import ConfigError, validate
 from roma_bench.data import format as fmt
 from roma_bench.data.format import StoreError
 from roma_bench.graphs import NodeSplit
+from roma_bench.graphs.backend import make_graph
 
 if TYPE_CHECKING:
-    import dgl
+    from roma_bench.graphs.backend import Graph
 
 __all__ = ["StoreError", "TaskStore", "verify_store"]
 
@@ -195,13 +196,12 @@ class TaskStore:
         return NodeSplit(**ids)
 
     @cached_property
-    def graph(self) -> dgl.DGLGraph:
-        """The whole task graph (bidirected) with ndata ``radius``, ``angle``, ``community``."""
-        import dgl
-
+    def graph(self) -> Graph:
+        """The whole task graph (bidirected) with ndata ``radius``, ``angle``, ``community``
+        (a ``DGLGraph``, or an ``EdgeGraph`` where DGL cannot be imported)."""
         src = torch.from_numpy(self.load_array("graph/src"))
         dst = torch.from_numpy(self.load_array("graph/dst"))
-        graph = dgl.graph((src, dst), num_nodes=self.num_nodes)
+        graph = make_graph(src, dst, num_nodes=self.num_nodes)
         graph.ndata["radius"] = self.coords[:, 0].contiguous()
         graph.ndata["angle"] = self.coords[:, 1].contiguous()
         graph.ndata["community"] = torch.from_numpy(self.load_array("graph/community"))

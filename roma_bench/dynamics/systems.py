@@ -11,14 +11,13 @@ from roma_bench.dynamics.kuramoto import KuramotoSystem
 from roma_bench.dynamics.social import SocialSystem
 
 if TYPE_CHECKING:
-    import dgl
-
     from roma_bench.cards import TaskCard
+    from roma_bench.graphs.backend import Graph
 
 System = KuramotoSystem | SocialSystem
 
 
-def _node_array(graph: dgl.DGLGraph, key: str, card: TaskCard) -> np.ndarray:
+def _node_array(graph: Graph, key: str, card: TaskCard) -> np.ndarray:
     if key not in graph.ndata:
         raise ConfigError(
             f"task {card.name!r} ({card.system}): the graph has no node data {key!r} "
@@ -27,7 +26,7 @@ def _node_array(graph: dgl.DGLGraph, key: str, card: TaskCard) -> np.ndarray:
     return graph.ndata[key].detach().cpu().numpy()
 
 
-def build_system(card: TaskCard, graph: dgl.DGLGraph) -> System:
+def build_system(card: TaskCard, graph: Graph) -> System:
     """The card's system on ``graph`` (bidirected edges; ndata ``'radius'`` / ``'community'``).
 
     ``total_time = card.simulation.dt · card.simulation.steps`` and

@@ -2,8 +2,9 @@
 random-walk subgraph sampling with held-out node splits, positional encodings and
 coarse partitions. NetworKit is imported lazily, inside the functions that use it.
 
-Names are imported on first use, so ``roma_bench.graphs.ops`` (and :class:`EdgeGraph`) load
-where DGL cannot be imported; the DGL-built parts (generation, sampling, partitions) need it.
+Names are imported on first use. :mod:`roma_bench.graphs.backend` is the one module that
+imports DGL; where DGL cannot be imported, graphs are :class:`EdgeGraph` objects and
+everything but METIS partitioning runs on torch.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 :class:`EdgeGraph` offers the part of ``dgl.DGLGraph``'s interface that
 :mod:`roma_bench.graphs.ops` uses (``edges()``, ``num_nodes()``, ``num_edges()``,
-``in_degrees()``, ``device``, ``to()``), so every op runs on it with the torch kernels.
+``in_degrees()``, ``device``, ``to()``, ``ndata``), so every op runs on it with the torch
+kernels, and :mod:`roma_bench.graphs.backend` builds one wherever DGL cannot be imported.
 Edges ``e = (src[e] → dst[e])`` keep their order, so edge features line up with a DGL graph
 built from the same ``edge_index``.
 
@@ -20,7 +21,9 @@ from torch import Tensor
 class EdgeGraph:
     """``num_nodes`` nodes and the directed edges ``src[e] → dst[e]`` (int64 ``[E]`` each)."""
 
-    def __init__(self, src: Tensor, dst: Tensor, num_nodes: int) -> None:
+    def __init__(
+        self, src: Tensor, dst: Tensor, num_nodes: int, ndata: dict[str, Tensor] | None = None
+    ) -> None:
         if src.shape != dst.shape or src.dim() != 1:
             raise ValueError(
                 f"src, dst: expected two [E] index vectors, got {tuple(src.shape)} and "
@@ -30,6 +33,8 @@ class EdgeGraph:
             raise ValueError(f"edge endpoints: expected node ids < num_nodes={num_nodes}")
         self.src, self.dst = src.to(torch.int64), dst.to(torch.int64)
         self._num_nodes = int(num_nodes)
+        #: node data ``[num_nodes, *]`` by name, as ``DGLGraph.ndata``
+        self.ndata: dict[str, Tensor] = dict(ndata or {})
 
     @classmethod
     def from_edge_index(cls, edge_index: Tensor, num_nodes: int) -> EdgeGraph:
@@ -43,7 +48,8 @@ class EdgeGraph:
         return self.src.device
 
     def to(self, device: torch.device | str) -> EdgeGraph:
-        return EdgeGraph(self.src.to(device), self.dst.to(device), self._num_nodes)
+        ndata = {key: value.to(device) for key, value in self.ndata.items()}
+        return EdgeGraph(self.src.to(device), self.dst.to(device), self._num_nodes, ndata)
 
     def num_nodes(self) -> int:
         return self._num_nodes

@@ -31,14 +31,18 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dgl
 import numpy as np
 import torch
 
 from roma_bench.errors import InputError
+from roma_bench.graphs.backend import make_graph
 from roma_bench.graphs.undirected import canonical_undirected, plm_communities
 from roma_bench.limits import NODES_MAX
+
+if TYPE_CHECKING:
+    from roma_bench.graphs.backend import Graph
 
 #: Accept a draw whose LCC is within this fraction below ``nodes`` as it is.
 UNDERSHOOT_TOLERANCE = 0.02
@@ -314,8 +318,9 @@ def hyperbolic_graph(
     gamma: float = 3.0,
     temperature: float = 0.0,
     seed: int = 0,
-) -> dgl.DGLGraph:
-    """A connected hyperbolic random graph of ``nodes`` nodes as a bidirected ``DGLGraph``.
+) -> Graph:
+    """A connected hyperbolic random graph of ``nodes`` nodes as a bidirected ``DGLGraph``
+    (an :class:`~roma_bench.graphs.edge_graph.EdgeGraph` where DGL cannot be imported).
 
     Steps: sample the first ``m`` points of a seeded stream (numpy) and their edges
     (NetworKit ``HyperbolicGenerator.generate_advanced``); keep the largest connected
@@ -353,8 +358,8 @@ def hyperbolic_graph(
     validate_hyperbolic_args(nodes, avg_degree, gamma, temperature)
     nodes = int(nodes)
     if nodes == 1:
-        graph = dgl.graph(
-            (torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64)), num_nodes=1
+        graph = make_graph(
+            torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64), num_nodes=1
         )
         graph.ndata["radius"] = torch.zeros(1)
         graph.ndata["angle"] = torch.zeros(1)
@@ -386,8 +391,8 @@ def hyperbolic_graph(
     communities = plm_communities(num_nodes, src, dst, seed)
     both_src, both_dst = np.concatenate([src, dst]), np.concatenate([dst, src])
     order = np.argsort(both_src * num_nodes + both_dst, kind="stable")
-    graph = dgl.graph(
-        (torch.from_numpy(both_src[order]), torch.from_numpy(both_dst[order])), num_nodes=num_nodes
+    graph = make_graph(
+        torch.from_numpy(both_src[order]), torch.from_numpy(both_dst[order]), num_nodes=num_nodes
     )
     graph.ndata["radius"] = torch.from_numpy(radii.astype(np.float32))
     graph.ndata["angle"] = torch.from_numpy(angles.astype(np.float32))

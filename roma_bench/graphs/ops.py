@@ -25,10 +25,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-try:
-    import dgl
-except ImportError:  # DGL absent or unloadable (its wheels stop at torch 2.2.1): torch kernels
-    dgl = None
+from roma_bench.graphs.backend import dgl  # None where DGL cannot be imported: torch kernels
 
 Backend = Literal["auto", "dgl", "torch"]
 Reduce = Literal["sum", "mean", "max", "var"]
@@ -59,7 +56,10 @@ def dgl_supports(device: torch.device | str) -> bool:
     return _DGL_CUDA
 
 
-def _use_dgl(graph: Any, device: torch.device, backend: Backend) -> bool:
+def use_dgl_kernels(graph: Any, device: torch.device, backend: Backend) -> bool:
+    """Whether a graph operation runs DGL's kernels: ``torch`` never; ``dgl`` always (an
+    error when ``graph`` is no DGLGraph or DGL cannot run on ``device``); ``auto`` when
+    ``graph`` is a DGLGraph and DGL runs on ``device``."""
     is_dgl_graph = dgl is not None and isinstance(graph, dgl.DGLGraph)
     if backend == "torch" or (backend == "auto" and not is_dgl_graph):
         return False
@@ -137,7 +137,7 @@ def aggregate(
         mean_sq = aggregate(graph, messages * messages, "mean", backend)
         return (mean_sq - mean * mean).clamp_min(0.0)
     # without edges the torch path still returns zeros attached to the autograd graph
-    if graph.num_edges() > 0 and _use_dgl(graph, messages.device, backend):
+    if graph.num_edges() > 0 and use_dgl_kernels(graph, messages.device, backend):
         g = _graph_on(graph, messages.device)
         fn = {"sum": dgl.ops.copy_e_sum, "mean": dgl.ops.copy_e_mean, "max": dgl.ops.copy_e_max}[
             reduce
@@ -173,7 +173,7 @@ def weighted_sum(
     graph: dgl.DGLGraph, x: Tensor, weight: Tensor | None = None, backend: Backend = "auto"
 ) -> Tensor:
     """``h_i = Σ_{j→i} w_e x_j`` for node features ``x`` ``[N, *]`` and edge weights ``w`` ``[E]``."""
-    if graph.num_edges() > 0 and _use_dgl(graph, x.device, backend):
+    if graph.num_edges() > 0 and use_dgl_kernels(graph, x.device, backend):
         g = _graph_on(graph, x.device)
         if weight is None:
             return dgl.ops.copy_u_sum(g, x)
@@ -189,7 +189,7 @@ def edge_softmax(graph: dgl.DGLGraph, scores: Tensor, backend: Backend = "auto")
     """Softmax of edge scores ``[E, *]`` over the in-edges of each destination node."""
     if graph.num_edges() == 0:
         return scores
-    if _use_dgl(graph, scores.device, backend):
+    if use_dgl_kernels(graph, scores.device, backend):
         return dgl.ops.edge_softmax(_graph_on(graph, scores.device), scores)
     _, dst = edge_index(graph, scores.device)
     n = graph.num_nodes()

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import dgl
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import Tensor
 
+from roma_bench.graphs.backend import require_dgl
 from roma_bench.graphs.undirected import plm_communities, undirected_edges
 
+if TYPE_CHECKING:
+    from roma_bench.graphs.backend import Graph
 
-def metis_partition(graph: dgl.DGLGraph, parts: int) -> Tensor:
+
+def metis_partition(graph: Graph, parts: int) -> Tensor:
     """METIS (DGL) assignment of the nodes to ``parts`` balanced parts: ``[n]`` int64 in ``0..parts−1``.
 
     The graph is used as undirected; self loops are ignored. ``parts == 1`` gives
-    all zeros.
+    all zeros. Needs DGL (its METIS binding) for ``parts > 1``.
     """
     if isinstance(parts, bool) or not isinstance(parts, int) or parts <= 0:
         raise ValueError(f"parts must be a positive integer, got {parts!r}")
@@ -23,6 +28,7 @@ def metis_partition(graph: dgl.DGLGraph, parts: int) -> Tensor:
         raise ValueError(f"parts must be at most the number of nodes ({n}), got {parts}")
     if parts == 1 or n == 0:
         return torch.zeros(n, dtype=torch.int64)
+    dgl = require_dgl("METIS partitioning (a task card's `coarse.method: metis`)")
     src, dst = graph.edges()
     keep = src != dst
     simple = dgl.to_simple(
@@ -33,7 +39,7 @@ def metis_partition(graph: dgl.DGLGraph, parts: int) -> Tensor:
     return dgl.metis_partition_assignment(simple, parts).to(torch.int64)
 
 
-def community_partition(graph: dgl.DGLGraph, seed: int = 0) -> Tensor:
+def community_partition(graph: Graph, seed: int = 0) -> Tensor:
     """Community of every node ``[n]`` int64 in ``0..C−1``.
 
     ``graph.ndata['community']`` when present (as :func:`hyperbolic_graph` stores),

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dgl
 import numpy as np
 import torch
 from torch import Tensor
+
+from roma_bench.graphs import backend
+from roma_bench.graphs.backend import NID
+
+if TYPE_CHECKING:
+    from roma_bench.graphs.backend import Graph
 
 
 @dataclass(frozen=True)
@@ -26,13 +32,13 @@ class NodeSplit:
     test: Tensor
 
 
-def induced_subgraph(graph: dgl.DGLGraph, nodes: Tensor) -> dgl.DGLGraph:
+def induced_subgraph(graph: Graph, nodes: Tensor) -> Graph:
     """Subgraph induced by ``nodes`` ``[b]`` (local id ``i`` is ``nodes[i]``), with
-    ``ndata[dgl.NID]`` the original ids and every other ``ndata`` field sliced."""
-    return dgl.node_subgraph(graph, torch.as_tensor(nodes, dtype=torch.int64))
+    ``ndata[NID]`` (``dgl.NID``) the original ids and every other ``ndata`` field sliced."""
+    return backend.node_subgraph(graph, torch.as_tensor(nodes, dtype=torch.int64))
 
 
-def _csr(graph: dgl.DGLGraph):
+def _csr(graph: Graph):
     import scipy.sparse as sp
 
     src, dst = (t.numpy() for t in graph.edges())
@@ -63,7 +69,7 @@ def _grow_region(adj, free: np.ndarray, size: int, rng: np.random.Generator) -> 
     return np.sort(np.concatenate(chosen))
 
 
-def node_split(graph: dgl.DGLGraph, val_nodes: int, test_nodes: int, seed: int) -> NodeSplit:
+def node_split(graph: Graph, val_nodes: int, test_nodes: int, seed: int) -> NodeSplit:
     """Split the nodes into a connected validation region, a connected test region
     (grown in the graph without the validation nodes) and the rest for training.
 
@@ -93,8 +99,8 @@ class RandomWalkSampler:
     """GraphSAINT-style random-walk subgraph sampler restricted to ``allowed`` nodes.
 
     Once, at construction, the graph induced by ``allowed`` is cut out
-    (``dgl.node_subgraph``) and its CSR kept. Each :meth:`sample` starts
-    ``r`` walks of ``walk_length`` steps from uniformly random allowed nodes
+    (:func:`roma_bench.graphs.backend.node_subgraph`) and its CSR kept. Each
+    :meth:`sample` starts ``r`` walks of ``walk_length`` steps from uniformly random allowed nodes
     (a step moves to a uniformly random neighbour, ``x_{t+1} ~ U(N(x_t))``; a node
     without allowed neighbours stays put), collects the visited nodes in order of
     first visit, adds walks until ``batch_nodes`` distinct nodes are reached, keeps
@@ -110,15 +116,15 @@ class RandomWalkSampler:
         seed: seed of the default generator used when :meth:`sample` gets none.
 
     Example:
-        >>> g = dgl.graph(([0, 1, 1, 2], [1, 0, 2, 1]))
+        >>> g = backend.make_graph(torch.tensor([0, 1, 1, 2]), torch.tensor([1, 0, 2, 1]), 3)
         >>> sub = RandomWalkSampler(g, batch_nodes=2, allowed=torch.tensor([0, 1])).sample()
-        >>> sorted(sub.ndata[dgl.NID].tolist())
+        >>> sorted(sub.ndata[NID].tolist())
         [0, 1]
     """
 
     def __init__(
         self,
-        graph: dgl.DGLGraph,
+        graph: Graph,
         batch_nodes: int,
         walk_length: int = 16,
         allowed: Tensor | None = None,
@@ -137,11 +143,9 @@ class RandomWalkSampler:
             raise ValueError(f"allowed: node ids must be in [0, {graph.num_nodes()})")
         if len(allowed) == 0:
             raise ValueError("allowed: no nodes to sample from")
-        self.graph = dgl.node_subgraph(graph, allowed)  # ndata[dgl.NID] = original ids
-        self.original_ids = self.graph.ndata[dgl.NID]
-        indptr, indices, _ = self.graph.adj_tensors("csr")
-        self._indptr = indptr.to(torch.int64)
-        self._indices = indices.to(torch.int64)
+        self.graph = backend.node_subgraph(graph, allowed)  # ndata[NID] = original ids
+        self.original_ids = self.graph.ndata[NID]
+        self._indptr, self._indices = backend.csr(self.graph)
         self._degree = self._indptr[1:] - self._indptr[:-1]
         self._generator = torch.Generator().manual_seed(seed)
         # distinct nodes per walk, measured once on a pilot of walks (fixed afterwards so a
@@ -185,11 +189,11 @@ class RandomWalkSampler:
             visited = _first_visit_unique(torch.cat([visited, trace]))
         return visited[:target]
 
-    def sample(self, generator: torch.Generator | None = None) -> dgl.DGLGraph:
-        """One training subgraph of about ``batch_nodes`` nodes; ``ndata[dgl.NID]`` = original ids."""
+    def sample(self, generator: torch.Generator | None = None) -> Graph:
+        """One training subgraph of about ``batch_nodes`` nodes; ``ndata[NID]`` = original ids."""
         local = self.sample_nodes(generator)
-        sub = dgl.node_subgraph(self.graph, local)
-        sub.ndata[dgl.NID] = self.original_ids[local]
+        sub = backend.node_subgraph(self.graph, local)
+        sub.ndata[NID] = self.original_ids[local]
         return sub
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import dgl
 import numpy as np
 import torch
 
 from roma_bench.graphs.partition import community_partition
 from roma_bench.graphs.undirected import undirected_edges
+
+if TYPE_CHECKING:
+    from roma_bench.graphs.backend import Graph
 
 #: Fewest tail samples a candidate ``x_min`` must leave for the power-law fit ...
 MIN_TAIL = 50
@@ -89,7 +92,7 @@ def modularity(num_nodes: int, u: np.ndarray, v: np.ndarray, labels: np.ndarray)
     return float((l_c / m).sum() - ((d_c / (2 * m)) ** 2).sum())
 
 
-def graph_statistics(graph: dgl.DGLGraph) -> dict:
+def graph_statistics(graph: Graph) -> dict:
     """Statistics of an undirected (bidirected) graph.
 
     Returns a dict with ``nodes``; ``edges`` (undirected, unique, no self loops);

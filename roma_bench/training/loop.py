@@ -24,6 +24,7 @@ import torch
 from roma_bench.data.batch import Batch
 from roma_bench.data.datasets import TrainWindows
 from roma_bench.data.windows import step_seed
+from roma_bench.graphs import backend as graph_backend
 from roma_bench.models.base import load_checkpoint, save_checkpoint
 from roma_bench.tracking.environment import cpu_peak_memory_mb, gpu_peak_memory_mb
 from roma_bench.tracking.tags import tag
@@ -73,11 +74,7 @@ def seed_everything(seed: int) -> None:
     """Seed torch (all devices), numpy and, where it loads, DGL from one integer."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
-    try:
-        import dgl
-    except ImportError:  # the DGL-optional path: nothing of DGL's to seed
-        return
-    dgl.seed(seed % 2**31)
+    graph_backend.seed(seed % 2**31)  # DGL's generator, where DGL loads
 
 
 def _autocast(device: torch.device, enabled: bool):

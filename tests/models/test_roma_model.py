@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from graph_doubles import requires_dgl
 from roma_helpers import behind_harness, make_batch, make_spec
 
 from roma_bench.cli import main
@@ -49,6 +50,7 @@ def test_forward_contract(system: str) -> None:
     assert torch.equal(run(model, other).prediction, out.prediction)
 
 
+@requires_dgl
 def test_dgl_and_torch_backends_give_the_same_output() -> None:
     spec = make_spec()
     torch.manual_seed(0)

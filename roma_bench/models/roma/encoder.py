@@ -19,14 +19,17 @@ passing goes through :mod:`roma_bench.graphs.ops` (DGL kernels on CPU, torch on 
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
-import dgl
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from roma_bench.graphs import ops
 from roma_bench.models.roma.manifold import PoincareBall
+
+if TYPE_CHECKING:
+    from roma_bench.graphs.backend import Graph
 
 
 def mlp(in_dim: int, out_dim: int, hidden: int, depth: int = 2) -> nn.Sequential:
@@ -72,7 +75,7 @@ class HyperbolicAggregation(nn.Module):
 
     def forward(
         self,
-        graph: dgl.DGLGraph,
+        graph: Graph,
         h: Tensor,
         edge_weight: Tensor | None = None,
         backend: ops.Backend = "auto",
@@ -98,7 +101,7 @@ class HyperbolicGraphLayer(nn.Module):
 
     def forward(
         self,
-        graph: dgl.DGLGraph,
+        graph: Graph,
         x: Tensor,
         edge_weight: Tensor | None = None,
         backend: ops.Backend = "auto",
@@ -134,7 +137,7 @@ class HyperbolicGraphNet(nn.Module):
 
     def forward(
         self,
-        graph: dgl.DGLGraph,
+        graph: Graph,
         features: Tensor,
         edge_weight: Tensor | None = None,
         backend: ops.Backend = "auto",
@@ -198,7 +201,7 @@ class Precoder(nn.Module):
 
     def forward(
         self,
-        graph: dgl.DGLGraph,
+        graph: Graph,
         history: Tensor,
         le: Tensor,
         rw: Tensor,

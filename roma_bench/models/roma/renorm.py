@@ -28,15 +28,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import dgl
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from roma_bench.graphs import ops
+from roma_bench.graphs.backend import make_graph
 from roma_bench.models.roma.encoder import HyperbolicGraphNet
 from roma_bench.models.roma.manifold import PoincareBall
+
+if TYPE_CHECKING:
+    from roma_bench.graphs.backend import Graph
 
 
 class FermiDiracDecoder(nn.Module):
@@ -74,9 +78,7 @@ class FermiDiracDecoder(nn.Module):
     def probability(self, x_i: Tensor, x_j: Tensor) -> Tensor:
         return torch.sigmoid(self.logits(x_i, x_j))
 
-    def loss(
-        self, graph: dgl.DGLGraph, z: Tensor, generator: torch.Generator | None = None
-    ) -> Tensor:
+    def loss(self, graph: Graph, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Balanced edge/non-edge BCE for tangent embeddings ``z`` ``[n, d]`` of ``graph``."""
         n = z.shape[0]
         if graph.num_edges() == 0 or n < 2:
@@ -100,7 +102,7 @@ def column_normalized_assignment(scores: Tensor, eps: float = 1e-12) -> Tensor:
 
 
 def coarse_adjacency(
-    graph: dgl.DGLGraph,
+    graph: Graph,
     S: Tensor,
     edge_weight: Tensor | None = None,
     backend: ops.Backend = "auto",
@@ -110,15 +112,15 @@ def coarse_adjacency(
     return S.transpose(0, 1) @ AS
 
 
-_COMPLETE: dict[int, dgl.DGLGraph] = {}
+_COMPLETE: dict[int, Graph] = {}
 
 
-def complete_graph(m: int) -> dgl.DGLGraph:
+def complete_graph(m: int) -> Graph:
     """The complete directed graph on ``m`` nodes with self-loops; edge ``i·m + j`` is ``j → i``."""
     if m not in _COMPLETE:
         dst = torch.arange(m).repeat_interleave(m)
         src = torch.arange(m).repeat(m)
-        _COMPLETE[m] = dgl.graph((src, dst), num_nodes=m)
+        _COMPLETE[m] = make_graph(src, dst, num_nodes=m)
     return _COMPLETE[m]
 
 
@@ -164,7 +166,7 @@ class CoarseGraining(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(m) for m in sizes)
 
     def forward(
-        self, graph: dgl.DGLGraph, z: Tensor, history: Tensor, backend: ops.Backend = "auto"
+        self, graph: Graph, z: Tensor, history: Tensor, backend: ops.Backend = "auto"
     ) -> CoarseLevels:
         out = CoarseLevels()
         weight: Tensor | None = None
