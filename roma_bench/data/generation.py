@@ -240,15 +240,19 @@ def _start(system: Any, checkpoint: dict[str, Any] | None) -> tuple[np.ndarray, 
     return checkpoint["state"], int(checkpoint["frames_done"]), digests
 
 
-def _write_block(f: h5py.File, target: _Target, block: np.ndarray, start: int) -> None:
-    """Write frames ``start … start + k`` (``block [N, k]``) and their coarse observables."""
+def _write_block(
+    f: h5py.File, field: h5py.Dataset, target: _Target, block: np.ndarray, start: int
+) -> None:
+    """Write frames ``start … start + k`` (``block [N, k]``) into ``field`` and their coarse
+    observables into ``f``. ``field`` stays open for the whole generation: an h5py dataset
+    handle dropped right after a failed write (ENOSPC) crashes HDF5 on deallocation."""
     card, stop = target.card, start + block.shape[1]
     if not np.isfinite(block).all():
         raise StoreError(
             f"task {card.name}: the simulation diverged (non-finite values before "
             f"frame {stop}); reduce simulation.dt"
         )
-    f["field"][:, start:stop] = block
+    field[:, start:stop] = block
     observables = block_observables(block, target.partition, target.parts, card.system)
     for name, values in observables.items():
         if values.ndim == 3:  # [m, k, C]
@@ -277,7 +281,8 @@ def _simulate_into(
     )
     try:
         with _sigterm_as_interrupt(), _simulation_threads(), h5py.File(target.partial, "r+") as f:
-            block_frames = int(f["field"].attrs["block_frames"])
+            field = f["field"]
+            block_frames = int(field.attrs["block_frames"])
             stream = _frames(system, state, step, card)
             while frames_done < frames:
                 stop = min(frames_done + block_frames, frames)
@@ -287,7 +292,7 @@ def _simulate_into(
                         state = next(stream)
                     block[:, k] = state
                     bar.update(1)
-                _write_block(f, target, block, frames_done)
+                _write_block(f, field, target, block, frames_done)
                 digests.append(fmt.block_sha256(block))
                 f.flush()
                 frames_done = stop
