@@ -10,16 +10,21 @@ For each ``--tasks`` entry (default ``km-tiny km-1m``; the stores must exist, se
    SQLite store under ``--out``. Every :meth:`TrainingLoop.train_step` is timed (the loop
    step as training runs it: waiting for the step's batch, forward, backward, clipping,
    AdamW; validation rounds are not in it); the mean and median after ``--warmup`` steps
-   are reported. Peak RSS: of the training process (``VmHWM``, which ``train`` resets after
-   building the model) and of its DataLoader worker (``RUSAGE_CHILDREN`` once it exited).
-2. **O(N) arrays**: the bytes of the whole-graph arrays those two processes hold, counted
-   tensor by tensor (shared storage once): the task graph (:attr:`TaskStore.graph`, every
-   sparse format DGL created, ndata, edata), ``coords``, ``partition`` and the node split
-   (both processes), and the random-walk sampler's training-node graph (the worker only).
-   ``RSS − O(N)`` is compared across tasks: it should stay within 1.2× when nothing in a
-   training step depends on the graph's size. The HDF5 chunk cache of each open store
-   (up to 256 MiB, :class:`TaskStore` ``cache_bytes``) fills with the field chunks read,
-   so it is part of ``RSS − O(N)`` and bounded.
+   are reported, and each validation round (on the card's val subgraph) apart. Peak RSS
+   (``VmHWM``, which ``train`` resets after building the model): of the training process
+   during its training steps (read just before the first validation round; the process
+   holds no whole-graph array then: the DataLoader worker samples the batches), of the
+   training process over the whole run (validation included: the val subgraph, whose size
+   is a card setting, and the whole graph it is cut from) and of its DataLoader worker
+   (``RUSAGE_CHILDREN`` once it exited).
+2. **O(N) arrays**: the bytes of the whole-graph arrays each process holds, counted tensor
+   by tensor (shared storage once) on stores opened as those processes open them: the
+   task graph (:attr:`TaskStore.graph`, every sparse format DGL created, ndata, edata),
+   ``coords``, ``partition`` and the node split (both), and the random-walk sampler's
+   training-node graph (the worker). ``RSS − O(N)`` is compared across tasks: it should
+   stay within 1.2× when nothing in a training step depends on the graph's size. The HDF5
+   chunk cache of each open store (up to 256 MiB, :class:`TaskStore` ``cache_bytes``)
+   fills with the field chunks read, so it is part of ``RSS − O(N)`` and bounded.
 3. **batch**: the time to build one training batch in-process (``TrainWindows[k]``, the
    worker's job), mean over ``--batches`` items after one warm-up.
 4. **evaluate**: :func:`roma_bench.training.evaluate.evaluate_checkpoint` of the trained
@@ -50,8 +55,8 @@ MIB = 1024**2
 #: The numbers compared as (larger task) / (first task).
 RATIO_KEYS = (
     "step_mean_s", "step_median_s", "step_cpu_s", "batch_mean_s", "batch_cpu_s",
-    "rss_main_minus_on_mib", "rss_worker_minus_on_mib", "peak_rss_main_mib",
-    "peak_rss_worker_mib",
+    "peak_rss_steps_mib", "rss_worker_minus_on_mib", "rss_main_minus_on_mib",
+    "peak_rss_main_mib", "peak_rss_worker_mib",
 )  # fmt: skip
 
 
@@ -125,7 +130,6 @@ def _setup_child() -> None:
 def train_child(args: argparse.Namespace, task: str) -> dict:
     """Train, time every step, measure peaks, then count the O(N) arrays and time batches."""
     _setup_child()
-    from roma_bench.data.datasets import TrainWindows
     from roma_bench.data.loader import WindowLoader
     from roma_bench.data.store import TaskStore
     from roma_bench.data.windows import step_seed
@@ -139,7 +143,9 @@ def train_child(args: argparse.Namespace, task: str) -> dict:
         raise SystemExit(f"scale: no store for {task} at {path}; run `roma-bench generate {task}`")
     times: list[float] = []
     cpu_times: list[float] = []
-    timed = TrainingLoop.train_step
+    before_validation: list[float] = []
+    val_times: list[float] = []
+    timed, validate = TrainingLoop.train_step, TrainingLoop.validate
 
     def train_step(self):
         start, cpu = time.perf_counter(), time.process_time()
@@ -148,7 +154,15 @@ def train_child(args: argparse.Namespace, task: str) -> dict:
         cpu_times.append(time.process_time() - cpu)
         return value
 
+    def validation(self):
+        before_validation.append(_peak_rss_mib())  # the training steps' peak so far
+        start = time.perf_counter()
+        stop = validate(self)
+        val_times.append(time.perf_counter() - start)
+        return stop
+
     TrainingLoop.train_step = train_step  # type: ignore[method-assign]
+    TrainingLoop.validate = validation  # type: ignore[method-assign]
     fields = dict(
         model_name=args.model, task=task, size=args.size, steps=args.steps, seed=0,
         device="cpu", amp=False, evaluate_test=False, plots=False,
@@ -168,11 +182,10 @@ def train_child(args: argparse.Namespace, task: str) -> dict:
     steady = times[args.warmup :] or times
     steady_cpu = cpu_times[args.warmup :] or cpu_times
 
+    # what a DataLoader worker holds: the store, its training loader (graph, sampler)
     store = TaskStore(path)
     loader = WindowLoader(store, "train", seed=0)
-    items = TrainWindows(store, seed=0)
-    items[0]  # warm-up (and the formats DGL creates while sampling)
-    WindowLoader(store, "val").batches()  # the formats the validation subgraph creates
+    loader.sample(seed=step_seed(0, 0))  # warm-up (and the formats DGL creates sampling)
     batch_times, batch_cpu, batch_nodes = [], [], []
     for k in range(1, args.batches + 1):
         start_b, cpu = time.perf_counter(), time.process_time()
@@ -180,23 +193,32 @@ def train_child(args: argparse.Namespace, task: str) -> dict:
         batch_times.append(time.perf_counter() - start_b)
         batch_cpu.append(time.process_time() - cpu)
         batch_nodes.append(batch.num_nodes)
-    arrays = on_arrays(store, loader._sampler)
+    worker_arrays = on_arrays(store, loader._sampler)
+    # what the training process holds: the store and the validation subgraph's windows
+    main_store = TaskStore(path)
+    WindowLoader(main_store, "val").batches()
+    main_arrays = on_arrays(main_store)
+    if config.num_workers == 0:  # the sampler lives in the training process
+        main_arrays = worker_arrays
     return {
         "task": task,
         "nodes": store.num_nodes,
         "edges": store.graph.num_edges(),
         "frames": store.num_frames,
+        "val_nodes": len(store.split.val),
         "steps": len(times),
         "warmup": args.warmup,
         "step_mean_s": statistics.fmean(steady),
         "step_median_s": statistics.median(steady),
         "step_cpu_s": statistics.fmean(steady_cpu),
+        "val_round_s": statistics.fmean(val_times) if val_times else None,
         "train_wall_s": wall,
         "status": result.status,
         "best_val_loss": result.best_val_loss,
+        "peak_rss_steps_mib": before_validation[0] if before_validation else peak_main,
         "peak_rss_main_mib": peak_main,
         "peak_rss_worker_mib": peak_worker,
-        "on_arrays_bytes": arrays,
+        "on_arrays_bytes": {"main": main_arrays, "worker": worker_arrays},
         "batch_mean_s": statistics.fmean(batch_times),
         "batch_cpu_s": statistics.fmean(batch_cpu),
         "batch_nodes_mean": statistics.fmean(batch_nodes),
@@ -243,10 +265,8 @@ def summarize(train_rows: list[dict], eval_rows: list[dict]) -> dict:
     """The table's numbers and the large/small ratios (first task is the reference)."""
     for row in train_rows:
         arrays = row["on_arrays_bytes"]
-        main_on = (arrays["graph"] + arrays["nodes"]) / MIB
-        worker_on = main_on + arrays.get("sampler", 0) / MIB
-        if row["workers"] == 0:  # the sampler lives in the training process
-            main_on = worker_on
+        main_on = sum(arrays["main"].values()) / MIB
+        worker_on = sum(arrays["worker"].values()) / MIB
         row["on_main_mib"], row["on_worker_mib"] = main_on, worker_on
         row["rss_main_minus_on_mib"] = row["peak_rss_main_mib"] - main_on
         row["rss_worker_minus_on_mib"] = row["peak_rss_worker_mib"] - worker_on
@@ -261,30 +281,47 @@ def summarize(train_rows: list[dict], eval_rows: list[dict]) -> dict:
 
 
 def print_report(summary: dict) -> None:
-    print("\ntraining (same command, same batch size; step = TrainingLoop.train_step)")
+    print("\ntraining time (same command, same batch size; step = TrainingLoop.train_step)")
     print(
         f"{'task':10} {'nodes':>9} {'edges':>9} {'batch n':>7} {'step ms':>8} {'median':>7} "
-        f"{'CPU ms':>7} {'batch ms':>8} {'CPU ms':>7} {'RSS main':>9} {'O(N)':>7} {'−O(N)':>7} "
-        f"{'RSS wrk':>8} {'O(N)':>7} {'−O(N)':>7}"
+        f"{'CPU ms':>7} {'batch ms':>8} {'CPU ms':>7} {'val nodes':>9} {'val s':>6}"
     )
     for r in summary["train"]:
+        val = f"{r['val_round_s']:>6.1f}" if r["val_round_s"] is not None else f"{'-':>6}"
         print(
             f"{r['task']:10} {r['nodes']:>9,} {r['edges']:>9,} {r['batch_nodes_mean']:>7.0f} "
             f"{r['step_mean_s'] * 1e3:>8.1f} {r['step_median_s'] * 1e3:>7.1f} "
             f"{r['step_cpu_s'] * 1e3:>7.1f} {r['batch_mean_s'] * 1e3:>8.1f} "
-            f"{r['batch_cpu_s'] * 1e3:>7.1f} {r['peak_rss_main_mib']:>9.0f} "
-            f"{r['on_main_mib']:>7.1f} {r['rss_main_minus_on_mib']:>7.0f} "
-            f"{r['peak_rss_worker_mib']:>8.0f} {r['on_worker_mib']:>7.1f} "
-            f"{r['rss_worker_minus_on_mib']:>7.0f}"
+            f"{r['batch_cpu_s'] * 1e3:>7.1f} {r['val_nodes']:>9,} {val}"
         )
     print(
-        "  (step/batch ms: wall, mean after the warm-up; CPU ms: this process's CPU time, less "
-        "sensitive to a busy machine;\n   RSS and O(N) in MiB; main = the training process, "
-        "wrk = its DataLoader worker)"
+        "  (ms: wall, mean after the warm-up; CPU ms: the process's CPU time, less sensitive "
+        "to a busy machine;\n   batch: one training batch built in-process, the worker's job; "
+        "val s: one validation round on the val subgraph)"
+    )
+    print("\ntraining memory (peak RSS and O(N) arrays in MiB)")
+    print(
+        f"{'task':10} {'steps':>7} {'main':>7} {'O(N)':>7} {'main−O(N)':>9} "
+        f"{'worker':>7} {'O(N)':>7} {'wrk−O(N)':>8}"
     )
     for r in summary["train"]:
-        parts = ", ".join(f"{k} {v / MIB:.1f}" for k, v in r["on_arrays_bytes"].items())
-        print(f"  {r['task']}: O(N) arrays MiB: {parts}; train wall {r['train_wall_s']:.0f} s")
+        print(
+            f"{r['task']:10} {r['peak_rss_steps_mib']:>7.0f} {r['peak_rss_main_mib']:>7.0f} "
+            f"{r['on_main_mib']:>7.1f} {r['rss_main_minus_on_mib']:>9.0f} "
+            f"{r['peak_rss_worker_mib']:>7.0f} {r['on_worker_mib']:>7.1f} "
+            f"{r['rss_worker_minus_on_mib']:>8.0f}"
+        )
+    print(
+        "  (steps: the training process before its first validation round, no O(N) array "
+        "loaded yet;\n   main: the training process over the whole run, validation included; "
+        "worker: its DataLoader worker)"
+    )
+    for r in summary["train"]:
+        parts = "; ".join(
+            f"{who}: " + ", ".join(f"{k} {v / MIB:.1f}" for k, v in arrays.items())
+            for who, arrays in r["on_arrays_bytes"].items()
+        )
+        print(f"  {r['task']}: O(N) arrays MiB, {parts}; train wall {r['train_wall_s']:.0f} s")
     for pair, values in summary["ratios"].items():
         text = ", ".join(f"{k} {v:.2f}" for k, v in values.items())
         print(f"  ratio {pair}: {text}")

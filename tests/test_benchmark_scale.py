@@ -44,16 +44,21 @@ def test_on_arrays_counts_the_whole_graph_and_the_sampler(km_tiny_store):
         assert scale.on_arrays(store).keys() == {"graph", "nodes"}
 
 
-def test_summarize_subtracts_the_arrays_and_forms_ratios():
+def test_summarize_subtracts_the_arrays_and_forms_ratios(capsys):
     scale = _scale()
     mib = scale.MIB
 
     def row(task, step, rss, graph):
         return {
-            "task": task, "workers": 1, "step_mean_s": step, "step_median_s": step,
-            "step_cpu_s": step, "batch_mean_s": 0.01, "batch_cpu_s": 0.01,
+            "task": task, "nodes": 10, "edges": 20, "workers": 1, "val_nodes": 4,
+            "step_mean_s": step, "step_median_s": step, "step_cpu_s": step,
+            "batch_mean_s": 0.01, "batch_cpu_s": 0.01, "batch_nodes_mean": 5,
+            "val_round_s": 1.0, "train_wall_s": 9.0, "peak_rss_steps_mib": rss,
             "peak_rss_main_mib": rss, "peak_rss_worker_mib": rss / 2,
-            "on_arrays_bytes": {"graph": graph * mib, "nodes": 0, "sampler": graph * mib},
+            "on_arrays_bytes": {
+                "main": {"graph": graph * mib, "nodes": 0},
+                "worker": {"graph": graph * mib, "nodes": 0, "sampler": graph * mib},
+            },
         }  # fmt: skip
 
     summary = scale.summarize([row("small", 0.5, 1000, 0), row("large", 0.55, 1300, 200)], [])
@@ -63,3 +68,5 @@ def test_summarize_subtracts_the_arrays_and_forms_ratios():
     ratios = summary["ratios"]["large/small"]
     assert abs(ratios["step_mean_s"] - 1.1) < 1e-12
     assert abs(ratios["rss_main_minus_on_mib"] - 1.1) < 1e-12
+    scale.print_report(summary)
+    assert "ratio large/small: step_mean_s 1.10" in capsys.readouterr().out
