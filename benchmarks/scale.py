@@ -16,7 +16,8 @@ For each ``--tasks`` entry (default ``km-tiny km-1m``; the stores must exist, se
    holds no whole-graph array then: the DataLoader worker samples the batches), of the
    training process over the whole run (validation included: the val subgraph, whose size
    is a card setting, and the whole graph it is cut from) and of its DataLoader worker
-   (``RUSAGE_CHILDREN`` once it exited).
+   (polled from ``/proc`` every 0.5 s, with its RSS when first seen: the pages it shares
+   with the training process since the fork; and ``RUSAGE_CHILDREN`` once it exited).
 2. **O(N) arrays**: the bytes of the whole-graph arrays each process holds, counted tensor
    by tensor (shared storage once) on stores opened as those processes open them: the
    task graph (:attr:`TaskStore.graph`, every sparse format DGL created, ndata, edata),
@@ -48,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +73,59 @@ def _peak_rss_mib() -> float:
 def _children_peak_rss_mib() -> float:
     """Peak RSS of the largest waited-for descendant, in MiB."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _status_kib(pid: int) -> dict[str, int]:
+    """``VmRSS`` and ``VmHWM`` of process ``pid`` in KiB (empty once it has exited)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    return {
+        key: int(line.split()[1])
+        for line in lines
+        for key in ("VmRSS", "VmHWM")
+        if line.startswith(key + ":")
+    }
+
+
+class ChildWatch(threading.Thread):
+    """Polls this process's children (the DataLoader worker) every ``interval`` seconds:
+    per child, its RSS when first seen (≈ what it inherited at the fork) and its peak RSS."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.parent = interval, os.getpid()
+        self.seen: dict[int, dict[str, float]] = {}
+        self._done = threading.Event()
+
+    def _children(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.parent:
+                pids.append(int(entry.name))
+        return pids
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            for pid in self._children():
+                status = _status_kib(pid)
+                if not status:
+                    continue
+                row = self.seen.setdefault(pid, {"first_mib": status["VmRSS"] / 1024})
+                row["peak_mib"] = max(row.get("peak_mib", 0.0), status["VmHWM"] / 1024)
+
+    def stop(self) -> dict[str, float]:
+        """The largest child's numbers (``{}`` if none was seen)."""
+        self._done.set()
+        self.join()
+        return max(self.seen.values(), key=lambda row: row["peak_mib"], default={})
 
 
 def tensor_bytes(tensors, seen: set[int] | None = None) -> int:
@@ -171,6 +226,8 @@ def train_child(args: argparse.Namespace, task: str) -> dict:
         fields["num_workers"] = args.workers
     config = TrainConfig(**fields)
     out = Path(args.out)
+    watch = ChildWatch()
+    watch.start()
     start = time.perf_counter()
     result = train(
         config, tracking_uri=f"sqlite:///{out / 'mlflow.db'}", progress=False,
@@ -178,7 +235,9 @@ def train_child(args: argparse.Namespace, task: str) -> dict:
     )  # fmt: skip
     wall = time.perf_counter() - start
     gc.collect()  # the DataLoader iterator is gone: its worker has been joined
-    peak_main, peak_worker = _peak_rss_mib(), _children_peak_rss_mib()
+    worker = watch.stop()
+    peak_main = _peak_rss_mib()
+    peak_worker = max(worker.get("peak_mib", 0.0), _children_peak_rss_mib())
     steady = times[args.warmup :] or times
     steady_cpu = cpu_times[args.warmup :] or cpu_times
 
@@ -218,6 +277,7 @@ def train_child(args: argparse.Namespace, task: str) -> dict:
         "peak_rss_steps_mib": before_validation[0] if before_validation else peak_main,
         "peak_rss_main_mib": peak_main,
         "peak_rss_worker_mib": peak_worker,
+        "worker_rss_at_start_mib": worker.get("first_mib"),
         "on_arrays_bytes": {"main": main_arrays, "worker": worker_arrays},
         "batch_mean_s": statistics.fmean(batch_times),
         "batch_cpu_s": statistics.fmean(batch_cpu),
@@ -321,7 +381,11 @@ def print_report(summary: dict) -> None:
             f"{who}: " + ", ".join(f"{k} {v / MIB:.1f}" for k, v in arrays.items())
             for who, arrays in r["on_arrays_bytes"].items()
         )
-        print(f"  {r['task']}: O(N) arrays MiB, {parts}; train wall {r['train_wall_s']:.0f} s")
+        start = r.get("worker_rss_at_start_mib")
+        inherited = f"; worker RSS when first seen {start:.0f}" if start else ""
+        print(
+            f"  {r['task']}: O(N) arrays MiB, {parts}{inherited}; train wall {r['train_wall_s']:.0f} s"
+        )
     for pair, values in summary["ratios"].items():
         text = ", ".join(f"{k} {v:.2f}" for k, v in values.items())
         print(f"  ratio {pair}: {text}")
