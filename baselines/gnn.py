@@ -10,7 +10,13 @@ normalized increments ``[n, H]`` (the harness decodes them).
   ``a_ij = softmax_j LeakyReLU(a_lᵀ W h_j + a_rᵀ W h_i)``, ``GATConv(h)_i = Σ_j a_ij W h_j + b``.
 - ``mpnn`` (encode–process–decode, MeshGraphNet): edge latents from ``[v_j − v_i, p_j − p_i,
   |p_j − p_i|]`` (``v = [x̃, state]``) (``p`` = Poincaré-disk points); each step
-  ``e_ij ← e_ij + φ_e([e_ij, h_j, h_i])``, ``h_i ← h_i + φ_n([h_i, Σ_{j→i} e_ij])``.
+  ``e_ij ← e_ij + φ_e([e_ij, h_j, h_i])``, ``h_i ← h_i + φ_n([h_i, (1/d_i) Σ_{j→i} e_ij])``.
+  Two departures from MeshGraphNet, both because the node's own drift must survive to the
+  decoder: the mean where MeshGraphNet sums (a hyperbolic graph has hubs of degree ~√N,
+  whose summed message grows with the degree), and no LayerNorm after the node encoder
+  (it rescales each node's latent to unit size, and the size of a node's history
+  increments is its drift). With both, 300 steps on km-tiny take the validation loss from
+  1.8 to 0.028; with MeshGraphNet's choices it stayed at 0.52–0.76 (persistence: 1.0).
 
 The installed DGL runs on the CPU only; when the features live on a device DGL cannot use,
 :class:`GraphConvLayer` and :class:`GATLayer` evaluate the *same parameters* with the torch
@@ -270,7 +276,9 @@ class MPNN(ForecastModel):
         super().__init__(config, spec)
         c = config
         in_dim = input_width(spec) + (spec.encoding_dim if c.use_encodings else 0)
-        self.node_encoder = nn.Sequential(MLP(in_dim, c.width, c.width), nn.LayerNorm(c.width))
+        # No LayerNorm on the node encoder (MeshGraphNet has one): it rescales each node's
+        # latent to unit size, and the size of a node's history increments is its drift.
+        self.node_encoder = MLP(in_dim, c.width, c.width)
         self.edge_encoder = nn.Sequential(
             MLP(input_width(spec) + 3, c.width, c.width), nn.LayerNorm(c.width)
         )
@@ -296,5 +304,5 @@ class MPNN(ForecastModel):
         )
         for edge_mlp, node_mlp in zip(self.edge_mlps, self.node_mlps):
             e = e + edge_mlp(torch.cat([e, ops.gather_src(graph, h), ops.gather_dst(graph, h)], -1))
-            h = h + node_mlp(torch.cat([h, ops.aggregate(graph, e, "sum")], dim=-1))
+            h = h + node_mlp(torch.cat([h, ops.aggregate(graph, e, "mean")], dim=-1))
         return ModelOutput(prediction=self.decoder(h))

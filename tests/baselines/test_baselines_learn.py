@@ -16,8 +16,10 @@ import torch
 from baseline_kit import STATS, make_batch, make_spec
 
 from roma_bench.registry import available_models, build_model, get_model_class
+from roma_bench.training.config import OptimConfig
 from roma_bench.training.metrics import mse
 from roma_bench.training.normalization import harness_model
+from roma_bench.training.schedules import build_optimizer
 
 LEARNED = [
     n
@@ -40,16 +42,21 @@ def evaluate(harness, batches) -> float:
 
 
 def fit(harness, batches, steps: int, lr: float) -> list[float]:
-    """Adam on data loss + aux losses; returns the per-step data losses."""
-    optimizer = torch.optim.Adam(harness.parameters(), lr=lr)
+    """The harness's optimizer over ``steps``: AdamW, linear warm-up then cosine decay
+    (:func:`roma_bench.training.schedules.build_optimizer`: the OptimConfig defaults at ``lr``,
+    the default's warm-up share, 20 of 300 steps), gradient-norm clipping; data loss + aux
+    losses; returns the per-step data losses."""
+    optim = OptimConfig(lr=lr, warmup_steps=steps // 15)
+    optimizer, scheduler = build_optimizer(harness.parameters(), optim, steps)
     history = []
     for batch in itertools.islice(batches, steps):
         data_loss, aux = normalized_mse(harness, batch)
         loss = data_loss + sum(aux.values())
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(harness.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(harness.parameters(), optim.grad_clip)
         optimizer.step()
+        scheduler.step()
         history.append(float(data_loss))
     return history
 
