@@ -122,19 +122,21 @@ class EdgeConv(nn.Module):
 
     ``φ`` is a one-hidden-layer MLP ``[2d] → [d]``; aggregation runs through
     :mod:`roma_bench.graphs.ops` (DGL kernels on CPU, torch scatter elsewhere).
-    ``[n, d] → [n, d]``.
+    ``[n, d] → [n, d]``. No LayerNorm after the update (there was one): it rescaled each
+    node's token to unit size, and the size of a node's history increments is its drift;
+    without it don-mp's validation loss on km-tiny falls 95x in 300 steps instead of 6x
+    (the transformer after it is pre-LN, so its inputs are normalized there).
     """
 
     def __init__(self, width: int) -> None:
         super().__init__()
         self.message = MLP(2 * width, width, width, depth=1)
-        self.norm = nn.LayerNorm(width)
 
     def forward(self, graph: Any, h: Tensor) -> Tensor:
         h_dst = ops.gather_dst(graph, h)
         h_src = ops.gather_src(graph, h)
         messages = self.message(torch.cat([h_dst, h_src - h_dst], dim=-1))
-        return self.norm(h + ops.aggregate(graph, messages, "mean"))
+        return h + ops.aggregate(graph, messages, "mean")
 
 
 ROMA_B_PARAMETERS = 264_000_000
