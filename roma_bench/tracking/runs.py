@@ -128,7 +128,9 @@ class TrackedRun:
     """An open MLflow run: log params, metrics, tags and artifacts; close it with a status.
 
     Used as a context manager; an exception escaping the block marks the run FAILED
-    (KILLED for Ctrl-C).
+    (KILLED for Ctrl-C). ``liveness=False`` leaves out the host/pid/heartbeat tags, so the
+    stale-run check (:mod:`roma_bench.tracking.stale`) never touches the run: for parent
+    runs, which log nothing while their children train for hours.
     """
 
     def __init__(
@@ -140,6 +142,7 @@ class TrackedRun:
         nested: bool = False,
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
+        liveness: bool = True,
     ) -> None:
         import mlflow
         from mlflow.entities import RunTag
@@ -153,15 +156,16 @@ class TrackedRun:
             mlflow.set_tracking_uri(self.tracking_uri)
         self.client = mlflow.MlflowClient(self.tracking_uri)
         _fail_stale_runs_once(self.client, self.tracking_uri)
-        liveness = {tag("host"): socket.gethostname(), tag("pid"): str(os.getpid()),
-                    tag("heartbeat"): f"{time.time():.0f}"}  # fmt: skip
+        alive = {tag("host"): socket.gethostname(), tag("pid"): str(os.getpid()),
+                 tag("heartbeat"): f"{time.time():.0f}"} if liveness else {}  # fmt: skip
         if run_id is not None:
             # MLflow refuses to resume a run outside the process's active experiment (which an
             # earlier set_experiment, e.g. a sweep's, may have changed): select the run's own.
             run_experiment = self.client.get_run(run_id).info.experiment_id
             mlflow.set_experiment(experiment_id=run_experiment)
             self._run = mlflow.start_run(run_id=run_id, nested=nested and active is not None)
-            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in liveness.items()])
+            if alive:
+                self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in alive.items()])
         else:
             experiment_id = ensure_experiment(experiment, self.tracking_uri)
             if nested and active is not None:
@@ -170,7 +174,7 @@ class TrackedRun:
                 experiment_id=experiment_id,
                 run_name=run_name,
                 nested=nested and active is not None,
-                tags={**dict(tags or {}), **liveness},
+                tags={**dict(tags or {}), **alive},
             )
         self.run_id: str = self._run.info.run_id
         self.closed = False
@@ -258,11 +262,14 @@ def parent_run(
     """An open run that a batch of trainings (a study, a sweep) nests under.
 
     ``run_id`` reopens an existing parent (another sweep worker's). It ends FINISHED, or
-    FAILED (KILLED for Ctrl-C) when the block raises, as every :class:`TrackedRun`.
+    FAILED (KILLED for Ctrl-C) when the block raises, as every :class:`TrackedRun`. It
+    carries no liveness tags (as parent runs never did): it logs nothing while its children
+    train, so a heartbeat would call it stale on a shared server after two hours.
     """
     with TrackedRun(
-        experiment, tracking_uri=tracking_uri, run_name=run_name, tags=tags, run_id=run_id
-    ) as run:
+        experiment, tracking_uri=tracking_uri, run_name=run_name, tags=tags, run_id=run_id,
+        liveness=False,
+    ) as run:  # fmt: skip
         if params:
             run.log_params({k: str(v)[:500] for k, v in params.items()})
         yield run

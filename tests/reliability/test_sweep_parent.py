@@ -33,6 +33,7 @@ def test_a_later_worker_moves_the_best_without_failing_the_parent(tmp_path, monk
     parent = mlflow.MlflowClient(uri).get_run(second.parent_run_id)
     assert second.parent_run_id == first.parent_run_id
     assert parent.info.status == "FINISHED"
+    assert "roma.pid" not in parent.data.tags  # a parent is never judged stale by its heartbeat
     assert parent.data.tags["best_trial"] == "3"
     assert parent.data.metrics["best_val_loss"] == 0.25
     history = mlflow.MlflowClient(uri).get_metric_history(second.parent_run_id, "best_val_loss")
