@@ -109,10 +109,9 @@ def make_objective(
 
 def export_best_config(study: optuna.Study, path: Path) -> Path | None:
     """Write the best COMPLETE trial's resolved TrainConfig as YAML (atomic); ``None`` if none."""
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    if not complete:
+    best = _best(study)
+    if best is None:
         return None
-    best = min(complete, key=lambda t: t.value)
     config = TrainConfig.model_validate(best.user_attrs["train_config"])
     header = (
         f"# best trial {best.number} of Optuna study {study.study_name!r}: "
