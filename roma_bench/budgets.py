@@ -14,21 +14,24 @@
    ``leaderboards/<task>.tuning.csv`` with every tried value, and a board's runs read it
    (:func:`tuned_learning_rates`). Nobody gets more tuning than the others.
 
-Both run their trainings through a ``run`` callable (``TrainConfig → checkpoint path``)
-and score through a ``score`` callable (``(checkpoint, config) → validation primary
-metric``), so tests can check the logic without training; the CLI passes
-:func:`tracked_runner` and :func:`validation_score`.
+Both record each run as soon as it is scored (:mod:`roma_bench.budget_records`: one CSV row
+per run, merged under the file's lock), skip the runs already recorded, and split their
+runs with ``--shard i/n`` so that several processes share one table. They train through a
+``run`` callable (``TrainConfig → checkpoint path``, ``None`` for a failed run) and score
+through a ``score`` callable (``(checkpoint, config) → validation primary metric``), so
+tests can check the logic without training; the CLI passes :func:`tracked_runner` and
+:func:`validation_score`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from roma_bench.budget_records import COLUMNS, RowKey, mark_chosen, merge_rows, read_rows, row_key
 from roma_bench.cards import TaskCard, load_card
 from roma_bench.config import ConfigError
 from roma_bench.convergence import DOUBLING_THRESHOLD, doubling_check
@@ -36,14 +39,14 @@ from roma_bench.files import atomic_write_text
 from roma_bench.paths import leaderboard_dir
 from roma_bench.training.config import OptimConfig, TrainConfig
 from roma_bench.training.evaluate import evaluate_checkpoint
-from roma_bench.training.runs import TrainingJob, require_finished, run_training
+from roma_bench.training.runs import TrainingJob, run_training
 
 #: The learning rates every learned model is tried with (log-spaced around AdamW's usual 1e-3).
 LEARNING_RATES: tuple[float, ...] = (3e-4, 1e-3, 3e-3)
 #: Validation points per run (``val_every = steps // VALIDATIONS_PER_RUN``).
 VALIDATIONS_PER_RUN = 20
 
-RunFn = Callable[[TrainConfig], Path]
+RunFn = Callable[[TrainConfig], "Path | None"]
 ScoreFn = Callable[[Path, TrainConfig], float]
 
 
@@ -95,11 +98,18 @@ def budget_config(
 
 
 def tracked_runner(tracking_uri: str | None, progress: bool = False) -> RunFn:
-    """Train a configuration as a tracked run; return its checkpoint (refuse a failed run)."""
+    """Train a configuration as a tracked run; its checkpoint, or ``None`` when it failed.
 
-    def run(config: TrainConfig) -> Path:
+    A failed run (it diverged) is a result: its row gets a NaN metric and the others go on.
+    """
+
+    def run(config: TrainConfig) -> Path | None:
         result = run_training(TrainingJob(config), tracking_uri=tracking_uri, progress=progress)
-        require_finished(result, f"{config.model_name} on {config.task}:")
+        if result.status != "FINISHED":
+            print(f"warning: {config.model_name} on {config.task} (lr {config.optim.lr:g}, "
+                  f"{config.steps} steps, seed {config.seed}) {result.status}: "
+                  f"{getattr(result, 'message', '')}", file=sys.stderr)  # fmt: skip
+            return None
         return Path(result.checkpoint)
 
     return run
@@ -114,52 +124,95 @@ def validation_score(checkpoint: Path, config: TrainConfig) -> float:
     return float(scores[primary])
 
 
-def doubling_runs(
-    task: str,
-    models: Sequence[str],
-    seeds: Sequence[int],
-    budget: Budget,
+def doubling_plan(
+    task: str, models: Sequence[str], seeds: Sequence[int], budget: Budget,
+    learning_task: str = "forecast",
+) -> list[TrainConfig]:  # fmt: skip
+    """Every (model, seed) at ``B`` and at ``2B``, model-major."""
+    return [
+        budget_config(task, model, budget.scaled(factor), seed, learning_task=learning_task)
+        for model in models for factor in (1, 2) for seed in seeds
+    ]  # fmt: skip
+
+
+def tuning_plan(
+    task: str, models: Sequence[str], budget: Budget, lrs: Sequence[float] = LEARNING_RATES,
+    seed: int = 0, learning_task: str = "forecast",
+) -> list[TrainConfig]:  # fmt: skip
+    """Every model at every rate of ``lrs``, one seed, at ``budget``."""
+    return [
+        budget_config(task, model, budget, seed, lr=lr, learning_task=learning_task)
+        for model in models for lr in lrs
+    ]  # fmt: skip
+
+
+def run_plan(
+    plan: Sequence[TrainConfig],
     run: RunFn,
     score: ScoreFn,
-    learning_task: str = "forecast",
+    *,
+    done: Collection[RowKey] = (),
+    on_row: Callable[[dict], None] | None = None,
+    shard: tuple[int, int] = (1, 1),
 ) -> list[dict]:
-    """Every (model, seed) at ``B`` and ``2B``: rows ``model, steps, seed, lr, val_metric``."""
+    """Train and score the plan's entries of shard ``i`` of ``n`` (entry ``k`` belongs to
+    shard ``k mod n + 1``) that are not in ``done``; returns the new rows
+    ``model, steps, seed, lr, val_metric`` (NaN for a failed run). ``on_row`` sees each
+    row as soon as it is scored, so the caller can write it before the next run starts.
+    """
+    index, count = shard
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: expected 1 ≤ i ≤ n")
     rows = []
-    for model in models:
-        for factor in (1, 2):
-            scaled = budget.scaled(factor)
-            for seed in seeds:
-                config = budget_config(task, model, scaled, seed, learning_task=learning_task)
-                value = score(run(config), config)
-                rows.append(
-                    {"model": model, "steps": scaled.steps, "seed": seed, "lr": budget.lr,
-                     "val_metric": value}
-                )  # fmt: skip
+    for k, config in enumerate(plan):
+        row = {"model": config.model_name, "steps": config.steps, "seed": config.seed,
+               "lr": config.optim.lr}  # fmt: skip
+        if k % count != index - 1 or row_key({**row, "val_metric": 0}) in done:
+            continue
+        checkpoint = run(config)
+        row["val_metric"] = math.nan if checkpoint is None else score(checkpoint, config)
+        if on_row is not None:
+            on_row(row)
+        rows.append(row)
     return rows
 
 
+def doubling_runs(
+    task: str, models: Sequence[str], seeds: Sequence[int], budget: Budget, run: RunFn,
+    score: ScoreFn, learning_task: str = "forecast", **options,
+) -> list[dict]:  # fmt: skip
+    """:func:`run_plan` of :func:`doubling_plan` (``options``: ``done``, ``on_row``, ``shard``)."""
+    plan = doubling_plan(task, models, seeds, budget, learning_task)
+    return run_plan(plan, run, score, **options)
+
+
 def doubling_verdicts(rows: Sequence[dict], threshold: float = DOUBLING_THRESHOLD) -> list[dict]:
-    """Per model: seed means at ``B`` and ``2B``, the improvement and whether it converged."""
+    """One verdict per model, rate and budget ``B`` whose ``2B`` runs exist too.
+
+    The seed means at ``B`` and ``2B`` (over the seeds run at both), the improvement and
+    whether ``B`` converged; a chain ``B, 2B, 4B`` gives two verdicts.
+    """
+    groups: dict[tuple[str, float], dict[int, dict[int, float]]] = {}
+    for r in rows:
+        by_steps = groups.setdefault((r["model"], float(r["lr"])), {})
+        by_steps.setdefault(int(r["steps"]), {})[int(r["seed"])] = float(r["val_metric"])
     verdicts = []
-    for model in dict.fromkeys(r["model"] for r in rows):
-        mine = [r for r in rows if r["model"] == model]
-        b = min(r["steps"] for r in mine)
-        at_b = [r["val_metric"] for r in mine if r["steps"] == b]
-        at_2b = [r["val_metric"] for r in mine if r["steps"] == 2 * b]
-        verdict = doubling_check(at_b, at_2b, threshold)
-        verdicts.append(
-            {"model": model, "steps": b, "mean_b": verdict.mean_b, "mean_2b": verdict.mean_2b,
-             "improvement": verdict.improvement, "converged": verdict.converged}
-        )  # fmt: skip
+    for (model, lr), by_steps in groups.items():
+        for b in sorted(by_steps):
+            if 2 * b not in by_steps:
+                continue
+            seeds = sorted(set(by_steps[b]) & set(by_steps[2 * b]))
+            if not seeds:
+                continue
+            verdict = doubling_check(
+                [by_steps[b][s] for s in seeds], [by_steps[2 * b][s] for s in seeds], threshold
+            )
+            verdicts.append(
+                {"model": model, "lr": lr, "steps": b, "seeds": len(seeds),
+                 "mean_b": verdict.mean_b, "mean_2b": verdict.mean_2b,
+                 "improvement": verdict.improvement, "converged": verdict.converged}
+            )  # fmt: skip
     return verdicts
-
-
-def _csv_text(rows: Sequence[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def budget_check_paths(task: str, folder: Path | None = None) -> tuple[Path, Path]:
@@ -168,60 +221,57 @@ def budget_check_paths(task: str, folder: Path | None = None) -> tuple[Path, Pat
     return base / f"{task}.csv", base / f"{task}.md"
 
 
+def record_check_rows(task: str, rows: Sequence[dict], folder: Path | None = None) -> list[dict]:
+    """Add finished check runs to ``leaderboards/budgets/<task>.csv``; the whole table."""
+    return merge_rows(budget_check_paths(task, folder)[0], rows)
+
+
+def check_rows(task: str, folder: Path | None = None) -> list[dict]:
+    """Every recorded check run of ``task`` (``[]`` before the first)."""
+    return read_rows(budget_check_paths(task, folder)[0])
+
+
 def write_budget_check(
     task: str, rows: Sequence[dict], verdicts: Sequence[dict], command: str,
     folder: Path | None = None,
 ) -> tuple[Path, Path]:  # fmt: skip
-    """Write the runs (CSV) and a Markdown table of the verdicts; returns both paths."""
+    """Write the runs (CSV, merged with those recorded) and a Markdown table of the
+    verdicts; returns both paths."""
     csv_path, md_path = budget_check_paths(task, folder)
-    atomic_write_text(csv_path, _csv_text(rows))
+    if rows:
+        record_check_rows(task, rows, folder)
     lines = [
         f"# Budget check on {task}",
         "",
-        f"Command: `{command}`. Validation split, the card's primary metric (lower is better), "
-        f"seed means; converged when doubling the budget improves it by less than "
-        f"{DOUBLING_THRESHOLD:.0%} (early stopping off, same schedule shape).",
+        f"Command: `{command}` (the runs are in `{csv_path.name}`). Validation split, the "
+        f"card's primary metric (lower is better), seed means over the seeds run at both "
+        f"budgets; B is converged when doubling it improves the mean by less than "
+        f"{DOUBLING_THRESHOLD:.0%} (early stopping off, same schedule shape: warm-up doubled, "
+        "cosine decay over the whole run).",
         "",
-        "| model | B (steps) | mean at B | mean at 2B | improvement | converged at B |",
-        "|---|---|---|---|---|---|",
+        "| model | lr | B (steps) | seeds | mean at B | mean at 2B | improvement | converged at B |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for v in verdicts:
         lines.append(
-            f"| {v['model']} | {v['steps']} | {v['mean_b']:.4g} | {v['mean_2b']:.4g} | "
-            f"{v['improvement']:+.1%} | {'yes' if v['converged'] else 'no'} |"
+            f"| {v['model']} | {v['lr']:g} | {v['steps']} | {v['seeds']} | {v['mean_b']:.4g} | "
+            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%} | "
+            f"{'yes' if v['converged'] else 'no'} |"
         )
     atomic_write_text(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
 
 
 def tune_learning_rates(
-    task: str,
-    models: Sequence[str],
-    budget: Budget,
-    run: RunFn,
-    score: ScoreFn,
-    lrs: Sequence[float] = LEARNING_RATES,
-    seed: int = 0,
-    learning_task: str = "forecast",
-) -> list[dict]:
-    """Every model at every rate (one seed); rows ``model, lr, steps, seed, val_metric, chosen``.
-
-    A model's chosen rate has the lowest finite validation metric (the first such on a tie).
-    """
-    rows = []
-    for model in models:
-        mine = []
-        for lr in lrs:
-            config = budget_config(task, model, budget, seed, lr=lr, learning_task=learning_task)
-            mine.append(
-                {"model": model, "lr": lr, "steps": budget.steps, "seed": seed,
-                 "val_metric": score(run(config), config), "chosen": False}
-            )  # fmt: skip
-        finite = [r for r in mine if math.isfinite(r["val_metric"])]
-        if finite:
-            min(finite, key=lambda r: r["val_metric"])["chosen"] = True
-        rows += mine
-    return rows
+    task: str, models: Sequence[str], budget: Budget, run: RunFn, score: ScoreFn,
+    lrs: Sequence[float] = LEARNING_RATES, seed: int = 0, learning_task: str = "forecast",
+    **options,
+) -> list[dict]:  # fmt: skip
+    """:func:`run_plan` of :func:`tuning_plan`, rows marked ``chosen`` per model
+    (:func:`~roma_bench.budget_records.mark_chosen`: the lowest finite validation metric,
+    the lower rate on a tie). ``options``: ``done``, ``on_row``, ``shard``."""
+    plan = tuning_plan(task, models, budget, lrs, seed, learning_task)
+    return mark_chosen(run_plan(plan, run, score, **options))
 
 
 def tuning_path(task: str, folder: Path | None = None) -> Path:
@@ -230,17 +280,24 @@ def tuning_path(task: str, folder: Path | None = None) -> Path:
 
 
 def write_tuning(task: str, rows: Sequence[dict], folder: Path | None = None) -> Path:
-    return atomic_write_text(tuning_path(task, folder), _csv_text(rows))
-
-
-def tuned_learning_rates(task: str, folder: Path | None = None) -> dict[str, float]:
-    """``{model: chosen lr}`` from the task's tuning file (empty when there is none)."""
+    """Merge tuning rows into the task's tuning file (``chosen`` recomputed); its path."""
     path = tuning_path(task, folder)
-    if not path.exists():
-        return {}
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    missing = {"model", "lr", "chosen"} - set(rows[0] if rows else {})
-    if missing:
-        raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-    return {r["model"]: float(r["lr"]) for r in rows if r["chosen"].strip().lower() == "true"}
+    merge_rows(path, rows, finish=mark_chosen)
+    return path
+
+
+def tuning_rows(task: str, folder: Path | None = None) -> list[dict]:
+    """Every recorded tuning run of ``task`` (``[]`` before the first)."""
+    return read_rows(tuning_path(task, folder), (*COLUMNS, "chosen"))
+
+
+def tuned_learning_rates(
+    task: str, folder: Path | None = None, steps: int | None = None
+) -> dict[str, float]:
+    """``{model: chosen lr}`` from the task's tuning file (empty when there is none);
+    with ``steps``, only rates tuned at that budget."""
+    return {
+        r["model"]: r["lr"]
+        for r in tuning_rows(task, folder)
+        if r["chosen"] and (steps is None or r["steps"] == steps)
+    }

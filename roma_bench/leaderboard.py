@@ -26,6 +26,7 @@ metric, shown so results compare with the paper; it never ranks.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,8 @@ class RunRecord:
     predictions_sha256: str = ""
     #: ``[[step, val_loss], …]``: the run's validation curve (empty: not recorded)
     validation_curve: list[list[float]] = field(default_factory=list)
+    #: ms since the epoch when the run ended (0: not recorded, older files)
+    end_time: int = 0
 
     @classmethod
     def from_run(cls, run: Any) -> RunRecord:
@@ -103,6 +106,7 @@ class RunRecord:
             data_checksum=tags.get(tag("data_checksum"), "?"),
             status=run.info.status,
             start_time=int(run.info.start_time or 0),
+            end_time=int(run.info.end_time or 0),
             num_parameters=int(tags.get(tag("num_parameters"), 0)),
             train_time=float(tags.get(tag("wall_time_s"), "nan")),
             peak_memory_mb=gpu if gpu > 0 else float(tags.get(tag("cpu_peak_memory_mb"), "nan")),
@@ -166,6 +170,24 @@ class Leaderboard:
     rows: list[dict[str, Any]]
     excluded: list[RunRecord] = field(default_factory=list)
     primary: dict[str, str] = field(default_factory=dict)
+    #: seconds from the first run's start to the last run's end (NaN: an end not recorded)
+    wall_time_s: float = float("nan")
+    #: the runs' training times added up, seconds
+    train_time_total_s: float = float("nan")
+    #: finished runs the times are over
+    timed_runs: int = 0
+
+
+def board_times(records: Sequence[RunRecord]) -> tuple[float, float]:
+    """``(wall, total)`` seconds of a board's finished runs: wall = last end − first start
+    (shards running side by side overlap in it; NaN when a run has no recorded end), total =
+    the sum of their training times."""
+    if not records:
+        return float("nan"), float("nan")
+    total = float(sum(r.train_time for r in records))
+    if any(r.end_time <= 0 for r in records):
+        return float("nan"), total
+    return (max(r.end_time for r in records) - min(r.start_time for r in records)) / 1000, total
 
 
 def check_versions(
@@ -258,7 +280,10 @@ def build_leaderboard(
     if missing:
         raise LeaderboardError(f"no primary metric for learning task(s) {', '.join(missing)}")
     rows = rank_rows(rows, primary)
-    return Leaderboard(task, version, checksum, rows, excluded=other, primary=primary)
+    counted = list(per_seed.values())
+    wall, total = board_times(counted)
+    return Leaderboard(task, version, checksum, rows, excluded=other, primary=primary,
+                       wall_time_s=wall, train_time_total_s=total, timed_runs=len(counted))  # fmt: skip
 
 
 def to_csv(board: Leaderboard) -> str:
@@ -334,6 +359,14 @@ def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
         "(a result file without predictions) is shown, never ranked.",
         "",
     ]
+    if board.timed_runs and math.isfinite(board.wall_time_s):
+        lines += [
+            f"Measured time to run this board: {board.wall_time_s / 60:.1f} min wall clock "
+            f"from the first run's start to the last run's end ({board.timed_runs} runs, "
+            f"training, validation and test scoring included; the runs' training times add "
+            f"up to {board.train_time_total_s / 60:.1f} min).",
+            "",
+        ]
     for learning_task in sorted({r["learning_task"] for r in board.rows}):
         rows = [r for r in board.rows if r["learning_task"] == learning_task]
         primary = board.primary[learning_task]

@@ -13,8 +13,9 @@ A file holds (format ``RESULT_FORMAT``): ``task``, ``model``, ``size``, ``seed``
 ``learning_task``, ``metrics`` (every test metric), ``num_parameters``, ``train_time``
 (seconds), ``peak_memory_mb``, ``hardware``, ``task_version``, ``data_checksum``,
 ``code_commit``, ``command`` (the exact training command), ``leaderboard_command``,
-``run_id`` (the MLflow run id), ``status`` (FINISHED or FAILED), ``start_time`` (ms since
-the epoch), ``external`` (submitted predictions, not trained here), ``predictions_sha256``
+``run_id`` (the MLflow run id), ``status`` (FINISHED or FAILED), ``start_time`` and
+``end_time`` (ms since the epoch; ``end_time`` 0 in older files), ``external`` (submitted
+predictions, not trained here), ``predictions_sha256``
 (external: the predictions file scored) and ``verified`` (its scores were computed here, from
 a model or from predictions; unverified rows are shown, never ranked) and
 ``validation_curve`` (``[[step, val_loss], …]``, the MLflow ``val_loss`` history; absent in
@@ -254,7 +255,7 @@ def budget_overrides(task: str, folder: str | Path | None = None) -> Callable[[s
     if card.budget is None:
         return lambda model: []
     budget = Budget.of_card(card)
-    tuned = tuned_learning_rates(task, None if folder is None else Path(folder))
+    tuned = tuned_learning_rates(task, None if folder is None else Path(folder), budget.steps)
 
     def overrides(model: str) -> list[str]:
         return [f"steps={budget.steps}", f"optim.warmup_steps={budget.warmup_steps}",

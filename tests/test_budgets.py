@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from roma_bench import budgets
+from roma_bench.budget_records import done_keys
 from roma_bench.budgets import Budget
 from roma_bench.cards import BudgetCard, load_card
 from roma_bench.config import ConfigError
@@ -65,7 +67,7 @@ def test_budget_check_files(tmp_path):
     csv_path, md_path = budgets.write_budget_check("km-tiny", rows, verdicts, "cmd", tmp_path)
     assert csv_path == tmp_path / "budgets" / "km-tiny.csv"
     assert csv_path.read_text().splitlines()[0] == "model,steps,seed,lr,val_metric"
-    assert "| gcn | 100 | 0.2 | 0.1 | +50.0% | no |" in md_path.read_text()
+    assert "| gcn | 0.001 | 100 | 1 | 0.2 | 0.1 | +50.0% | no |" in md_path.read_text()
 
 
 def test_tuning_tries_every_rate_once_and_picks_the_lowest_validation_error(tmp_path):
@@ -88,8 +90,12 @@ def test_tuning_tries_every_rate_once_and_picks_the_lowest_validation_error(tmp_
 
 
 def test_a_broken_tuning_file_is_named(tmp_path):
-    budgets.tuning_path("km-tiny", tmp_path).write_text("model,lr\ngcn,0.001\n")
+    path = budgets.tuning_path("km-tiny", tmp_path)
+    path.write_text("model,lr,steps,seed,val_metric\ngcn,0.001,100,0,0.5\n")
     with pytest.raises(ConfigError, match=r"km-tiny.tuning.csv: missing column\(s\) chosen"):
+        budgets.tuned_learning_rates("km-tiny", tmp_path)
+    path.write_text("model,lr,steps,seed,val_metric,chosen\ngcn,fast,100,0,0.5,True\n")
+    with pytest.raises(ConfigError, match=r"km-tiny.tuning.csv, line 2: .*'fast'"):
         budgets.tuned_learning_rates("km-tiny", tmp_path)
 
 
@@ -136,8 +142,9 @@ def test_a_board_trains_at_the_card_budget_with_each_models_tuned_rate(tmp_path,
     (tmp_path / "cards" / "km-budget.yaml").write_text(yaml.safe_dump(card))
     monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path / "cards"))
     budgets.write_tuning("km-budget", [
-        {"model": "gcn", "lr": 3e-4, "val_metric": 0.1, "chosen": True},
-        {"model": "gcn", "lr": 2e-3, "val_metric": 0.2, "chosen": False},
+        {"model": "gcn", "lr": 3e-4, "steps": 120, "seed": 0, "val_metric": 0.1},
+        {"model": "gcn", "lr": 2e-3, "steps": 120, "seed": 0, "val_metric": 0.2},
+        {"model": "roma", "lr": 3e-4, "steps": 60, "seed": 0, "val_metric": 0.1},
     ], tmp_path)  # fmt: skip
     trained = []
 
@@ -150,7 +157,97 @@ def test_a_board_trains_at_the_card_budget_with_each_models_tuned_rate(tmp_path,
     by_model = {c.model_name: c for c in trained}
     assert {c.steps for c in trained} == {120} and {c.optim.warmup_steps for c in trained} == {12}
     assert by_model["gcn"].optim.lr == 3e-4  # the tuning file's choice
-    assert by_model["roma"].optim.lr == 2e-3  # not tuned: the card's rate
+    assert by_model["roma"].optim.lr == 2e-3  # tuned at another budget only: the card's rate
     trained.clear()
     results.run_leaderboard("km-budget", ["gcn"], seeds=1, steps=7, folder=tmp_path)
     assert trained[0].steps == 7 and trained[0].optim.lr != 3e-4  # --steps: no budget
+
+
+def test_runs_are_recorded_one_by_one_and_a_rerun_skips_them(tmp_path):
+    """A crash after k runs loses nothing: each row reaches the file before the next run,
+    and the rerun trains only what is missing."""
+    log: list = []
+    budget = Budget(100, 1e-3, 5)
+
+    def crash_on_third(config):
+        if len(log) == 2:
+            raise KeyboardInterrupt
+        return fake_run(log)(config)
+
+    def record(row):
+        budgets.record_check_rows("km-tiny", [row], tmp_path)
+
+    with pytest.raises(KeyboardInterrupt):
+        budgets.doubling_runs("km-tiny", ["gcn"], [0, 1], budget, crash_on_third,
+                              curve_score({"gcn": 1}), on_row=record)  # fmt: skip
+    recorded = budgets.check_rows("km-tiny", tmp_path)
+    assert [(r["steps"], r["seed"]) for r in recorded] == [(100, 0), (100, 1)]
+    log.clear()
+    budgets.doubling_runs(
+        "km-tiny", ["gcn"], [0, 1], budget, fake_run(log), curve_score({"gcn": 1}),
+        done=done_keys(recorded), on_row=record,
+    )  # fmt: skip
+    assert [(c.steps, c.seed) for c in log] == [(200, 0), (200, 1)]
+    assert len(budgets.check_rows("km-tiny", tmp_path)) == 4
+
+
+def test_shards_split_the_runs_and_share_one_table(tmp_path):
+    budget, plateau = Budget(100, 1e-3, 5), curve_score({"gcn": 1, "roma": 2})
+    logs: list[list] = [[], [], []]
+    for i, log in enumerate(logs, 1):
+        budgets.tune_learning_rates(
+            "km-tiny", ["gcn", "roma"], budget, fake_run(log), plateau, shard=(i, 3),
+            on_row=lambda row: budgets.write_tuning("km-tiny", [row], tmp_path),
+        )  # fmt: skip
+    trained = [(c.model_name, c.optim.lr) for log in logs for c in log]
+    assert sorted(trained) == sorted(
+        (m, lr) for m in ("gcn", "roma") for lr in budgets.LEARNING_RATES
+    )
+    assert all(len(log) == 2 for log in logs)
+    rows = budgets.tuning_rows("km-tiny", tmp_path)
+    assert len(rows) == 6 and sum(r["chosen"] for r in rows) == 2  # one per model
+    with pytest.raises(ValueError, match="shard 4/3"):
+        budgets.run_plan([], fake_run([]), plateau, shard=(4, 3))
+
+
+def test_a_failed_run_is_a_nan_row_and_never_chosen(tmp_path):
+    def run(config):  # the highest rate diverges
+        return None if config.optim.lr == max(budgets.LEARNING_RATES) else fake_run([])(config)
+
+    rows = budgets.tune_learning_rates(
+        "km-tiny", ["gcn"], Budget(50, 1e-3, 5), run, lambda c, cfg: cfg.optim.lr
+    )
+    assert math.isnan(rows[-1]["val_metric"]) and not rows[-1]["chosen"]
+    budgets.write_tuning("km-tiny", rows, tmp_path)
+    assert budgets.tuned_learning_rates("km-tiny", tmp_path) == {"gcn": min(budgets.LEARNING_RATES)}
+
+
+def test_a_chain_of_doublings_gives_a_verdict_per_budget():
+    rows = [
+        {"model": "gcn", "steps": b, "seed": s, "lr": 1e-3, "val_metric": v + s * 1e-3}
+        for b, v in ((100, 0.4), (200, 0.2), (400, 0.195)) for s in (0, 1)
+    ]  # fmt: skip
+    rows.append({"model": "gcn", "steps": 800, "seed": 0, "lr": 1e-3, "val_metric": 0.1})
+    verdicts = budgets.doubling_verdicts(rows)
+    assert [(v["steps"], v["seeds"], v["converged"]) for v in verdicts] == [
+        (100, 2, False), (200, 2, True), (400, 1, False)
+    ]  # fmt: skip
+
+
+def test_concurrent_writers_keep_every_row(tmp_path):
+    """Rows merged by several processes at once all reach the table (the file lock)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(3) as pool:
+        pool.starmap(_write_rows, [(tmp_path, seed) for seed in range(6)])
+    rows = budgets.check_rows("km-tiny", tmp_path)
+    assert sorted((r["seed"], r["steps"]) for r in rows) == [
+        (seed, steps) for seed in range(6) for steps in range(1, 11)
+    ]
+
+
+def _write_rows(folder, seed):
+    for steps in range(1, 11):
+        row = {"model": "gcn", "steps": steps, "seed": seed, "lr": 1e-3, "val_metric": 0.5}
+        budgets.record_check_rows("km-tiny", [row], folder)

@@ -64,6 +64,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
         (
             "roma_bench.ranking",
             "roma_bench.convergence",
+            "roma_bench.budget_records",
             "roma_bench.budgets",
             "roma_bench.leaderboard",
             "roma_bench.results",

@@ -299,3 +299,31 @@ def test_a_model_still_improving_at_the_end_of_its_budget_is_flagged(store, tmp_
         "Still improving at the end of the budget (the last quarter of the validation-loss curve "
         "falls > 5% and > 2 standard errors; roma_bench.convergence): slow (2/2 runs)."
     ) in md_path.read_text()
+
+
+def test_the_board_states_its_measured_wall_time(store, tmp_path):
+    """Result files carry the run's end; the page states last end − first start."""
+    import dataclasses
+
+    from roma_bench.leaderboard import board_times
+    from roma_bench.results import read_results, record_run
+
+    task = "lb-timed"
+    for seed in range(2):
+        record_run(log_run(store, task, "alpha", seed, 0.1, wall=30.0), task, store, tmp_path)
+    records = read_results(tmp_path)
+    assert all(r.end_time >= r.start_time > 0 for r in records)
+    first, second = records
+    shifted = [dataclasses.replace(first, start_time=1_000, end_time=61_000),
+               dataclasses.replace(second, start_time=31_000, end_time=151_000)]  # fmt: skip
+    assert board_times(shifted) == (150.0, 60.0)
+    board = build_leaderboard(task, shifted, primary=PRIMARY)
+    assert (board.wall_time_s, board.train_time_total_s, board.timed_runs) == (150.0, 60.0, 2)
+    text = to_markdown(board, "files")
+    assert "Measured time to run this board: 2.5 min wall clock from the first run's start to " \
+        "the last run's end (2 runs," in text and "add up to 1.0 min)" in text  # fmt: skip
+    unknown = [dataclasses.replace(first, end_time=0), second]
+    assert math.isnan(board_times(unknown)[0])
+    assert "Measured time" not in to_markdown(
+        build_leaderboard(task, unknown, primary=PRIMARY), "f"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from roma_bench.limits import seed_arg, steps_arg
+from roma_bench.limits import seed_arg, shard_arg, steps_arg
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a budget is converged for a model when doubling it improves the seed mean by less "
         "than 5%%. Writes leaderboards/budgets/TASK.{csv,md}. tune: train every model at the "
         "budget with each of the same learning rates (one seed) and keep the best on the "
-        "validation split in leaderboards/TASK.tuning.csv, which `leaderboard run` reads.",
+        "validation split in leaderboards/TASK.tuning.csv, which `leaderboard run` reads. "
+        "Both write each run's row as soon as it is scored and skip the runs already in "
+        "their file, so a rerun resumes; processes started with --shard 1/N … N/N split "
+        "the runs and share the file.",
     )
     parser.add_argument("action", choices=["check", "tune"])
     parser.add_argument("task", help="task card name, e.g. km-tiny")
@@ -31,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lrs", nargs="+", type=float, help="learning rates of tune "
                         "(default 3e-4 1e-3 3e-3)")  # fmt: skip
     parser.add_argument("--seed", type=seed_arg, default=0, help="seed of tune (default 0)")
+    parser.add_argument("--shard", type=shard_arg, metavar="I/N",
+                        help="run only shard I of N of the runs (others may run "
+                        "concurrently; every shard writes the same file)")  # fmt: skip
     parser.add_argument(
         "--tracking-uri", help="MLflow tracking URI (default sqlite runs/mlflow.db)"
     )
@@ -59,6 +65,7 @@ def _budget(args: argparse.Namespace, card):
 
 def run(args: argparse.Namespace) -> int:
     from roma_bench import budgets
+    from roma_bench.budget_records import done_keys
     from roma_bench.cards import load_card
     from roma_bench.registry import available_models, get_model_class
     from roma_bench.studies.common import current_command
@@ -67,24 +74,29 @@ def run(args: argparse.Namespace) -> int:
     card = load_card(args.task)
     budget = _budget(args, card)
     runner = budgets.tracked_runner(resolve_tracking_uri(args.tracking_uri), not args.quiet)
+    shard = args.shard or (1, 1)
     if args.action == "check":
         models = args.models or ["roma", "gcn"]
-        rows = budgets.doubling_runs(
-            card.name, models, args.seeds, budget, runner, budgets.validation_score
-        )
+        budgets.doubling_runs(
+            card.name, models, args.seeds, budget, runner, budgets.validation_score,
+            done=done_keys(budgets.check_rows(card.name)), shard=shard,
+            on_row=lambda row: budgets.record_check_rows(card.name, [row]),
+        )  # fmt: skip
+        rows = budgets.check_rows(card.name)
         verdicts = budgets.doubling_verdicts(rows)
-        _, md = budgets.write_budget_check(card.name, rows, verdicts, current_command())
+        _, md = budgets.write_budget_check(card.name, [], verdicts, current_command())
         print(md.read_text(), end="")
         return 0
     models = args.models or [
         m for m in available_models() if getattr(get_model_class(m), "learnable", True)
     ]
-    rows = budgets.tune_learning_rates(
+    budgets.tune_learning_rates(
         card.name, models, budget, runner, budgets.validation_score,
         lrs=args.lrs or budgets.LEARNING_RATES, seed=args.seed,
+        done=done_keys(budgets.tuning_rows(card.name)), shard=shard,
+        on_row=lambda row: budgets.write_tuning(card.name, [row]),
     )  # fmt: skip
-    path = budgets.write_tuning(card.name, rows)
-    for model, lr in budgets.tuned_learning_rates(card.name).items():
+    for model, lr in budgets.tuned_learning_rates(card.name, steps=budget.steps).items():
         print(f"{model}: lr {lr:g}", file=sys.stdout)
-    print(f"wrote {path}")
+    print(f"wrote {budgets.tuning_path(card.name)}")
     return 0
