@@ -243,7 +243,8 @@ def write_budget_check(
     lines = [
         f"# Budget check on {task}",
         "",
-        f"Command: `{command}` (the runs are in `{csv_path.name}`). Validation split, the "
+        f"Written by `{command}` from every run recorded in `{csv_path.name}` (earlier "
+        "invocations and shards included). Validation split, the "
         f"card's primary metric (lower is better), seed means over the seeds run at both "
         f"budgets; B is converged when doubling it improves the mean by less than "
         f"{DOUBLING_THRESHOLD:.0%} (early stopping off, same schedule shape: warm-up doubled, "
