@@ -112,6 +112,8 @@ class TrainWindows(Dataset):
         noise: the observation-noise σ of inputs and targets (``None``: the card's ``noise``).
         rank, world_size: data parallelism; this dataset's item ``s`` is the stream's item
             ``s·world_size + rank`` (:func:`rank_item`).
+        train_nodes: draw the subgraphs from this fraction of the training nodes only (a
+            connected region, nested across fractions; data scaling). Default: all.
 
     Each item is a :class:`Batch`: a random-walk subgraph of about ``card.batch.nodes``
     training nodes (``n``) with ``history`` ``[n, κ]`` (frames ``t0-κ+1 … t0``), ``target``
@@ -128,13 +130,16 @@ class TrainWindows(Dataset):
         noise: float | None = None,
         rank: int = 0,
         world_size: int = 1,
+        train_nodes: float = 1.0,
     ) -> None:
         rank_item(0, rank, world_size)  # validates rank / world_size
         if length is not None and length < 0:
             raise ValueError(f"length {length}: expected ≥ 0")
         self.seed, self.rank, self.world_size = int(seed), int(rank), int(world_size)
         self.length = UNBOUNDED if length is None else int(length)
-        self._loader = _LazyLoader(task, "train", seed=self.seed, noise=noise)
+        self._loader = _LazyLoader(
+            task, "train", seed=self.seed, noise=noise, train_nodes=train_nodes
+        )
 
     @property
     def path(self) -> Path:

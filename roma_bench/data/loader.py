@@ -34,7 +34,12 @@ from roma_bench.data.noise import observation_noise
 from roma_bench.data.store import TaskStore
 from roma_bench.data.windows import Split, step_seed, window_starts
 from roma_bench.dynamics.observables import coarse_observables
-from roma_bench.graphs import RandomWalkSampler, induced_subgraph, positional_encodings
+from roma_bench.graphs import (
+    RandomWalkSampler,
+    induced_subgraph,
+    nested_region,
+    positional_encodings,
+)
 from roma_bench.graphs.backend import NID
 
 __all__ = ["Split", "WindowLoader", "window_starts"]
@@ -44,7 +49,10 @@ class WindowLoader:
     """Batches of ``split`` from ``store`` (see the module docstring for the windows).
 
     ``seed`` fixes the training stream (subgraphs, window starts, noise). ``noise`` overrides
-    the card's σ for training batches (``None``: use the card's). Iterate it; ``len()`` is
+    the card's σ for training batches (``None``: use the card's). ``train_nodes`` < 1 draws
+    the training subgraphs from that fraction of the training nodes only: a connected
+    region, nested across fractions (:func:`roma_bench.graphs.sampler.nested_region`, seeded
+    by the card's split seed), for data scaling. Iterate it; ``len()`` is
     defined for ``val``/``test`` only.
     """
 
@@ -54,6 +62,7 @@ class WindowLoader:
         split: Split,
         seed: int = 0,
         noise: float | None = None,
+        train_nodes: float = 1.0,
     ) -> None:
         if split not in ("train", "val", "test"):
             raise ValueError(f"unknown split {split!r}; expected 'train', 'val' or 'test'")
@@ -70,12 +79,19 @@ class WindowLoader:
         self._noise_generator = torch.Generator()
         self._reseed(seed)
         self._sampler = None
+        if not 0 < train_nodes <= 1:
+            raise ValueError(f"train_nodes {train_nodes!r}: expected a fraction in (0, 1]")
+        if split != "train" and train_nodes != 1:
+            raise ValueError(f"train_nodes is for the train split, not {split!r}")
         if split == "train":
+            allowed = store.split.train
+            if train_nodes < 1:
+                allowed = nested_region(store.graph, allowed, train_nodes, self.card.split.seed)
             self._sampler = RandomWalkSampler(
                 store.graph,
                 self.card.batch.nodes,
                 walk_length=self.card.batch.walk_length,
-                allowed=store.split.train,
+                allowed=allowed,
                 # Fixed: it only seeds the sampler's pilot walks (our generator drives every
                 # sample), so a batch depends on the stream's seed alone, not the loader's.
                 seed=0,

@@ -28,6 +28,7 @@ _LAZY = {
     "NodeSplit": "sampler",
     "RandomWalkSampler": "sampler",
     "induced_subgraph": "sampler",
+    "nested_region": "sampler",
     "node_split": "sampler",
     "graph_statistics": "stats",
     "modularity": "stats",

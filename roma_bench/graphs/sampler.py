@@ -47,10 +47,14 @@ def _csr(graph: Graph):
     return adj + adj.T  # treat as undirected
 
 
-def _grow_region(adj, free: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` nodes among ``free`` (bool ``[n]``) forming a BFS ball around a random
-    free node; if its component is too small, further balls are grown from new random
-    free nodes until ``size`` is reached. Marks the chosen nodes not free."""
+def _grow_order(adj, free: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` nodes among ``free`` (bool ``[n]``) in the order they are grown: a BFS ball
+    around a random free node; if its component is too small, further balls from new
+    random free nodes until ``size`` is reached. Marks the chosen nodes not free.
+
+    The order for ``size = k`` is the first ``k`` nodes of the order for any larger size
+    (same ``free`` and ``rng`` state): regions grown this way are nested.
+    """
     from scipy.sparse.csgraph import breadth_first_order
 
     chosen: list[np.ndarray] = []
@@ -66,7 +70,32 @@ def _grow_region(adj, free: np.ndarray, size: int, rng: np.random.Generator) -> 
         free[ball] = False
         chosen.append(ball)
         need -= len(ball)
-    return np.sort(np.concatenate(chosen))
+    return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+
+
+def _grow_region(adj, free: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """The sorted node ids of :func:`_grow_order` (``size`` nodes, marked not free)."""
+    return np.sort(_grow_order(adj, free, size, rng))
+
+
+def nested_region(graph: Graph, nodes: Tensor, fraction: float, seed: int) -> Tensor:
+    """``⌈fraction·|nodes|⌉`` of ``nodes`` forming a connected region (sorted ids ``[k]``).
+
+    The region is grown by BFS inside ``nodes`` from a node drawn with ``seed``
+    (:func:`_grow_order`), so for one ``seed`` a smaller fraction's region lies inside a
+    larger one's: nested training subsets for data scaling. ``fraction = 1`` returns
+    ``nodes`` (sorted).
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction {fraction!r}: expected 0 < fraction ≤ 1")
+    nodes = torch.unique(torch.as_tensor(nodes, dtype=torch.int64))
+    if fraction == 1:
+        return nodes
+    free = np.zeros(graph.num_nodes(), dtype=bool)
+    free[nodes.numpy()] = True
+    size = max(1, math.ceil(fraction * len(nodes)))
+    region = _grow_region(_csr(graph), free, size, np.random.default_rng(seed))
+    return torch.from_numpy(np.ascontiguousarray(region, dtype=np.int64))
 
 
 def node_split(graph: Graph, val_nodes: int, test_nodes: int, seed: int) -> NodeSplit:

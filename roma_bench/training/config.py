@@ -47,6 +47,14 @@ class TrainConfig(StrictModel):
         "task's stored scale (default), or none (raw, for ablation)",
     )
     noise: float | None = Field(None, ge=0, description="override the card's noise σ")
+    train_nodes: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="fraction of the training nodes the training subgraphs are drawn from: a "
+        "connected region, nested across fractions (data scaling); validation and test "
+        "are unchanged",
+    )
     val_every: int = Field(50, gt=0, le=STEPS_MAX)
     val_batches: int = Field(4, gt=0, le=STEPS_MAX)
     checkpoint_every: int = Field(100, gt=0, le=STEPS_MAX)

@@ -58,6 +58,8 @@ class StoreTaskData:
     seed: int
     noise: float | None
     path: Path | None = None
+    #: fraction of the training nodes the training subgraphs come from (data scaling)
+    train_nodes: float = 1.0
     _train_windows: Any = None
     _eval_cache: dict[str, list[Batch]] = field(default_factory=dict)
 
@@ -81,7 +83,9 @@ class StoreTaskData:
         """The task's :class:`~roma_bench.data.datasets.TrainWindows` for this seed and noise."""
 
         if self._train_windows is None:
-            self._train_windows = TrainWindows(self.store, seed=self.seed, noise=self.noise)
+            self._train_windows = TrainWindows(
+                self.store, seed=self.seed, noise=self.noise, train_nodes=self.train_nodes
+            )
         return self._train_windows
 
     def train_windows_for(self, rank: int, world_size: int):
@@ -89,7 +93,7 @@ class StoreTaskData:
 
         return TrainWindows(
             self.store, seed=self.seed, noise=self.noise,
-            rank=rank, world_size=world_size,
+            rank=rank, world_size=world_size, train_nodes=self.train_nodes,
         )  # fmt: skip
 
     def eval_batches(self, split: str) -> list[Batch]:
@@ -108,8 +112,10 @@ def open_task_data(
     data_path: str | Path | None = None,
     generate: bool = True,
     progress: bool = True,
+    train_nodes: float = 1.0,
 ) -> TaskData:
-    """Open (and if needed generate) the store of ``task``; returns its :class:`TaskData`."""
+    """Open (and if needed generate) the store of ``task``; returns its :class:`TaskData`
+    (``train_nodes``: the fraction of training nodes its training batches come from)."""
 
     card = load_card(task)
     path = Path(data_path) if data_path is not None else task_data_path(card.name)
@@ -124,7 +130,9 @@ def open_task_data(
         path = Path(generate_task(card, out=path, progress=progress))
     store = TaskStore(path)
     spec = task_spec(store.card, learning_task, str(path))
-    return StoreTaskData(store=store, spec=spec, seed=seed, noise=noise, path=path)
+    return StoreTaskData(
+        store=store, spec=spec, seed=seed, noise=noise, path=path, train_nodes=train_nodes
+    )
 
 
 def _keep(batch: Batch) -> Batch:

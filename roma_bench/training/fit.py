@@ -149,7 +149,8 @@ def _train(config: TrainConfig, options: RunOptions, where: _Where) -> TrainResu
     if config.init_checkpoint:  # exists, is no pickle, is not damaged: before any data work
         read_checkpoint(config.init_checkpoint, tensors=False)
     data = task_data.open_task_data(config.task, config.learning_task, seed=config.seed,
-                                    noise=config.noise, progress=options.progress)  # fmt: skip
+                                    noise=config.noise, progress=options.progress,
+                                    train_nodes=config.train_nodes)  # fmt: skip
     model = _build_model(config, data.spec, where.device)
     name = options.run_name or f"{config.model_name}-{config.size}-{config.task}-s{config.seed}"
     run = _open_run(config, data, model, name, options, where, resume_run_id)

@@ -99,3 +99,24 @@ def test_coarse_targets_are_noised_like_the_fine_targets(km_tiny_store) -> None:
     ).float()
     torch.testing.assert_close(noisy.coarse_target, expected)
     assert not torch.allclose(noisy.coarse_target, clean.coarse_target, atol=1e-3)
+
+
+def test_a_training_fraction_draws_from_a_nested_region_only(km_tiny_store) -> None:
+    """train_nodes = ¼: every training subgraph lies in the ¼ region, which lies in the ½
+    region; validation and test batches are the full held-out regions as before."""
+    from roma_bench.graphs.sampler import nested_region
+
+    store = TaskStore(km_tiny_store)
+    seed = store.card.split.seed
+    quarter = set(nested_region(store.graph, store.split.train, 0.25, seed).tolist())
+    half = set(nested_region(store.graph, store.split.train, 0.5, seed).tolist())
+    assert quarter < half and len(quarter) == -(-len(store.split.train) // 4)
+    windows = TrainWindows(store, seed=0, train_nodes=0.25)
+    seen = set().union(*(set(windows[k].node_ids.tolist()) for k in range(6)))
+    assert seen <= quarter and len(seen) > 100
+    assert not set().union(*(set(TrainWindows(store, seed=0)[k].node_ids.tolist())
+                             for k in range(6))) <= quarter  # fmt: skip
+    with pytest.raises(ValueError, match="train_nodes is for the train split"):
+        WindowLoader(store, "val", train_nodes=0.5)
+    with pytest.raises(ValueError, match=r"expected a fraction in \(0, 1\]"):
+        WindowLoader(store, "train", train_nodes=0.0)

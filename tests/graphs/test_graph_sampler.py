@@ -9,7 +9,12 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import connected_components
 
-from roma_bench.graphs.sampler import RandomWalkSampler, induced_subgraph, node_split
+from roma_bench.graphs.sampler import (
+    RandomWalkSampler,
+    induced_subgraph,
+    nested_region,
+    node_split,
+)
 
 
 def grid(side: int) -> dgl.DGLGraph:
@@ -112,3 +117,18 @@ def test_induced_subgraph_keeps_ids_and_features(graph):
     assert sub.ndata[dgl.NID].tolist() == [5, 6, 66]
     assert sub.ndata["x"].tolist() == [5.0, 6.0, 66.0]
     assert sub.num_edges() == 4  # 5–6 and 6–66, both directions
+
+
+def test_nested_regions_are_connected_and_nested(graph):
+    """Data scaling: ¼ ⊂ ½ ⊂ all of the training nodes, each a connected region."""
+    train = node_split(graph, 400, 400, seed=3).train
+    regions = {f: nested_region(graph, train, f, seed=7) for f in (0.25, 0.5, 1.0)}
+    assert [len(regions[f]) for f in (0.25, 0.5)] == [-(-len(train) // 4), -(-len(train) // 2)]
+    assert torch.equal(regions[1.0], train)
+    assert set(regions[0.25].tolist()) <= set(regions[0.5].tolist()) <= set(train.tolist())
+    assert is_connected(graph, regions[0.25]) and is_connected(graph, regions[0.5])
+    assert torch.equal(nested_region(graph, train, 0.25, seed=7), regions[0.25])  # seeded
+    assert not torch.equal(nested_region(graph, train, 0.25, seed=8), regions[0.25])
+    for bad in (0.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="expected 0 < fraction ≤ 1"):
+            nested_region(graph, train, bad, seed=0)

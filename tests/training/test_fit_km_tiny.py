@@ -79,3 +79,41 @@ def test_gcn_trains_and_evaluates(km_tiny, tmp_path, learning_task):
     assert result.metrics["coarse_smspe"] > 0 and result.metrics["rollout_nrmse_h16"] > 0
     again = evaluate_checkpoint(result.checkpoint)
     assert again["smspe"] == pytest.approx(result.metrics["smspe"], rel=1e-5)
+
+
+def test_train_nodes_reaches_the_training_batches_and_is_validated(km_tiny):
+    """TrainConfig.train_nodes → open_task_data → the training stream (data scaling);
+    the scored splits stay whole."""
+    from pydantic import ValidationError
+
+    from roma_bench.graphs.sampler import nested_region
+
+    data = open_task_data("km-tiny", seed=0, progress=False, train_nodes=0.5)
+    store = data.store
+    half = set(nested_region(store.graph, store.split.train, 0.5, store.card.split.seed).tolist())
+    assert all(set(data.train_windows[k].node_ids.tolist()) <= half for k in range(3))
+    assert set(data.train_windows_for(1, 2)[0].node_ids.tolist()) <= half
+    whole = open_task_data("km-tiny", seed=0, progress=False)
+    assert torch.equal(
+        data.eval_batches("test")[0].node_ids, whole.eval_batches("test")[0].node_ids
+    )
+    assert TrainConfig(model_name="gcn", task="km-tiny", train_nodes=0.25).train_nodes == 0.25
+    for bad in (0, 1.5):
+        with pytest.raises(ValidationError, match="train_nodes"):
+            TrainConfig(model_name="gcn", task="km-tiny", train_nodes=bad)
+
+
+def test_train_opens_the_data_with_the_configs_train_nodes(km_tiny, monkeypatch):
+    from roma_bench.training import fit
+
+    seen = {}
+
+    def record(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop before any training
+
+    monkeypatch.setattr(fit.task_data, "open_task_data", record)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(model_name="gcn", task="km-tiny", steps=2, train_nodes=0.25),
+              progress=False)  # fmt: skip
+    assert seen["train_nodes"] == 0.25
