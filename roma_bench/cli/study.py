@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from roma_bench.cli.options import add_base_config_arguments, add_set_argument, base_config
 from roma_bench.limits import steps_arg
 
 ORDER = 45
+
+
+RESUMES = (
+    "A rerun of the same command keeps every run with a finished row (status ok) in the "
+    "study's CSV and trains only the missing and failed ones."
+)
+STEPS_HELP = (
+    "training steps per run (default: the task card's budget: its steps and warm-up, and each "
+    "model's learning rate from <leaderboards>/<task>.tuning.csv at that budget, else the "
+    "card's lr; a card without a budget: the TrainConfig default). Giving --steps drops the "
+    "whole budget; --config and --set override it"
+)
 
 
 def _csv(kind):
@@ -30,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "leaderboards/studies/)",
         description=(
             "Run a study: each is one parent MLflow run with nested training runs, and writes "
-            "<leaderboards>/studies/<study>-<task>.csv, .png and .md."
+            "<leaderboards>/studies/<study>-<task>.csv, .png and .md. transfer (joint protocol), "
+            "scaling and noise resume: a rerun of the same command keeps every run that has a "
+            "finished row (status ok) in the CSV and trains only the missing and failed ones."
         ),
     )
     kinds = parser.add_subparsers(dest="study", metavar="STUDY", required=True)
@@ -43,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "forecast-only (w_pde = w_gpde = 0) against joint training (w_pde = 1, w_gpde = "
         "1/σ_t²), --steps each, scored on forecast error, pde_residual and coarse_error. "
         "finetune: pretrain on one learning task, fine-tune on the other, versus scratch "
-        "for the same total steps; positive transfer = error(scratch)/error(transferred) − 1.",
+        "for the same total steps; positive transfer = error(scratch)/error(transferred) − 1. "
+        "The joint protocol resumes. " + RESUMES,
     )
     _common(transfer)
     transfer.add_argument(
@@ -63,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "scaling",
         help="parameter scaling (width factors) and data scaling (tasks), power-law fits",
         description="Fit L = a·N^(−α) per model family over parameter count (width factors of "
-        "the model config) and over task size (--data-tasks).",
+        "the model config) and over task size (--data-tasks). " + RESUMES,
     )
     _common(scaling, default_seeds="0")
     scaling.add_argument(
@@ -79,7 +95,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     noise = kinds.add_parser(
         "noise",
         help="train at noise σ, evaluate clean, error vs σ per model",
-        description="Train each model at each σ (TrainConfig.noise) and score the clean test split.",
+        description="Train each model at each σ (TrainConfig.noise) and score the clean test "
+        "split. " + RESUMES,
     )
     _common(noise)
     noise.add_argument(
@@ -112,7 +129,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, default_seeds: str = "0,1,2") -> None:
-    add_base_config_arguments(parser, model_required=False)
+    add_base_config_arguments(parser, model_required=False, steps_help=STEPS_HELP)
     parser.add_argument("--models", type=_csv(str), required=True, help="e.g. roma,don-mp,fno")
     parser.add_argument(
         "--seeds", type=_csv(int), default=_csv(int)(default_seeds),
@@ -121,10 +138,17 @@ def _common(parser: argparse.ArgumentParser, default_seeds: str = "0,1,2") -> No
     parser.add_argument("--out-dir", type=Path, help="default <leaderboards>/studies")
 
 
-def _base(args: argparse.Namespace):
-    """The base TrainConfig; also resolves ``args.tracking_uri`` once for the whole study."""
+def _base(args: argparse.Namespace) -> tuple[Any, dict[str, float]]:
+    """The base TrainConfig and each model's learning rate; also resolves
+    ``args.tracking_uri`` once for the whole study.
+
+    Without ``--steps``, each model's config starts from the card's budget
+    (:func:`roma_bench.results.budget_overrides`: steps, warm-up, the model's tuned rate),
+    beneath ``--config`` and ``--set``; a card without a budget adds nothing.
+    """
     from roma_bench.cli import UsageError
     from roma_bench.registry import get_model_class
+    from roma_bench.results import budget_overrides
     from roma_bench.tracking.runs import resolve_tracking_uri
 
     args.tracking_uri = resolve_tracking_uri(args.tracking_uri)
@@ -132,7 +156,9 @@ def _base(args: argparse.Namespace):
         raise UsageError("--models: give at least one model")
     for name in args.models:
         get_model_class(name)
-    return base_config(args, args.models[0])
+    schedule = budget_overrides(args.task) if args.steps is None else (lambda model: [])
+    configs = {model: base_config(args, model, schedule(model)) for model in args.models}
+    return configs[args.models[0]], {model: c.optim.lr for model, c in configs.items()}
 
 
 def run_transfer(args: argparse.Namespace) -> int:
@@ -152,10 +178,10 @@ def run_transfer(args: argparse.Namespace) -> int:
                     f"--{flag.replace('_', '-')}: only for --protocol finetune "
                     "(the joint protocol trains both arms for --steps)"
                 )
-    base = _base(args)
+    base, lrs = _base(args)
     try:
         rows, files = run_transfer_study(
-            base, args.models, args.seeds, protocol=args.protocol,
+            base, args.models, args.seeds, protocol=args.protocol, lrs=lrs,
             pretrain_steps=args.pretrain_steps, finetune_steps=args.finetune_steps,
             tracking_uri=args.tracking_uri, out_dir=args.out_dir,
         )  # fmt: skip
@@ -174,9 +200,9 @@ def run_scaling(args: argparse.Namespace) -> int:
 
     if len(args.width_factors) < 2 and not args.data_tasks:
         raise UsageError("--width-factors: need at least 2 factors (4 for a study) or --data-tasks")
-    base = _base(args)
+    base, lrs = _base(args)
     rows, fits, files = run_scaling_study(
-        base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
+        base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks, lrs=lrs,
         seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir,
     )  # fmt: skip
     for fit in fits:
@@ -189,9 +215,9 @@ def run_scaling(args: argparse.Namespace) -> int:
 def run_noise(args: argparse.Namespace) -> int:
     from roma_bench.studies.noise import run_noise_study
 
-    base = _base(args)
+    base, lrs = _base(args)
     rows, summary, files = run_noise_study(
-        base, args.models, sigmas=args.sigmas, seeds=args.seeds,
+        base, args.models, sigmas=args.sigmas, seeds=args.seeds, lrs=lrs,
         tracking_uri=args.tracking_uri, out_dir=args.out_dir,
     )  # fmt: skip
     for row in summary:

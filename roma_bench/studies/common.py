@@ -5,15 +5,23 @@ A study writes three files under ``<leaderboard_dir>/studies/`` (atomically):
 ``#`` comment — read it with ``pandas.read_csv(path, comment="#")``), ``<study>-<task>.png``
 (its plot) and ``<study>-<task>.md`` (the command and the summary table). Each training run
 is an MLflow run nested under one parent run per study invocation.
+
+A study resumes (:func:`train_missing`): a rerun of the same command keeps every row of its
+CSV that finished (status ``ok``) for a run it plans, matched on the columns that identify
+the run (the study's own, e.g. model, seed, σ, and :data:`CONFIG_COLUMNS`), and trains only
+the missing and failed runs. The CSV is rewritten after every run, so a crash loses nothing
+written; it holds the rows of the command on its first line (rows of runs the command does
+not plan are dropped, as a new command always did).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import math
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +34,13 @@ from roma_bench.tracking.runs import parent_run as tracking_parent_run
 from roma_bench.tracking.tags import tag
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.evaluate import evaluate_checkpoint
-from roma_bench.training.runs import TrainFn, TrainingJob, run_training
+from roma_bench.training.runs import TrainFn, TrainingJob, require_finished, run_training
+
+#: The row columns every study records from a run's config; with the study's own columns
+#: (model, seed, arm, σ, width factor, ...) they identify the run when a study resumes.
+CONFIG_COLUMNS: tuple[str, ...] = (
+    "task_version", "learning_task", "size", "steps", "lr", "warmup_steps",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -173,3 +187,137 @@ def write_markdown(files: StudyFiles, title: str, command: str, body: str) -> Pa
         f"Rows: [{files.csv.name}]({files.csv.name}); plot: [{files.png.name}]({files.png.name}).\n"
     )
     return atomic_write_bytes(files.md, text.encode())
+
+
+def model_config(
+    base: TrainConfig, name: str, lrs: Mapping[str, float] | None = None, /, **update: Any
+) -> TrainConfig:
+    """``base`` for model ``name`` at its learning rate in ``lrs`` (``base``'s when it has
+    none), with the fields of ``update`` replaced (``model=`` is the model's config)."""
+    optim = base.optim
+    if lrs and name in lrs:
+        optim = optim.model_copy(update={"lr": float(lrs[name])})
+    return base.model_copy(update={"model_name": name, "optim": optim, **update})
+
+
+def learning_rates_text(
+    base: TrainConfig, models: Sequence[str], lrs: Mapping[str, float] | None
+) -> str:
+    """``model=lr`` per model, comma-separated: the learning rate each model trains at
+    (the study's MLflow param ``lrs`` and its markdown)."""
+    return ",".join(f"{m}={model_config(base, m, lrs).optim.lr:g}" for m in models)
+
+
+def config_columns(config: TrainConfig) -> dict[str, Any]:
+    """The :data:`CONFIG_COLUMNS` of a run of ``config`` (the card's version for its task)."""
+    return {
+        "task_version": load_card(config.task).version,
+        "learning_task": config.learning_task,
+        "size": config.size,
+        "steps": config.steps,
+        "lr": config.optim.lr,
+        "warmup_steps": config.optim.warmup_steps,
+    }
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """One training run of a study: the row columns that identify it (``identity``), the
+    config, the MLflow run name, and ``score(result, config)`` → the row's result columns."""
+
+    identity: dict[str, Any]
+    config: TrainConfig
+    run_name: str
+    score: Callable[[Any, TrainConfig], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StudyTraining:
+    """How a study trains: its name, the trainer, the tracking store and the parent run."""
+
+    study: str
+    train_fn: TrainFn | None
+    tracking_uri: str | None
+    parent: TrackedRun | None
+
+
+def train_missing(
+    runs: Sequence[StudyRun],
+    keys: Sequence[str],
+    files: StudyFiles,
+    command: str,
+    training: StudyTraining,
+) -> list[dict[str, Any]]:
+    """Every run's row in plan order, training only the runs without a finished row.
+
+    A run whose ``keys`` columns match a row of ``files.csv`` with status ``ok`` is not
+    trained again: that row is kept. The others are trained one by one; a run that raises
+    or does not finish gets the status ``failed: ...`` (and is retried by the next
+    invocation). After each run the CSV is rewritten with every row known so far (kept,
+    new, and earlier failed rows not yet retried), so a crash loses nothing written.
+    """
+    from tqdm.auto import tqdm
+
+    earlier = _earlier_rows(files.csv, keys)
+    rows: list[dict[str, Any] | None] = [earlier.get(_key(r.identity, keys)) for r in runs]
+    todo = [i for i, row in enumerate(rows) if row is None or row.get("status") != "ok"]
+    if len(todo) < len(runs):
+        print(f"{training.study} study: {len(runs) - len(todo)} of {len(runs)} runs already "
+              f"finished in {files.csv}; training the other {len(todo)}", file=sys.stderr)  # fmt: skip
+        write_csv([r for r in rows if r is not None], files.csv, command)
+    for index in tqdm(todo, desc=f"{training.study} study", dynamic_ncols=True):
+        rows[index] = _train_row(runs[index], training)
+        write_csv([r for r in rows if r is not None], files.csv, command)
+    return [r for r in rows if r is not None]
+
+
+def _train_row(run: StudyRun, training: StudyTraining) -> dict[str, Any]:
+    row = dict(run.identity)
+    try:
+        result = train_in_study(
+            run.config, training.train_fn, tracking_uri=training.tracking_uri,
+            parent=training.parent, study=training.study, run_name=run.run_name,
+        )  # fmt: skip
+        require_finished(result, "run")
+        row.update(run.score(result, run.config), status="ok")
+    except Exception as err:  # one failing run must not lose the others' results
+        row.update(status=f"failed: {type(err).__name__}: {err}"[:300])
+    return row
+
+
+def _earlier_rows(path: Path, keys: Sequence[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The rows of an earlier CSV at ``path`` by their key; a finished row wins a tie."""
+    if not path.is_file():
+        return {}
+    import pandas as pd
+
+    try:
+        frame = read_csv(path)
+    except pd.errors.EmptyDataError:
+        return {}
+    found: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in frame.to_dict("records"):
+        row = {k: (None if _missing(v) else v) for k, v in row.items()}
+        key = _key(row, keys)
+        if key not in found or row.get("status") == "ok":
+            found[key] = row
+    return found
+
+
+def _key(row: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
+    """The values of ``keys`` in ``row``, equal whether read back from the CSV or not."""
+    return tuple(_key_value(row.get(k)) for k in keys)
+
+
+def _key_value(value: Any) -> Any:
+    if _missing(value):
+        return None
+    try:
+        number = float(value)  # "2.0" read back as 2.0; 0.0003 written as %.6g
+    except (TypeError, ValueError):
+        return str(value)
+    return None if math.isnan(number) else float(f"{number:.6g}")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -10,7 +10,7 @@ Per PDE-capable model and seed, two runs that differ **only** in the latent-PDE 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,16 @@ from roma_bench.aggregate import finite_values, mean_std
 from roma_bench.files import replace_section
 from roma_bench.registry import get_model_class
 from roma_bench.studies.common import (
+    CONFIG_COLUMNS,
     StudyFiles,
+    StudyRun,
+    StudyTraining,
+    config_columns,
     current_command,
+    learning_rates_text,
     log_outputs,
     markdown_table,
+    model_config,
     new_figure,
     parent_run,
     primary_metric,
@@ -30,13 +36,11 @@ from roma_bench.studies.common import (
     save_figure,
     study_files,
     test_error,
-    train_in_study,
-    write_csv,
+    train_missing,
     write_markdown,
 )
-from roma_bench.tracking.runs import TrackedRun
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.runs import TrainFn, require_finished
+from roma_bench.training.runs import TrainFn
 
 PDE_MODELS: tuple[str, ...] = ("roma", "don-pi", "don-mp-pi", "nomad-mp-pi")
 ARMS: dict[str, dict[str, float]] = {
@@ -44,6 +48,8 @@ ARMS: dict[str, dict[str, float]] = {
     "joint": {"w_pde": 1.0},  # w_gpde: the model's default 1/σ_t²
 }
 COLUMNS = ("forecast_error", "pde_residual", "coarse_error")
+#: The columns that identify a run (a rerun keeps the finished rows that match on them).
+KEYS: tuple[str, ...] = ("model", "seed", "arm", *CONFIG_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,14 @@ class JointPlan:
     arms: dict[str, TrainConfig]
 
 
-def plan_joint(base: TrainConfig, models: Sequence[str], seeds: Sequence[int]) -> list[JointPlan]:
-    """Every run of the joint protocol; raises ValueError for a model without a latent PDE."""
+def plan_joint(
+    base: TrainConfig,
+    models: Sequence[str],
+    seeds: Sequence[int],
+    lrs: Mapping[str, float] | None = None,
+) -> list[JointPlan]:
+    """Every run of the joint protocol (``lrs``: each model's learning rate, else
+    ``base``'s); raises ValueError for a model without a latent PDE."""
     plans = []
     for model in models:
         fields = _model_fields(model)
@@ -66,9 +78,15 @@ def plan_joint(base: TrainConfig, models: Sequence[str], seeds: Sequence[int]) -
                 f"PDE-capable models: {', '.join(PDE_MODELS)}"
             )
         for seed in seeds:
-            common = {"model_name": model, "seed": seed, "init_checkpoint": None}
             arms = {
-                arm: base.model_copy(update={**common, "model": {**base.model, **weights}})
+                arm: model_config(
+                    base,
+                    model,
+                    lrs,
+                    seed=seed,
+                    init_checkpoint=None,
+                    model={**base.model, **weights},
+                )
                 for arm, weights in ARMS.items()
             }
             plans.append(JointPlan(model, seed, arms))
@@ -84,14 +102,20 @@ def run_joint_study(
     models: Sequence[str],
     seeds: Sequence[int],
     *,
+    lrs: Mapping[str, float] | None = None,
     tracking_uri: str | None = None,
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
     command: str | None = None,
 ) -> tuple[list[dict[str, Any]], StudyFiles]:
-    """Run both arms per model and seed; rows (one per run) and the files written."""
+    """Run both arms per model and seed; rows (one per run) and the files written.
+
+    ``lrs``: each model's learning rate (``base``'s for a model not in it). Resumes: the
+    runs with a finished row in the CSV are kept, not trained again
+    (:func:`~roma_bench.studies.common.train_missing`).
+    """
     command = command or current_command()
-    plans = plan_joint(base, models, seeds)
+    plans = plan_joint(base, models, seeds, lrs)
     files = study_files("transfer", base.task, out_dir)
     params = {
         "protocol": "joint",
@@ -100,13 +124,12 @@ def run_joint_study(
         "seeds": ",".join(map(str, seeds)),
         "steps": base.steps,
         "learning_task": base.learning_task,
+        "lrs": learning_rates_text(base, models, lrs),
     }
-    rows: list[dict[str, Any]] = []
     with parent_run("transfer", base.task, tracking_uri, params) as parent:
-        for plan in plans:
-            for arm, config in plan.arms.items():
-                rows.append(_run_arm(plan, arm, config, train_fn, tracking_uri, parent))
-                write_csv(rows, files.csv, command)  # partial results survive an interruption
+        runs = [_arm_run(plan, arm, config) for plan in plans for arm, config in plan.arms.items()]
+        training = StudyTraining("transfer", train_fn, tracking_uri, parent)
+        rows = train_missing(runs, KEYS, files, command, training)
         summary = summarize_joint(rows)
         _plot(summary, files.png, base.task)
         write_markdown(
@@ -116,43 +139,29 @@ def run_joint_study(
     return rows, files
 
 
-def _run_arm(
-    plan: JointPlan,
-    arm: str,
-    config: TrainConfig,
-    train_fn: TrainFn | None,
-    tracking_uri: str | None,
-    parent: TrackedRun,
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
+def _arm_run(plan: JointPlan, arm: str, config: TrainConfig) -> StudyRun:
+    identity = {
         "model": plan.model,
         "seed": plan.seed,
         "arm": arm,
-        "learning_task": config.learning_task,
         "w_pde": config.model.get("w_pde"),
         "w_gpde": config.model.get("w_gpde", "default"),
-        "steps": config.steps,
+        **config_columns(config),
     }
-    try:
-        result = train_in_study(
-            config, train_fn, tracking_uri=tracking_uri, parent=parent,
-            study="transfer", run_name=f"{plan.model}-s{plan.seed}/{arm}",
-        )  # fmt: skip
-        require_finished(result, "run")
-        forecast_metric = primary_metric(config.task, "forecast")
-        row.update(
-            steps_done=result.steps_done,
-            num_parameters=result.num_parameters,
-            forecast_metric=forecast_metric,
-            forecast_error=test_error(result, config, forecast_metric),
-            pde_residual=test_error(result, config, "pde_residual"),
-            coarse_error=test_error(result, config, "coarse_error"),
-            run=result.run_id,
-            status="ok",
-        )
-    except Exception as err:  # one failing run must not lose the others' results
-        row.update(status=f"failed: {type(err).__name__}: {err}"[:300])
-    return row
+    return StudyRun(identity, config, f"{plan.model}-s{plan.seed}/{arm}", _score_arm)
+
+
+def _score_arm(result: Any, config: TrainConfig) -> dict[str, Any]:
+    forecast_metric = primary_metric(config.task, "forecast")
+    return {
+        "steps_done": result.steps_done,
+        "num_parameters": result.num_parameters,
+        "forecast_metric": forecast_metric,
+        "forecast_error": test_error(result, config, forecast_metric),
+        "pde_residual": test_error(result, config, "pde_residual"),
+        "coarse_error": test_error(result, config, "coarse_error"),
+        "run": result.run_id,
+    }
 
 
 def summarize_joint(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -219,9 +228,16 @@ def joint_body(summary: Sequence[dict[str, Any]], params: dict[str, Any]) -> str
         f"Protocol joint: per model and seed, forecast-only (w_pde = w_gpde = 0) against joint "
         f"(w_pde = 1, w_gpde = 1/σ_t²) training, {params['steps']} steps each, same data, "
         f"seed and optimizer; seeds {params['seeds']}; learning task "
-        f"{params['learning_task']}. Clean test split; mean ± std over seeds; in parentheses "
-        "joint / forecast-only − 1 (< 0: joint training lowered it).\n\n" + markdown_table(table)
+        f"{params['learning_task']}{_lrs_sentence(params)}. Clean test split; mean ± std over "
+        "seeds; in parentheses joint / forecast-only − 1 (< 0: joint training lowered it).\n\n"
+        + markdown_table(table)
     )
+
+
+def _lrs_sentence(params: dict[str, Any]) -> str:
+    """``; learning rate per model: ...`` (empty for a CSV written before rows had ``lr``)."""
+    lrs = params.get("lrs")
+    return f"; learning rate per model: {lrs.replace(',', ', ')}" if lrs else ""
 
 
 def transfer_section(csv_path: Path) -> str:
@@ -238,12 +254,25 @@ def transfer_section(csv_path: Path) -> str:
             "steps": ",".join(map(str, steps)),
             "seeds": ",".join(map(str, seeds)),
             "learning_task": ",".join(sorted({str(r["learning_task"]) for r in rows})),
+            "lrs": ",".join(
+                f"{model}={'/'.join(f'{lr:g}' for lr in sorted(lrs))}"
+                for model, lrs in _learning_rates(rows).items()
+            ),
         },
     )
     return (
         f"Generated from [{csv_path.name}]({csv_path.name}) by `roma-bench study transfer "
         f"--readme`; do not edit by hand. Command: `{command}`\n\n{body}\n"
     )
+
+
+def _learning_rates(rows: Sequence[dict[str, Any]]) -> dict[str, set[float]]:
+    """The learning rates each model's rows were trained at (none before rows had ``lr``)."""
+    lrs: dict[str, set[float]] = {}
+    for row in rows:
+        if row.get("lr") is not None and row["lr"] == row["lr"]:  # NaN: a row without one
+            lrs.setdefault(str(row["model"]), set()).add(float(row["lr"]))
+    return lrs
 
 
 def write_readme_section(csv_path: Path, readme: Path) -> Path:

@@ -11,7 +11,7 @@ is shown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +20,27 @@ import numpy as np
 from roma_bench.aggregate import finite_values, mean_std
 from roma_bench.cards import load_card
 from roma_bench.studies.common import (
+    CONFIG_COLUMNS,
     StudyFiles,
+    StudyRun,
+    StudyTraining,
+    config_columns,
     current_command,
+    learning_rates_text,
     log_outputs,
     markdown_table,
+    model_config,
     new_figure,
     parent_run,
     primary_metric,
     save_figure,
     study_files,
     test_error,
-    train_in_study,
-    write_csv,
+    train_missing,
     write_markdown,
 )
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.runs import TrainFn, require_finished
+from roma_bench.training.runs import TrainFn
 
 DEFAULT_SIGMAS: dict[str, tuple[float, ...]] = {
     "kuramoto": (0.0, 1e-3, 1e-2, 1e-1),
@@ -45,6 +50,9 @@ DEFAULT_SIGMAS: dict[str, tuple[float, ...]] = {
 phase moves by about |ω|·Δ ≈ 0.1 rad per frame (σ_ω = 1, Δ = 0.1), so σ = 1e-3 … 1e-1 runs
 from 1% of one frame's change to all of it. Social (std of log u): 1%, 3% and 10% relative
 error on the activity (the v1 log-variances 1e-4, 1e-3, 1e-2 are stds 0.01, 0.03, 0.1)."""
+
+#: The columns that identify a run (a rerun keeps the finished rows that match on them).
+KEYS: tuple[str, ...] = ("model", "sigma", "seed", *CONFIG_COLUMNS)
 
 
 def default_sigmas(task: str) -> tuple[float, ...]:
@@ -59,6 +67,7 @@ def run_noise_study(
     *,
     sigmas: Sequence[float] | None = None,
     seeds: Sequence[int] = (0, 1, 2),
+    lrs: Mapping[str, float] | None = None,
     tracking_uri: str | None = None,
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
@@ -66,7 +75,9 @@ def run_noise_study(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
     """Train every (model, σ, seed); returns (rows, summary per model and σ, files).
 
-    ``sigmas`` defaults to :func:`default_sigmas` of ``base.task``.
+    ``sigmas`` defaults to :func:`default_sigmas` of ``base.task``; ``lrs``: each model's
+    learning rate (``base``'s for a model not in it). Resumes: the runs with a finished row
+    in the CSV are kept, not trained again (:func:`~roma_bench.studies.common.train_missing`).
     """
     sigmas = default_sigmas(base.task) if sigmas is None else sigmas
     if any(s < 0 for s in sigmas):
@@ -74,40 +85,38 @@ def run_noise_study(
     command = command or current_command()
     files = study_files("noise", base.task, out_dir)
     metric = primary_metric(base.task, base.learning_task)
-    jobs = [(m, float(s), seed) for m in models for s in sigmas for seed in seeds]
+    runs = [
+        _noise_run(model_config(base, m, lrs, noise=float(sigma), seed=seed), metric)
+        for m in models for sigma in sigmas for seed in seeds
+    ]  # fmt: skip
     params = {"task": base.task, "models": ",".join(models), "steps": base.steps,
-              "sigmas": ",".join(f"{s:g}" for s in sigmas), "seeds": ",".join(map(str, seeds))}  # fmt: skip
-    rows: list[dict[str, Any]] = []
+              "sigmas": ",".join(f"{s:g}" for s in sigmas), "seeds": ",".join(map(str, seeds)),
+              "lrs": learning_rates_text(base, models, lrs)}  # fmt: skip
     with parent_run("noise", base.task, tracking_uri, params) as parent:
-        from tqdm.auto import tqdm
-
-        for model, sigma, seed in tqdm(jobs, desc="noise study", dynamic_ncols=True):
-            config = base.model_copy(update={"model_name": model, "noise": sigma, "seed": seed})
-            row: dict[str, Any] = {"model": model, "sigma": sigma, "seed": seed, "metric": metric,
-                                   "task_version": load_card(base.task).version}  # fmt: skip
-            try:
-                result = train_in_study(
-                    config, train_fn, tracking_uri=tracking_uri,
-                    parent=parent, study="noise",
-                    run_name=f"{model}-sigma{sigma:g}-s{seed}",
-                )  # fmt: skip
-                require_finished(result)
-                row.update(error=test_error(result, config), steps=int(result.steps_done),
-                           run_id=result.run_id, status="ok")  # fmt: skip
-            except Exception as err:
-                row.update(status=f"failed: {type(err).__name__}: {err}"[:300])
-            rows.append(row)
-            write_csv(rows, files.csv, command)
+        training = StudyTraining("noise", train_fn, tracking_uri, parent)
+        rows = train_missing(runs, KEYS, files, command, training)
         summary = summarize_noise(rows)
         _plot(summary, files.png, base.task, metric)
         body = (
-            f"Budget: {base.steps} steps per run, size {base.size}; trained at noise σ, scored "
-            f"on the clean test split ({metric}, mean ± std over seeds).\n\n"
-            + markdown_table(summary)
+            f"Budget: {base.steps} steps per run, size {base.size}, learning rate per model "
+            f"{params['lrs'].replace(',', ', ')}; trained at noise σ, scored on the clean test "
+            f"split ({metric}, mean ± std over seeds).\n\n" + markdown_table(summary)
         )
         write_markdown(files, f"Noise study on {base.task}", command, body)
         log_outputs(parent, files)
     return rows, summary, files
+
+
+def _noise_run(config: TrainConfig, metric: str) -> StudyRun:
+    identity = {"model": config.model_name, "sigma": config.noise, "seed": config.seed,
+                "metric": metric, **config_columns(config)}  # fmt: skip
+    name = f"{config.model_name}-sigma{config.noise:g}-s{config.seed}"
+    return StudyRun(identity, config, name, _score_noise)
+
+
+def _score_noise(result: Any, config: TrainConfig) -> dict[str, Any]:
+    return {"error": test_error(result, config), "steps_done": int(result.steps_done),
+            "run_id": result.run_id}  # fmt: skip
 
 
 def summarize_noise(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ diagonal entry (undefined for fewer than 3 points).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,23 +27,31 @@ import numpy as np
 from roma_bench.cards import load_card
 from roma_bench.registry import get_model_class
 from roma_bench.studies.common import (
+    CONFIG_COLUMNS,
     StudyFiles,
+    StudyRun,
+    StudyTraining,
+    config_columns,
     current_command,
+    learning_rates_text,
     log_outputs,
     markdown_table,
+    model_config,
     new_figure,
     parent_run,
     primary_metric,
     save_figure,
     study_files,
     test_error,
-    train_in_study,
-    write_csv,
+    train_missing,
     write_markdown,
 )
 from roma_bench.sweeps.space import heads_multiple, size_values, width_fields
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.runs import TrainFn, require_finished
+from roma_bench.training.runs import TrainFn
+
+#: The columns that identify a run (a rerun keeps the finished rows that match on them).
+KEYS: tuple[str, ...] = ("axis", "model", "task", "seed", "width_factor", "nodes", *CONFIG_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -131,41 +139,43 @@ def run_scaling_study(
     width_factors: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
     data_tasks: Sequence[str] = (),
     seeds: Sequence[int] = (0,),
+    lrs: Mapping[str, float] | None = None,
     tracking_uri: str | None = None,
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
     command: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
-    """Run both axes; returns (rows, fits, files). ``data_tasks`` empty → parameter axis only."""
+    """Run both axes; returns (rows, fits, files). ``data_tasks`` empty → parameter axis only.
+
+    ``lrs``: each model's learning rate (``base``'s for a model not in it). Resumes: the
+    runs with a finished row in the CSV are kept, not trained again
+    (:func:`~roma_bench.studies.common.train_missing`).
+    """
     command = command or current_command()
     files = study_files("scaling", base.task, out_dir)
-    jobs: list[tuple[str, str, float, TrainConfig]] = []
+    runs: list[StudyRun] = []
     for model in models:
         for factor in width_factors:
             overrides = {**base.model, **width_overrides(model, base.size, factor)}
             for seed in seeds:
-                config = base.model_copy(
-                    update={"model_name": model, "seed": seed, "model": overrides}
-                )
-                jobs.append(("parameters", model, factor, config))
+                config = model_config(base, model, lrs, seed=seed, model=overrides)
+                runs.append(_scaling_run("parameters", model, factor, config))
         for task in data_tasks:
             for seed in seeds:
-                config = base.model_copy(update={"model_name": model, "seed": seed, "task": task})
-                jobs.append(("data", model, float(task_nodes(task)), config))
-    rows: list[dict[str, Any]] = []
+                config = model_config(base, model, lrs, seed=seed, task=task)
+                runs.append(_scaling_run("data", model, float(task_nodes(task)), config))
     params = {"task": base.task, "models": ",".join(models), "steps": base.steps,
-              "width_factors": ",".join(map(str, width_factors)), "data_tasks": ",".join(data_tasks)}  # fmt: skip
+              "width_factors": ",".join(map(str, width_factors)), "data_tasks": ",".join(data_tasks),
+              "lrs": learning_rates_text(base, models, lrs)}  # fmt: skip
     with parent_run("scaling", base.task, tracking_uri, params) as parent:
-        from tqdm.auto import tqdm
-
-        for axis, model, knob, config in tqdm(jobs, desc="scaling study", dynamic_ncols=True):
-            rows.append(_run_job(axis, model, knob, config, train_fn, tracking_uri, parent))
-            write_csv(rows, files.csv, command)
+        training = StudyTraining("scaling", train_fn, tracking_uri, parent)
+        rows = train_missing(runs, KEYS, files, command, training)
         fits = fit_rows(rows)
         _plot(rows, fits, files.png, base.task)
         body = (
             f"Budget: {base.steps} steps per run, size {base.size}, seeds "
-            f"{','.join(map(str, seeds))}; width factors {params['width_factors']}. "
+            f"{','.join(map(str, seeds))}; learning rate per model: "
+            f"{params['lrs'].replace(',', ', ')}; width factors {params['width_factors']}. "
             "Fit L = a·N^(−α) by log-log least squares; ± is the standard error of α.\n\n"
             + markdown_table(fits)
         )
@@ -174,29 +184,21 @@ def run_scaling_study(
     return rows, fits, files
 
 
-def _run_job(axis, model, knob, config, train_fn, tracking_uri, parent) -> dict[str, Any]:
-    label = f"{model}-{axis}-{knob:g}-s{config.seed}"
-    row: dict[str, Any] = {"axis": axis, "model": model, "task": config.task, "seed": config.seed,
-                           "width_factor": knob if axis == "parameters" else None,
-                           "nodes": int(knob) if axis == "data" else None,
-                           "task_version": load_card(config.task).version}  # fmt: skip
-    try:
-        result = train_in_study(
-            config, train_fn, tracking_uri=tracking_uri, parent=parent,
-            study="scaling", run_name=label,
-        )  # fmt: skip
-        require_finished(result)
-        row.update(
-            num_parameters=int(result.num_parameters),
-            steps=int(result.steps_done),
-            metric=primary_metric(config.task, config.learning_task),
-            error=test_error(result, config),
-            run_id=result.run_id,
-            status="ok",
-        )
-    except Exception as err:
-        row.update(status=f"failed: {type(err).__name__}: {err}"[:300])
-    return row
+def _scaling_run(axis: str, model: str, knob: float, config: TrainConfig) -> StudyRun:
+    identity = {"axis": axis, "model": model, "task": config.task, "seed": config.seed,
+                "width_factor": knob if axis == "parameters" else None,
+                "nodes": int(knob) if axis == "data" else None, **config_columns(config)}  # fmt: skip
+    return StudyRun(identity, config, f"{model}-{axis}-{knob:g}-s{config.seed}", _score_scaling)
+
+
+def _score_scaling(result: Any, config: TrainConfig) -> dict[str, Any]:
+    return {
+        "num_parameters": int(result.num_parameters),
+        "steps_done": int(result.steps_done),
+        "metric": primary_metric(config.task, config.learning_task),
+        "error": test_error(result, config),
+        "run_id": result.run_id,
+    }
 
 
 def fit_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

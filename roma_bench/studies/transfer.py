@@ -22,7 +22,7 @@ and arm, mean ± std over seeds, and ``joint / forecast-only − 1`` per column.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,8 +31,10 @@ from roma_bench.aggregate import finite_values, mean_std
 from roma_bench.studies.common import (
     StudyFiles,
     current_command,
+    learning_rates_text,
     log_outputs,
     markdown_table,
+    model_config,
     new_figure,
     parent_run,
     primary_metric,
@@ -72,19 +74,21 @@ def plan_transfer(
     pretrain_steps: int,
     finetune_steps: int,
     directions: Sequence[tuple[str, str]] = DIRECTIONS,
+    lrs: Mapping[str, float] | None = None,
 ) -> list[TransferPlan]:
     """Every run of the finetune protocol; scratch differs from fine-tune only in its start and
-    its steps (``pretrain_steps + finetune_steps``: the pretrain → fine-tune total)."""
+    its steps (``pretrain_steps + finetune_steps``: the pretrain → fine-tune total).
+    ``lrs``: each model's learning rate (``base``'s for a model not in it)."""
     plans = []
     for model in models:
         for seed in seeds:
             for source, target in directions:
-                common = {"model_name": model, "seed": seed, "init_checkpoint": None}
-                pretrain = base.model_copy(
-                    update={**common, "learning_task": source, "steps": pretrain_steps}
+                start = model_config(base, model, lrs, seed=seed, init_checkpoint=None)
+                pretrain = start.model_copy(
+                    update={"learning_task": source, "steps": pretrain_steps}
                 )
-                finetune = base.model_copy(
-                    update={**common, "learning_task": target, "steps": finetune_steps}
+                finetune = start.model_copy(
+                    update={"learning_task": target, "steps": finetune_steps}
                 )
                 scratch = finetune.model_copy(update={"steps": pretrain_steps + finetune_steps})
                 plans.append(TransferPlan(model, seed, source, target, pretrain, finetune, scratch))
@@ -100,6 +104,7 @@ def run_transfer_study(
     pretrain_steps: int | None = None,
     finetune_steps: int | None = None,
     directions: Sequence[tuple[str, str]] = DIRECTIONS,
+    lrs: Mapping[str, float] | None = None,
     tracking_uri: str | None = None,
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
@@ -110,10 +115,13 @@ def run_transfer_study(
     ``joint`` (:mod:`roma_bench.studies.joint`): ``base.steps`` per arm, files
     ``transfer-<task>.*``; ``finetune``: one row per model, seed and direction, files
     ``transfer-finetune-<task>.*``, needs ``pretrain_steps`` and ``finetune_steps``.
+    ``lrs``: each model's learning rate (``base``'s for a model not in it). The joint
+    protocol resumes (a rerun trains only the runs without a finished row in its CSV); the
+    finetune protocol starts over.
     """
     if protocol == "joint":
         return run_joint_study(
-            base, models, seeds, tracking_uri=tracking_uri, out_dir=out_dir,
+            base, models, seeds, lrs=lrs, tracking_uri=tracking_uri, out_dir=out_dir,
             train_fn=train_fn, command=command,
         )  # fmt: skip
     if protocol != "finetune":
@@ -121,7 +129,7 @@ def run_transfer_study(
     if pretrain_steps is None or finetune_steps is None:
         raise ValueError("transfer study (finetune): give pretrain_steps and finetune_steps")
     command = command or current_command()
-    plans = plan_transfer(base, models, seeds, pretrain_steps, finetune_steps, directions)
+    plans = plan_transfer(base, models, seeds, pretrain_steps, finetune_steps, directions, lrs)
     files = study_files("transfer-finetune", base.task, out_dir)
     rows: list[dict[str, Any]] = []
     params = {
@@ -131,6 +139,7 @@ def run_transfer_study(
         "seeds": ",".join(map(str, seeds)),
         "pretrain_steps": pretrain_steps,
         "finetune_steps": finetune_steps,
+        "lrs": learning_rates_text(base, models, lrs),
     }
     with parent_run("transfer", base.task, tracking_uri, params) as parent:
         for plan in _progress(plans):
@@ -246,8 +255,8 @@ def _body(summary: Sequence[dict[str, Any]], params: dict[str, Any]) -> str:
     return (
         f"Pretraining {params['pretrain_steps']} steps then fine-tuning "
         f"{params['finetune_steps']} steps, versus scratch for the same total (same optimizer, "
-        f"same seed); seeds "
-        f"{params['seeds']}. Positive transfer = error(scratch)/error(transferred) − 1 on the "
+        f"same seed); seeds {params['seeds']}; learning rate per model: "
+        f"{params['lrs'].replace(',', ', ')}. Positive transfer = error(scratch)/error(transferred) − 1 on the "
         "target task's clean test split (> 0: pretraining helped).\n\n" + markdown_table(summary)
     )
 

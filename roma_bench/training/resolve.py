@@ -23,9 +23,13 @@ def build_train_config(
     config_file: str | Path | None = None,
     fields: Mapping[str, Any] | None = None,
     overrides: Sequence[str] = (),
+    defaults: Sequence[str] = (),
 ) -> TrainConfig:
-    """``--config FILE`` values, then explicit flags (``fields``), then ``--set`` overrides."""
-    data: dict[str, Any] = load_yaml(config_file) if config_file else {}
+    """``defaults`` (``--set`` syntax, e.g. a card's budget), then ``--config FILE`` values,
+    then explicit flags (``fields``), then ``--set`` overrides: each layer wins over the last."""
+    data: dict[str, Any] = parse_overrides(defaults) if defaults else {}
+    if config_file:
+        data = deep_update(data, load_yaml(config_file))
     data = deep_update(data, {k: v for k, v in (fields or {}).items() if v is not None})
     if overrides:
         data = deep_update(data, parse_overrides(overrides))

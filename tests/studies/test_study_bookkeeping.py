@@ -1,7 +1,8 @@
 """Study bookkeeping with a recording trainer: budgets, what is compared, the files written.
 
-The trainer here is a stand-in that records each config and returns a known error, so
-the tests check the study's logic exactly; ``test_study_training.py`` runs real training.
+The trainer (``study_doubles.RecordingTrainer``) is a stand-in that records each config and
+returns a known error, so the tests check the study's logic exactly (the MLflow store:
+``conftest.py``'s ``tracking``); ``test_study_training.py`` runs real training.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pytest
+from study_doubles import RecordingTrainer
 
 from roma_bench.cards import load_card
 from roma_bench.studies.common import read_csv
@@ -21,35 +23,6 @@ from roma_bench.studies.scaling import run_scaling_study
 from roma_bench.studies.transfer import plan_transfer, run_transfer_study
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.fit import TrainResult
-
-
-class RecordingTrainer:
-    """Records ``(config, kwargs)``; the test error is ``error_of(config)``."""
-
-    def __init__(self, tmp: Path, error_of) -> None:
-        self.calls: list[tuple[TrainConfig, dict[str, Any]]] = []
-        self.tmp, self.error_of = tmp, error_of
-
-    def __call__(self, config: TrainConfig, **kwargs: Any) -> TrainResult:
-        self.calls.append((config, kwargs))
-        checkpoint = self.tmp / f"ckpt-{len(self.calls)}.pt"
-        checkpoint.write_text("weights")
-        error = self.error_of(config)
-        metric = load_card(config.task).primary_metric(config.learning_task)
-        width = config.model.get("dec_width", 64)
-        return TrainResult(
-            run_id=f"run{len(self.calls)}", checkpoint=checkpoint, best_val_loss=error,
-            final_val_loss=error, steps_done=config.steps, wall_time=0.1,
-            num_parameters=10 * width**2, status="FINISHED", metrics={metric: error},
-        )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tracking(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One MLflow store for the module (creating an SQLite store takes seconds)."""
-    yield f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    while mlflow.active_run():
-        mlflow.end_run()
 
 
 def test_transfer_fine_tune_and_scratch_share_one_budget(tmp_path: Path, tracking: str) -> None:
@@ -63,7 +36,9 @@ def test_transfer_fine_tune_and_scratch_share_one_budget(tmp_path: Path, trackin
     for k in range(0, len(trainer.calls), 3):
         (pre, _), (fine, fine_kw), (scratch, _) = trainer.calls[k : k + 3]
         assert pre.steps == 7 and pre.init_checkpoint is None
-        assert fine.init_checkpoint == str(tmp_path / f"ckpt-{k + 1}.pt")  # the pretrained weights
+        assert fine.init_checkpoint == str(
+            tmp_path / f"ckpt-run-{k + 1}.pt"
+        )  # the pretrained weights
         assert scratch.init_checkpoint is None
         # Same total budget: scratch trains as long as pretrain + fine-tune, otherwise the two
         # target runs differ only in their initial weights.

@@ -1,0 +1,212 @@
+"""Studies resume and train at the card's budget (recording trainer, no real training).
+
+A rerun of a study keeps every run with a finished row in its CSV and trains only the
+missing and failed ones; without ``--steps`` the ``roma-bench study`` commands train at the
+card's budget with each model's tuned learning rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+from study_doubles import RecordingTrainer
+
+from roma_bench import budgets
+from roma_bench.cli import main
+from roma_bench.config import load_yaml
+from roma_bench.registry import task_card_path
+from roma_bench.studies.common import read_csv
+from roma_bench.studies.noise import run_noise_study
+from roma_bench.studies.scaling import run_scaling_study
+from roma_bench.studies.transfer import run_transfer_study
+from roma_bench.training.config import TrainConfig
+
+STUDIES = ("transfer", "scaling", "noise")
+
+
+def pde_scores(config: TrainConfig) -> dict[str, float]:
+    """The latent-PDE scores the joint protocol reads besides the forecast error."""
+    return {"pde_residual": 0.1, "coarse_error": 0.3}
+
+
+def run_study(
+    study: str, trainer: RecordingTrainer, out_dir: Path, tracking: str, steps: int = 5
+) -> tuple[list[dict], Path]:
+    """Four runs of ``study`` (two settings × seeds 0, 1); its rows and CSV."""
+    options = {"tracking_uri": tracking, "out_dir": out_dir, "train_fn": trainer, "command": "c"}
+    if study == "transfer":
+        base = TrainConfig(model_name="roma", task="km-tiny", steps=steps)
+        rows, files = run_transfer_study(base, ["roma"], [0, 1], **options)
+    elif study == "scaling":
+        base = TrainConfig(model_name="gcn", task="km-tiny", steps=steps)
+        rows, _, files = run_scaling_study(base, ["gcn"], width_factors=(1, 2), seeds=(0, 1),
+                                           **options)  # fmt: skip
+    else:
+        base = TrainConfig(model_name="gcn", task="km-tiny", steps=steps)
+        rows, _, files = run_noise_study(base, ["gcn"], sigmas=(0.0, 0.01), seeds=(0, 1), **options)
+    return rows, files.csv
+
+
+def run_ids(study: str, rows) -> list[str]:
+    column = "run" if study == "transfer" else "run_id"
+    return [str(r[column]) for r in rows]
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_a_rerun_after_an_interruption_trains_only_the_missing_runs(
+    study: str, tmp_path: Path, tracking: str
+) -> None:
+    def interrupt_the_third(config: TrainConfig) -> float:
+        if len(first.calls) == 3:
+            raise KeyboardInterrupt
+        return 1.0 + config.seed
+
+    first = RecordingTrainer(tmp_path, interrupt_the_third, pde_scores, name="first")
+    with pytest.raises(KeyboardInterrupt):
+        run_study(study, first, tmp_path, tracking)
+    written = read_csv(tmp_path / f"{study}-km-tiny.csv")
+    assert list(written["status"]) == ["ok", "ok"]  # each row reached the CSV before the next
+
+    second = RecordingTrainer(tmp_path, lambda c: 1.0 + c.seed, pde_scores, name="second")
+    rows, csv = run_study(study, second, tmp_path, tracking)
+    assert len(second.calls) == 2  # only the two runs the interruption left out
+    assert [c.seed for c in second.configs] == [r["seed"] for r in rows[2:]]
+    assert run_ids(study, rows) == ["first1", "first2", "second1", "second2"]
+    table = read_csv(csv)
+    assert run_ids(study, table.to_dict("records")) == run_ids(study, rows)
+    assert list(table["status"]) == ["ok"] * 4
+    assert list(table["seed"]) == [r["seed"] for r in rows]
+
+    third = RecordingTrainer(tmp_path, lambda c: 1.0, pde_scores, name="third")
+    run_study(study, third, tmp_path, tracking)
+    assert third.calls == []  # everything finished: nothing to train
+    assert run_ids(study, read_csv(csv).to_dict("records")) == run_ids(study, rows)
+
+    other = RecordingTrainer(tmp_path, lambda c: 1.0, pde_scores, name="other")
+    rows, _ = run_study(study, other, tmp_path, tracking, steps=6)
+    assert len(other.calls) == 4  # other steps: other runs, none reused
+    assert {r["steps"] for r in rows} == {6}
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_a_failed_run_is_retried_and_an_interrupted_retry_loses_no_row(
+    study: str, tmp_path: Path, tracking: str
+) -> None:
+    def fail_the_second(config: TrainConfig) -> float:
+        if len(first.calls) == 2:
+            raise RuntimeError("loss is nan")
+        return 1.0
+
+    first = RecordingTrainer(tmp_path, fail_the_second, pde_scores, name="first")
+    rows, csv = run_study(study, first, tmp_path, tracking)
+    failed = "failed: RuntimeError: loss is nan"
+    assert [r["status"] for r in rows] == ["ok", failed, "ok", "ok"]
+
+    def interrupt(config: TrainConfig) -> float:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_study(study, RecordingTrainer(tmp_path, interrupt, pde_scores), tmp_path, tracking)
+    assert list(read_csv(csv)["status"]) == ["ok", failed, "ok", "ok"]  # nothing lost
+
+    second = RecordingTrainer(tmp_path, lambda c: 1.0, pde_scores, name="second")
+    rows, csv = run_study(study, second, tmp_path, tracking)
+    assert len(second.calls) == 1 and second.configs[0].seed == rows[1]["seed"]
+    assert run_ids(study, rows) == ["first1", "second1", "first3", "first4"]
+    assert list(read_csv(csv)["status"]) == ["ok"] * 4
+
+
+CLI_ARGS = {
+    "transfer": ["transfer", "--models", "roma,don-pi", "--seeds", "0"],
+    "scaling": ["scaling", "--models", "gcn,roma", "--width-factors", "1,2", "--seeds", "0"],
+    "noise": ["noise", "--models", "gcn,roma", "--sigmas", "0", "--seeds", "0"],
+}
+#: The tuning file's choice at the budget's 120 steps; roma was tuned at 60 steps only.
+TUNED = {"gcn": 3e-4, "don-pi": 1e-3}
+CARD_LR = 2e-3
+
+
+@pytest.fixture()
+def budget_cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Cards ``km-budget`` (budget 120 steps, lr 2e-3, warm-up 12, and a tuning file) and
+    ``km-nobudget`` (none); returns the leaderboards folder."""
+    card = load_yaml(task_card_path("km-tiny"))
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    budget = {"steps": 120, "lr": CARD_LR, "warmup_steps": 12}
+    (cards / "km-budget.yaml").write_text(yaml.safe_dump({**card, "name": "km-budget",
+                                                          "budget": budget}))  # fmt: skip
+    no_budget = {k: v for k, v in card.items() if k != "budget"}
+    (cards / "km-nobudget.yaml").write_text(yaml.safe_dump({**no_budget, "name": "km-nobudget"}))
+    boards = tmp_path / "boards"
+    monkeypatch.setenv("ROMA_BENCH_TASKS", str(cards))
+    monkeypatch.setenv("ROMA_BENCH_LEADERBOARDS", str(boards))
+    budgets.write_tuning("km-budget", [
+        {"model": "gcn", "lr": 3e-4, "steps": 120, "seed": 0, "val_metric": 0.1},
+        {"model": "gcn", "lr": 2e-3, "steps": 120, "seed": 0, "val_metric": 0.2},
+        {"model": "don-pi", "lr": 1e-3, "steps": 120, "seed": 0, "val_metric": 0.1},
+        {"model": "roma", "lr": 3e-4, "steps": 60, "seed": 0, "val_metric": 0.1},
+    ], boards)  # fmt: skip
+    return boards
+
+
+def study_cli(
+    study: str, task: str, out_dir: Path, tracking: str, monkeypatch: pytest.MonkeyPatch,
+    *extra: str,
+) -> RecordingTrainer:  # fmt: skip
+    """``roma-bench study <study> --task <task> ...`` with the recording trainer."""
+    trainer = RecordingTrainer(out_dir.parent, lambda c: 1.0, pde_scores)
+    monkeypatch.setattr("roma_bench.training.runs.train", trainer)
+    argv = ["study", *CLI_ARGS[study], "--task", task, "--out-dir", str(out_dir),
+            "--tracking-uri", tracking, *extra]  # fmt: skip
+    assert main(argv) == 0
+    assert trainer.calls
+    return trainer
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_a_study_trains_at_the_card_budget_with_each_models_tuned_rate(
+    study: str, budget_cards: Path, tmp_path: Path, tracking: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    trainer = study_cli(study, "km-budget", tmp_path / "budget", tracking, monkeypatch)
+    models = CLI_ARGS[study][2].split(",")
+    expected = {model: TUNED.get(model, CARD_LR) for model in models}
+    assert {c.steps for c in trainer.configs} == {120}
+    assert {c.optim.warmup_steps for c in trainer.configs} == {12}
+    assert {c.model_name: c.optim.lr for c in trainer.configs} == expected
+    assert {c.early_stopping_patience for c in trainer.configs} == {None}  # as before
+    # which rate each model used: the MLflow params, the markdown and every row
+    parent = trainer.calls[0][1]["tags"]["mlflow.parentRunId"]
+    params = mlflow.MlflowClient(tracking).get_run(parent).data.params
+    assert params["lrs"] == ",".join(f"{m}={lr:g}" for m, lr in expected.items())
+    md = next((tmp_path / "budget").glob("*.md")).read_text()
+    assert "learning rate per model" in md
+    assert all(f"{m}={lr:g}" in md for m, lr in expected.items())
+    table = read_csv(next((tmp_path / "budget").glob("*.csv")))
+    assert {(r["model"], r["lr"]) for r in table.to_dict("records")} == set(expected.items())
+
+    trainer = study_cli(study, "km-budget", tmp_path / "steps", tracking, monkeypatch,
+                        "--steps", "7")  # fmt: skip
+    default = TrainConfig(model_name="gcn", task="km-budget")
+    assert {c.steps for c in trainer.configs} == {7}  # --steps: no budget at all
+    assert {c.optim.lr for c in trainer.configs} == {default.optim.lr}
+    assert {c.optim.warmup_steps for c in trainer.configs} == {default.optim.warmup_steps}
+
+
+def test_set_overrides_the_budget_rate_and_a_card_without_a_budget_keeps_the_defaults(
+    budget_cards: Path, tmp_path: Path, tracking: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer = study_cli("noise", "km-budget", tmp_path / "lr", tracking, monkeypatch,
+                        "--set", "optim.lr=5e-4")  # fmt: skip
+    assert {(c.steps, c.optim.warmup_steps, c.optim.lr) for c in trainer.configs} == {
+        (120, 12, 5e-4)
+    }
+    trainer = study_cli("noise", "km-nobudget", tmp_path / "none", tracking, monkeypatch)
+    default = TrainConfig(model_name="gcn", task="km-nobudget")
+    assert {(c.steps, c.optim.warmup_steps, c.optim.lr) for c in trainer.configs} == {
+        (default.steps, default.optim.warmup_steps, default.optim.lr)
+    }
