@@ -84,11 +84,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(scaling, default_seeds="0")
     scaling.add_argument(
         "--width-factors", type=_csv(float), default=[0.5, 1.0, 2.0, 4.0],
-        help="multipliers of every width field (default 0.5,1,2,4)",
+        help="multipliers of every width field (default 0.5,1,2,4; '' for no parameter axis)",
     )  # fmt: skip
     scaling.add_argument(
         "--data-tasks", type=_csv(str), default=[],
-        help="tasks of growing size for data scaling, e.g. km-tiny,km-38k",
+        help="cross-card comparison (axis 'cards', reported apart from data scaling): the "
+        "same model on tasks of growing size, e.g. km-tiny,km-38k,km-314k",
+    )  # fmt: skip
+    scaling.add_argument(
+        "--data-fractions", type=_csv(float), default=[],
+        help="data scaling (axis 'data'): train on these nested fractions of --task's "
+        "training nodes (connected regions, ¼ ⊂ ½ ⊂ 1), e.g. 0.25,0.5,1; same val/test sets",
     )  # fmt: skip
     scaling.set_defaults(handler=run_scaling)
 
@@ -198,11 +204,18 @@ def run_scaling(args: argparse.Namespace) -> int:
     from roma_bench.cli import UsageError
     from roma_bench.studies.scaling import run_scaling_study
 
-    if len(args.width_factors) < 2 and not args.data_tasks:
-        raise UsageError("--width-factors: need at least 2 factors (4 for a study) or --data-tasks")
+    if len(args.width_factors) < 2 and not (args.data_tasks or args.data_fractions):
+        raise UsageError(
+            "--width-factors: need at least 2 factors (4 for a study), or --data-fractions "
+            "or --data-tasks"
+        )
+    bad = [f for f in args.data_fractions if not 0 < f <= 1]
+    if bad:
+        raise UsageError(f"--data-fractions: {bad[0]:g} is not in (0, 1]")
     base, lrs = _base(args)
     rows, fits, files = run_scaling_study(
-        base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks, lrs=lrs,
+        base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
+        data_fractions=args.data_fractions, lrs=lrs,
         seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir,
     )  # fmt: skip
     for fit in fits:

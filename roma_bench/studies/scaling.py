@@ -5,8 +5,15 @@ fields :func:`roma_bench.sweeps.space.width_fields` finds, e.g. ``hidden``, ``d_
 is multiplied by each factor of ``width_factors`` (≥ 4 sizes), the same training budget
 each; N = the trained parameter count.
 
-*Data scaling*: the same model trained on tasks of growing size (``km-tiny`` → ``km-38k``
-→ ...); N = the task's node count.
+*Data scaling* (axis ``data``): the same model trained on nested subsets of one store's
+training nodes (``data_fractions``, e.g. ¼, ½, 1: ``TrainConfig.train_nodes``, a connected
+region grown from a fixed node, :func:`roma_bench.graphs.sampler.nested_region`), scored
+on the same validation and test sets; N = the training nodes used,
+``⌈f·(nodes − val_nodes − test_nodes)⌉``.
+
+*Cross-card comparison* (axis ``cards``, reported separately: the tasks differ in more than
+their size, e.g. their held-out sets): the same model trained on each of ``data_tasks``
+(``km-tiny`` → ``km-38k`` → ...); N = the task's node count.
 
 Fit: ``L = a·N^(−α)`` by least squares on ``log L = log a − α log N``:
 with ``X = [1, log N]`` and residual variance ``s² = RSS/(n − 2)``, the covariance of
@@ -51,7 +58,15 @@ from roma_bench.training.config import TrainConfig
 from roma_bench.training.runs import TrainFn
 
 #: The columns that identify a run (a rerun keeps the finished rows that match on them).
-KEYS: tuple[str, ...] = ("axis", "model", "task", "seed", "width_factor", "nodes", *CONFIG_COLUMNS)
+KEYS: tuple[str, ...] = (
+    "axis", "model", "task", "seed", "width_factor", "nodes", "train_nodes", *CONFIG_COLUMNS
+)  # fmt: skip
+#: The axes and what their N is.
+AXES: dict[str, str] = {
+    "parameters": "parameters N",
+    "data": "training nodes N (nested subsets of one store)",
+    "cards": "task nodes N (one card each)",
+}
 
 
 @dataclass(frozen=True)
@@ -132,11 +147,20 @@ def task_nodes(task: str) -> int:
     return int(load_card(task).graph.nodes)
 
 
+def training_nodes(task: str, fraction: float = 1.0) -> int:
+    """Training nodes of ``task`` a run with ``train_nodes = fraction`` draws from:
+    ``⌈f·(nodes − val_nodes − test_nodes)⌉`` (the node split leaves the rest for training)."""
+    card = load_card(task)
+    return max(1, math.ceil(fraction * (card.graph.nodes - card.split.val_nodes
+                                        - card.split.test_nodes)))  # fmt: skip
+
+
 def run_scaling_study(
     base: TrainConfig,
     models: Sequence[str],
     *,
     width_factors: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
+    data_fractions: Sequence[float] = (),
     data_tasks: Sequence[str] = (),
     seeds: Sequence[int] = (0,),
     lrs: Mapping[str, float] | None = None,
@@ -145,7 +169,9 @@ def run_scaling_study(
     train_fn: TrainFn | None = None,
     command: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
-    """Run both axes; returns (rows, fits, files). ``data_tasks`` empty → parameter axis only.
+    """Run the axes asked for; returns (rows, fits, files). ``width_factors``: parameter
+    axis; ``data_fractions``: data axis (nested training subsets of ``base.task``);
+    ``data_tasks``: the cross-card axis (``cards``).
 
     ``lrs``: each model's learning rate (``base``'s for a model not in it). Resumes: the
     runs with a finished row in the CSV are kept, not trained again
@@ -160,12 +186,18 @@ def run_scaling_study(
             for seed in seeds:
                 config = model_config(base, model, lrs, seed=seed, model=overrides)
                 runs.append(_scaling_run("parameters", model, factor, config))
+        for fraction in data_fractions:
+            for seed in seeds:
+                config = model_config(base, model, lrs, seed=seed, train_nodes=fraction)
+                nodes = training_nodes(base.task, fraction)
+                runs.append(_scaling_run("data", model, float(nodes), config))
         for task in data_tasks:
             for seed in seeds:
                 config = model_config(base, model, lrs, seed=seed, task=task)
-                runs.append(_scaling_run("data", model, float(task_nodes(task)), config))
+                runs.append(_scaling_run("cards", model, float(task_nodes(task)), config))
     params = {"task": base.task, "models": ",".join(models), "steps": base.steps,
-              "width_factors": ",".join(map(str, width_factors)), "data_tasks": ",".join(data_tasks),
+              "width_factors": ",".join(map(str, width_factors)),
+              "data_fractions": ",".join(map(str, data_fractions)), "data_tasks": ",".join(data_tasks),
               "lrs": learning_rates_text(base, models, lrs)}  # fmt: skip
     with parent_run("scaling", base.task, tracking_uri, params) as parent:
         training = StudyTraining("scaling", train_fn, tracking_uri, parent)
@@ -187,7 +219,8 @@ def run_scaling_study(
 def _scaling_run(axis: str, model: str, knob: float, config: TrainConfig) -> StudyRun:
     identity = {"axis": axis, "model": model, "task": config.task, "seed": config.seed,
                 "width_factor": knob if axis == "parameters" else None,
-                "nodes": int(knob) if axis == "data" else None, **config_columns(config)}  # fmt: skip
+                "nodes": int(knob) if axis != "parameters" else None,
+                "train_nodes": config.train_nodes, **config_columns(config)}  # fmt: skip
     return StudyRun(identity, config, f"{model}-{axis}-{knob:g}-s{config.seed}", _score_scaling)
 
 
@@ -226,7 +259,7 @@ def fit_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _plot(rows, fits, path: Path, task: str) -> None:
-    axes_names = [a for a in ("parameters", "data") if any(r.get("axis") == a for r in rows)]
+    axes_names = [a for a in AXES if any(r.get("axis") == a for r in rows)]
     fig, axes = new_figure(max(1, len(axes_names)))
     for ax, axis in zip(axes, axes_names):
         key = "num_parameters" if axis == "parameters" else "nodes"
@@ -240,7 +273,7 @@ def _plot(rows, fits, path: Path, task: str) -> None:
                 grid = np.geomspace(n.min(), n.max(), 50)
                 ax.loglog(grid, fit["a"] * grid ** (-fit["alpha"]), "-", color=line.get_color(),
                           label=f"α = {fit['alpha']:.3f} ± {fit['alpha_se']:.3f}")  # fmt: skip
-        ax.set_xlabel("parameters N" if axis == "parameters" else "task nodes N")
+        ax.set_xlabel(AXES[axis])
         ax.set_ylabel("test error L")
         ax.set_title(f"{axis} scaling ({task})")
         ax.legend(fontsize=8)

@@ -114,6 +114,30 @@ def test_scaling_study_widths_and_fit(tmp_path: Path, tracking: str) -> None:
     assert set(read_csv(files.csv)["task_version"].astype(str)) == {"2.0"}
 
 
+def test_data_scaling_trains_on_nested_fractions_and_cards_are_a_separate_axis(
+    tmp_path: Path, tracking: str
+) -> None:
+    """Data axis: ¼, ½, 1 of km-tiny's training nodes (N = nodes used, 1616 of 2000 − 128 −
+    256); error = 2·N^(−0.5) → α = 0.5. The cross-card axis is fitted on its own."""
+    trainer = RecordingTrainer(
+        tmp_path, lambda c: 2.0 * (1616 * c.train_nodes) ** -0.5 if c.task == "km-tiny" else 0.1
+    )
+    rows, fits, files = run_scaling_study(
+        TrainConfig(model_name="gcn", task="km-tiny", steps=5), ["gcn"], width_factors=(),
+        data_fractions=(0.25, 0.5, 1.0), data_tasks=("km-tiny", "km-38k"),
+        tracking_uri=tracking, out_dir=tmp_path, train_fn=trainer,
+    )  # fmt: skip
+    assert [(c.task, c.train_nodes) for c in trainer.configs] == [
+        ("km-tiny", 0.25), ("km-tiny", 0.5), ("km-tiny", 1.0), ("km-tiny", 1.0), ("km-38k", 1.0)
+    ]  # fmt: skip
+    assert [r["nodes"] for r in rows if r["axis"] == "data"] == [404, 808, 1616]
+    assert [r["nodes"] for r in rows if r["axis"] == "cards"] == [2000, 38000]
+    by_axis = {f["axis"]: f for f in fits}
+    assert set(by_axis) == {"data", "cards"} and by_axis["data"]["points"] == 3
+    assert by_axis["data"]["alpha"] == pytest.approx(0.5, rel=1e-3)
+    assert list(read_csv(files.csv)["train_nodes"]) == [0.25, 0.5, 1.0, 1.0, 1.0]
+
+
 def test_joint_protocol_arms_differ_only_in_the_pde_weights(tmp_path: Path, tracking: str) -> None:
     """Forecast-only vs joint: same steps, data, seed, optimizer; only w_pde/w_gpde differ."""
     base = TrainConfig(
