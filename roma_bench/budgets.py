@@ -304,3 +304,52 @@ def tuned_learning_rates(
         for r in tuning_rows(task, folder)
         if r["chosen"] and (steps is None or r["steps"] == steps)
     }
+
+
+def budget_paragraph(task: str, folder: Path | None = None) -> str:
+    """What a board's page says about its training budget: the card's budget, the tuning
+    grid and each model's chosen rate, and the doubling check's verdicts at that budget.
+
+    Empty for a task without a card or without a budget.
+    """
+    try:
+        card = load_card(task)
+    except (ConfigError, FileNotFoundError, KeyError):
+        return ""
+    if card.budget is None:
+        return ""
+    budget = Budget.of_card(card)
+    text = (
+        f"Training budget (rows at {budget.steps} steps): the card's {budget.steps} optimizer "
+        f"steps, {budget.warmup_steps} warm-up steps then cosine decay, early stopping off, "
+        "every learned model alike."
+    )
+    tuned = [r for r in tuning_rows(task, folder) if r["steps"] == budget.steps]
+    if tuned:
+        grid = ", ".join(f"{lr:g}" for lr in sorted({r["lr"] for r in tuned}))
+        chosen = ", ".join(
+            f"{r['model']} {r['lr']:g}" for r in sorted(tuned, key=lambda r: r["model"])
+            if r["chosen"]
+        )  # fmt: skip
+        text += (
+            f" Learning rate per model from `{tuning_path(task, folder).name}`: the same grid "
+            f"({grid}) for every learned model, one seed ({tuned[0]['seed']}), lowest "
+            f"validation primary metric: {chosen}."
+        )
+    else:
+        text += f" Learning rate: the card's {budget.lr:g} (no tuning file)."
+    verdicts = [
+        v for v in doubling_verdicts(check_rows(task, folder)) if v["steps"] >= budget.steps
+    ]
+    if verdicts:
+        said = "; ".join(
+            f"{v['model']} (lr {v['lr']:g}) {v['steps']} → {2 * v['steps']} steps: "
+            f"{v['improvement']:+.1%}, {'converged' if v['converged'] else 'not converged'}"
+            for v in verdicts
+        )
+        text += (
+            f" Doubling check (`budgets/{task}.md`, validation split, {len(verdicts)} "
+            f"verdict(s); converged when doubling improves the seed mean by less than "
+            f"{DOUBLING_THRESHOLD:.0%}): {said}."
+        )
+    return text

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from roma_bench.aggregate import mean_std
+from roma_bench.budgets import budget_paragraph
 from roma_bench.convergence import improving_runs
 from roma_bench.files import atomic_write_text
 from roma_bench.metric_names import BOARD_METRICS as METRICS
@@ -332,10 +333,14 @@ def verdict(board: Leaderboard, learning_task: str) -> str:
     return text + f" ROMA does not win here: it ranks {roma[0]['rank']} of {len(learned)}."
 
 
-def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
+def to_markdown(
+    board: Leaderboard, source: str, show_command: str = "", folder: Path | None = None
+) -> str:
     """The Markdown page: header, one table per learning task, the verdict and provenance.
 
-    ``source`` names what the rows were aggregated from (the result-file folder).
+    ``source`` names what the rows were aggregated from (the result-file folder);
+    ``folder`` holds the task's tuning file and budget check
+    (:func:`roma_bench.budgets.budget_paragraph`; default :func:`leaderboard_dir`).
 
     Columns: rank, model, size, steps, params, the primary metric, skill vs persistence,
     ratio to ``ar``, then every other metric (sMSPE labelled as the ROMA paper's); a rank
@@ -359,6 +364,9 @@ def to_markdown(board: Leaderboard, source: str, show_command: str = "") -> str:
         "(a result file without predictions) is shown, never ranked.",
         "",
     ]
+    budget = budget_paragraph(board.task, folder)
+    if budget:
+        lines += [budget, ""]
     if board.timed_runs and math.isfinite(board.wall_time_s):
         lines += [
             f"Measured time to run this board: {board.wall_time_s / 60:.1f} min wall clock "
@@ -410,5 +418,5 @@ def write_leaderboard(
     folder = Path(folder) if folder is not None else leaderboard_dir()
     csv_path, md_path = folder / f"{board.task}.csv", folder / f"{board.task}.md"
     atomic_write_text(csv_path, to_csv(board))
-    atomic_write_text(md_path, to_markdown(board, source, show_command))
+    atomic_write_text(md_path, to_markdown(board, source, show_command, folder))
     return csv_path, md_path

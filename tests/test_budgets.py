@@ -254,3 +254,39 @@ def _write_rows(folder, seed):
     for steps in range(1, 11):
         row = {"model": "gcn", "steps": steps, "seed": seed, "lr": 1e-3, "val_metric": 0.5}
         budgets.record_check_rows("km-tiny", [row], folder)
+
+
+def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, monkeypatch):
+    import yaml
+
+    from roma_bench.config import load_yaml
+    from roma_bench.leaderboard import Leaderboard, to_markdown
+    from roma_bench.registry import task_card_path
+
+    card = load_yaml(task_card_path("km-tiny"))
+    card.update(name="km-page", budget={"steps": 100, "lr": 2e-3, "warmup_steps": 10})
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "km-page.yaml").write_text(yaml.safe_dump(card))
+    monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path / "cards"))
+    assert "Learning rate: the card's 0.002 (no tuning file)." in budgets.budget_paragraph(
+        "km-page", tmp_path
+    )
+    budgets.write_tuning("km-page", [
+        {"model": m, "lr": lr, "steps": s, "seed": 0, "val_metric": v}
+        for m, lr, s, v in (("gcn", 1e-3, 100, 0.2), ("gcn", 3e-3, 100, 0.1),
+                            ("roma", 1e-3, 100, 0.3), ("roma", 3e-3, 100, 0.4),
+                            ("roma", 1e-2, 50, 0.01))  # another budget: not this board's
+    ], tmp_path)  # fmt: skip
+    budgets.record_check_rows("km-page", [
+        {"model": "gcn", "steps": s, "seed": seed, "lr": 2e-3, "val_metric": v}
+        for s, v in ((50, 0.5), (100, 0.2), (200, 0.199)) for seed in (0, 1)
+    ], tmp_path)  # fmt: skip
+    text = budgets.budget_paragraph("km-page", tmp_path)
+    assert "the card's 100 optimizer steps, 10 warm-up steps" in text
+    assert "the same grid (0.001, 0.003) for every learned model, one seed (0)" in text
+    assert "lowest validation primary metric: gcn 0.003, roma 0.001." in text
+    # the verdict at the board's budget (100 → 200), not the earlier 50 → 100
+    assert "1 verdict(s)" in text and "gcn (lr 0.002) 100 → 200 steps: +0.5%, converged" in text
+    board = Leaderboard("km-page", "2.0", "abc", rows=[])
+    assert text in to_markdown(board, "files", folder=tmp_path)
+    assert budgets.budget_paragraph("no-such-card", tmp_path) == ""
