@@ -290,3 +290,65 @@ def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, mon
     board = Leaderboard("km-page", "2.0", "abc", rows=[])
     assert text in to_markdown(board, "files", folder=tmp_path)
     assert budgets.budget_paragraph("no-such-card", tmp_path) == ""
+
+
+def test_the_check_runs_each_model_at_its_tuned_rate(tmp_path):
+    budget = Budget(100, 1e-3, 5)
+    budgets.write_tuning("km-tiny", [
+        {"model": "gcn", "steps": 100, "seed": 0, "lr": lr, "val_metric": v}
+        for lr, v in ((1e-3, 0.3), (3e-3, 0.1), (1e-2, 0.2))
+    ], tmp_path)  # fmt: skip
+    lrs = budgets.check_learning_rates("km-tiny", ["gcn", "roma"], budget, tmp_path)
+    assert lrs == {"gcn": 3e-3, "roma": 1e-3}  # roma was not tuned: the card's rate
+    log: list = []
+    budgets.doubling_runs("km-tiny", ["gcn", "roma"], [0], budget, fake_run(log),
+                          curve_score({"gcn": 1, "roma": 1}), lrs=lrs)  # fmt: skip
+    assert [(c.model_name, c.steps, c.optim.lr) for c in log] == [
+        ("gcn", 100, 3e-3), ("gcn", 200, 3e-3), ("roma", 100, 1e-3), ("roma", 200, 1e-3)
+    ]  # fmt: skip
+
+
+def test_board_runs_that_match_the_budget_become_check_rows(tmp_path, monkeypatch):
+    """A finished board run trained exactly like a check run at B is scored, not retrained;
+    one at another rate, with early stopping, or without its checkpoint is not."""
+    from roma_bench.leaderboard import RunRecord
+    from roma_bench.results import results_dir, write_result
+    from roma_bench.training import checkpointing
+
+    budget, lrs = Budget(100, 1e-3, 5), {"gcn": 3e-3}
+    configs = {}
+    for seed, lr, patience, keep in ((0, 3e-3, None, True), (1, 3e-3, None, True),
+                                     (2, 1e-2, None, True), (3, 3e-3, 4, True),
+                                     (4, 3e-3, None, False)):  # fmt: skip
+        run_id = f"run{seed}"
+        config = budgets.budget_config("km-tiny", "gcn", budget, seed, lr)
+        configs[run_id] = config.model_copy(update={"early_stopping_patience": patience})
+        record = RunRecord(run_id, "gcn", "tiny", seed, "forecast", "2.0", "", "FINISHED", 0,
+                           10, 1.0, 1.0, "cpu", "cmd", steps=100, metrics={"nrmse": 0.1})  # fmt: skip
+        write_result(record, "km-tiny", results_dir("km-tiny", tmp_path))
+        if keep:
+            (tmp_path / "runs" / "train" / run_id).mkdir(parents=True)
+            (tmp_path / "runs" / "train" / run_id / checkpointing.MODEL_FILE).touch()
+    monkeypatch.setattr(
+        checkpointing, "read_checkpoint_extra",
+        lambda path: {"train_config": configs[path.parent.name].model_dump(mode="json")},
+    )  # fmt: skip
+    scored: list = []
+
+    def score(checkpoint, config):
+        scored.append(config.seed)
+        return 0.5 + config.seed
+
+    rows = budgets.board_rows("km-tiny", ["gcn"], budget, lrs, score, folder=tmp_path,
+                              runs_root=tmp_path / "runs")  # fmt: skip
+    assert rows == [
+        {"model": "gcn", "steps": 100, "seed": s, "lr": 3e-3, "val_metric": 0.5 + s} for s in (0, 1)
+    ]  # fmt: skip
+    # recorded rows are not scored again, and the check then trains only what is missing
+    done = done_keys(rows)
+    assert budgets.board_rows("km-tiny", ["gcn"], budget, lrs, score, done=done,
+                              folder=tmp_path, runs_root=tmp_path / "runs") == []  # fmt: skip
+    log: list = []
+    budgets.doubling_runs("km-tiny", ["gcn"], [0, 1], budget, fake_run(log),
+                          curve_score({"gcn": 1}), lrs=lrs, done=done)  # fmt: skip
+    assert [(c.steps, c.seed) for c in log] == [(200, 0), (200, 1)]

@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="check: train each model at the card's budget B and at 2B (same schedule "
         "shape, early stopping off) for each seed and compare the validation primary metric; "
         "a budget is converged for a model when doubling it improves the seed mean by less "
-        "than 5%%. Writes leaderboards/budgets/TASK.{csv,md}. tune: train every model at the "
+        "than 5%%. Each model runs at its tuned rate (TASK.tuning.csv) unless --lr is given; "
+        "the board's finished runs that match B are scored instead of retrained. Writes "
+        "leaderboards/budgets/TASK.{csv,md}. tune: train every model at the "
         "budget with each of the same learning rates (one seed) and keep the best on the "
         "validation split in leaderboards/TASK.tuning.csv, which `leaderboard run` reads. "
         "Both write each run's row as soon as it is scored and skip the runs already in "
@@ -27,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--models", nargs="+", help="models (default: check roma gcn; "
                         "tune every learned model)")  # fmt: skip
     parser.add_argument("--steps", type=steps_arg, help="budget B (default: the card's)")
-    parser.add_argument("--lr", type=float, help="learning rate of check (default: the card's)")
+    parser.add_argument("--lr", type=float, help="learning rate of check for every model "
+                        "(default: each model's tuned rate from leaderboards/TASK.tuning.csv "
+                        "at B, else the card's)")  # fmt: skip
     parser.add_argument("--warmup-steps", type=int, help="warm-up of B (default: the card's)")
     parser.add_argument("--seeds", nargs="+", type=seed_arg, default=[0, 1, 2],
                         help="seeds of check (default 0 1 2)")  # fmt: skip
@@ -39,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "concurrently; every shard writes the same file)")  # fmt: skip
     parser.add_argument(
         "--tracking-uri", help="MLflow tracking URI (default sqlite runs/mlflow.db)"
+    )
+    parser.add_argument(
+        "--no-board",
+        action="store_true",
+        help="check: train every run at B "
+        "instead of scoring the board's finished runs that match it (same "
+        "steps, warm-up, rate, early stopping off) on the validation split",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
@@ -77,9 +88,22 @@ def run(args: argparse.Namespace) -> int:
     shard = args.shard or (1, 1)
     if args.action == "check":
         models = args.models or ["roma", "gcn"]
+        lrs = (
+            dict.fromkeys(models, budget.lr) if args.lr is not None
+            else budgets.check_learning_rates(card.name, models, budget)
+        )  # fmt: skip
+        if not args.no_board:
+            reused = budgets.board_rows(
+                card.name, models, budget, lrs, budgets.validation_score,
+                done=done_keys(budgets.check_rows(card.name)),
+            )  # fmt: skip
+            budgets.record_check_rows(card.name, reused)
+            if reused:
+                print(f"scored {len(reused)} finished board run(s) at B = {budget.steps} steps "
+                      "on the validation split instead of training them again")  # fmt: skip
         budgets.doubling_runs(
             card.name, models, args.seeds, budget, runner, budgets.validation_score,
-            done=done_keys(budgets.check_rows(card.name)), shard=shard,
+            done=done_keys(budgets.check_rows(card.name)), shard=shard, lrs=lrs,
             on_row=lambda row: budgets.record_check_rows(card.name, [row]),
         )  # fmt: skip
         rows = budgets.check_rows(card.name)

@@ -171,7 +171,9 @@ def test_km_tiny_serves_real_batches(km_tiny_store) -> None:
     card = load_card("km-tiny")
     spec = task_spec(card, data_path=km_tiny_store)
     with TaskStore(km_tiny_store) as store:
-        assert store.card.resolved() == card.resolved() and store.num_nodes == spec.num_nodes == 2000
+        assert (
+            store.card.resolved() == card.resolved() and store.num_nodes == spec.num_nodes == 2000
+        )
         assert store.num_frames >= 300
         batch = WindowLoader(store, "train", seed=0).sample()
         assert batch.num_nodes == card.batch.nodes
