@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from roma_bench import budgets
+from roma_bench import budget_board, budgets
 from roma_bench.budget_records import done_keys
 from roma_bench.budgets import Budget
 from roma_bench.cards import BudgetCard, load_card
@@ -338,14 +338,14 @@ def test_board_runs_that_match_the_budget_become_check_rows(tmp_path, monkeypatc
         scored.append(config.seed)
         return 0.5 + config.seed
 
-    rows = budgets.board_rows("km-tiny", ["gcn"], budget, lrs, score, folder=tmp_path,
+    rows = budget_board.board_rows("km-tiny", ["gcn"], budget, lrs, score, folder=tmp_path,
                               runs_root=tmp_path / "runs")  # fmt: skip
     assert rows == [
         {"model": "gcn", "steps": 100, "seed": s, "lr": 3e-3, "val_metric": 0.5 + s} for s in (0, 1)
     ]  # fmt: skip
     # recorded rows are not scored again, and the check then trains only what is missing
     done = done_keys(rows)
-    assert budgets.board_rows("km-tiny", ["gcn"], budget, lrs, score, done=done,
+    assert budget_board.board_rows("km-tiny", ["gcn"], budget, lrs, score, done=done,
                               folder=tmp_path, runs_root=tmp_path / "runs") == []  # fmt: skip
     log: list = []
     budgets.doubling_runs("km-tiny", ["gcn"], [0, 1], budget, fake_run(log),

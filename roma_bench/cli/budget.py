@@ -75,7 +75,7 @@ def _budget(args: argparse.Namespace, card):
 
 
 def run(args: argparse.Namespace) -> int:
-    from roma_bench import budgets
+    from roma_bench import budget_board, budgets
     from roma_bench.budget_records import done_keys
     from roma_bench.cards import load_card
     from roma_bench.registry import available_models, get_model_class
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             else budgets.check_learning_rates(card.name, models, budget)
         )  # fmt: skip
         if not args.no_board:
-            reused = budgets.board_rows(
+            reused = budget_board.board_rows(
                 card.name, models, budget, lrs, budgets.validation_score,
                 done=done_keys(budgets.check_rows(card.name)),
             )  # fmt: skip
