@@ -351,6 +351,14 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
             f"({grid}) for every learned model, one seed ({tuned[0]['seed']}), lowest "
             f"validation primary metric: {chosen}."
         )
+        edge = sorted(
+            r["model"] for r in tuned if r["chosen"] and r["lr"] == max(r["lr"] for r in tuned)
+        )
+        if edge:
+            text += (
+                f" At the top of the grid (a higher rate might have done better): "
+                f"{', '.join(edge)}."
+            )
     else:
         text += f" Learning rate: the card's {budget.lr:g} (no tuning file)."
     verdicts = [

@@ -284,6 +284,7 @@ def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, mon
     assert "the card's 100 optimizer steps, 10 warm-up steps" in text
     assert "the same grid (0.001, 0.003) for every learned model, one seed (0)" in text
     assert "lowest validation primary metric: gcn 0.003, roma 0.001." in text
+    assert "At the top of the grid (a higher rate might have done better): gcn." in text
     # the verdict at the board's budget (100 → 200), not the earlier 50 → 100
     assert "1 verdict(s)" in text and "gcn (lr 0.002) 100 → 200 steps: +0.5%, converged" in text
     board = Leaderboard("km-page", "2.0", "abc", rows=[])
