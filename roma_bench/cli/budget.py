@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", nargs="+", type=seed_arg, default=[0, 1, 2],
                         help="seeds of check (default 0 1 2)")  # fmt: skip
     parser.add_argument("--lrs", nargs="+", type=float, help="learning rates of tune "
-                        "(default 1e-3 3e-3 1e-2)")  # fmt: skip
+                        "(default 1e-3 3e-3 1e-2 3e-2)")  # fmt: skip
     parser.add_argument("--seed", type=seed_arg, default=0, help="seed of tune (default 0)")
     parser.add_argument("--shard", type=shard_arg, metavar="I/N",
                         help="run only shard I of N of the runs (others may run "
