@@ -212,7 +212,8 @@ def studies_section(study_csvs: list[Path]) -> str:
 
 def sections(root: Path) -> dict[Path, dict[str, str]]:
     """``{README path: {section name: generated body}}`` for the checkout at ``root``."""
-    boards = sorted((root / "leaderboards").glob("*.csv"))
+    # <task>.csv are boards; <task>.tuning.csv beside them are learning-rate sweeps
+    boards = sorted(p for p in (root / "leaderboards").glob("*.csv") if "." not in p.stem)
     studies = sorted((root / "leaderboards" / "studies").glob("*.csv"))
     return {
         root / "README.md": {"results": results_section(boards)},

@@ -101,3 +101,14 @@ def test_a_changed_board_csv_makes_the_section_stale_until_regenerated(tmp_path,
     assert stale_sections(tmp_path) == []
     assert main(["leaderboard", "readme", "--root", str(tmp_path), "--check"]) == 0
     assert "ROMA has no ranked row." in (tmp_path / "README.md").read_text()
+
+
+def test_a_tuning_file_beside_the_boards_is_not_a_board(tmp_path):
+    for rel in ("README.md", "leaderboards/studies/README.md"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    (tmp_path / "leaderboards" / "km-x.tuning.csv").write_text(
+        "model,steps,seed,lr,val_metric,chosen\ngcn,500,0,0.01,0.05,True\n"
+    )
+    assert main(["leaderboard", "readme", "--root", str(tmp_path)]) == 0
+    assert "km-x" not in (tmp_path / "README.md").read_text()
