@@ -284,6 +284,10 @@ class TrainingLoop:
         finally:
             bar.close()
             self.flush()
+            # stop the DataLoader workers now, in this process: an iterator left alive
+            # would be inherited by the next run's forked workers, whose garbage
+            # collector then fails on it ("can only test a child process")
+            self._batches = None
         if self.context.is_main and not (self.out_dir / MODEL_FILE).exists():
             self.save_model()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -65,6 +67,27 @@ def test_training_with_workers_ends_with_the_same_weights(km_tiny, tmp_path):
         weights.append(load_file(str(result.checkpoint)))
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_the_dataloader_workers_stop_when_training_ends(km_tiny, tmp_path, monkeypatch):
+    """No worker outlives the training loop (they would be forked into the next run)."""
+    from roma_bench.training.loop import TrainingLoop
+
+    alive_at_test = []
+    real = TrainingLoop.test_and_plot
+
+    def spy(self, title):
+        alive_at_test.append(len(multiprocessing.active_children()))
+        return real(self, title)
+
+    monkeypatch.setattr(TrainingLoop, "test_and_plot", spy)
+    before = len(multiprocessing.active_children())
+    config = TrainConfig(
+        model_name="gcn", task="km-tiny", steps=4, val_every=2, checkpoint_every=4,
+        device="cpu", plots=False, num_workers=2,
+    )  # fmt: skip
+    assert train(config, progress=False, out_dir=tmp_path / "w").status == "FINISHED"
+    assert alive_at_test == [before]
 
 
 @pytest.mark.parametrize("learning_task", ["forecast", "effective"])
