@@ -18,6 +18,7 @@ and ``.md`` (the command and the numbers the plot shows).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,8 +205,11 @@ def plot(data: AttentionData, path: Path, title: str) -> Path:
     right.set_xlim(-data.radius, data.radius)
     right.set_ylim(-data.radius, data.radius)
     right.set_aspect("equal")
-    right.set_title("(b) learned coarse-graining (colour = argmax supernode)")
-    fig.suptitle(title)
+    right.set_title(
+        "(b) learned coarse-graining (colour = argmax supernode)\n"
+        f"Poincaré disk of radius 1/√c = {data.radius:.3g}"
+    )
+    fig.suptitle(textwrap.fill(title, 120))
     return save_figure(fig, path)
 
 

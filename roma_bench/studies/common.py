@@ -101,7 +101,9 @@ def new_figure(ncols: int = 1) -> tuple[Any, Any]:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, ncols, figsize=(5.5 * ncols, 4.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, ncols, figsize=(5.5 * ncols, 4.2), squeeze=False, layout="constrained"
+    )
     return fig, axes[0]
 
 
