@@ -393,8 +393,12 @@ def to_markdown(
                      *(format_mean_std(r, m) for m in shown), str(r["seeds"]),
                      f"{r['train_time_s']:.1f}", f"{r['peak_memory_mb']:.0f}", r["hardware"]]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", verdict(board, learning_task), "", "Commands (one per row):", ""]
-        lines += [f"- {r['model']} ({r['size']}): `{r['command']}`" for r in rows]
+        lines += ["", verdict(board, learning_task), ""]
+        if len({r["command"] for r in rows}) == 1:
+            lines.append(f"Command (every row): `{rows[0]['command']}`")
+        else:
+            lines += ["Commands (one per row):", ""]
+            lines += [f"- {r['model']} ({r['size']}): `{r['command']}`" for r in rows]
         improving = [f"{r['model']} ({r['still_improving']} runs)" for r in rows
                      if (r.get("still_improving") or "").split("/")[0] not in ("", "0")]  # fmt: skip
         if improving:

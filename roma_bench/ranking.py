@@ -60,7 +60,7 @@ def add_skill(rows: list[dict[str, Any]], primary: str) -> None:
 
 
 def rank_rows(rows: list[dict[str, Any]], primary: dict[str, str]) -> list[dict[str, Any]]:
-    """Sort by (learning task, reference rows last, primary mean) and number the ranked rows.
+    """Sort by (learning task, reference rows last, rank, primary mean) and number the ranked rows.
 
     ``rank`` is 1, 2, … per learning task; rows tied with the best (see
     :func:`tied_with_best`) share rank 1 and carry ``tied_with_best = True`` (the best
@@ -83,14 +83,21 @@ def rank_rows(rows: list[dict[str, Any]], primary: dict[str, str]) -> list[dict[
         group = [r for r in ordered if r["learning_task"] == learning_task]
         add_skill(group, primary[learning_task])
         ranked = [r for r in group if not unranked(r)]
-        metric = primary[learning_task]
-        ties = [row is not ranked[0] and tied_with_best(row, ranked[0], metric) for row in ranked]
-        for place, (row, tied) in enumerate(zip(ranked, ties, strict=True), 1):
-            row["rank"] = 1 if tied else place
-            row["tied_with_best"] = tied or (place == 1 and any(ties))
+        ties = [r is not ranked[0] and tied_with_best(r, ranked[0], primary[learning_task])
+                for r in ranked]  # fmt: skip
         for row in group:
-            row.setdefault("rank", "")
-            row.setdefault("tied_with_best", False)
+            row["tied_with_best"] = False
+        for place, (row, tied) in enumerate(zip(ranked, ties, strict=True), 1):
+            row["tied_with_best"] = tied or (place == 1 and any(ties))
+    # the rows sharing rank 1 come first, also one whose mean is behind others' (a wide
+    # std); the others are numbered by their place after them (1, 1, 1, 4, 5, …)
+    ordered.sort(key=lambda r: (*key(r)[:2], not r["tied_with_best"], key(r)[2]))
+    for learning_task in {r["learning_task"] for r in ordered}:
+        group = [r for r in ordered if r["learning_task"] == learning_task]
+        for row in group:
+            row["rank"] = ""
+        for place, row in enumerate((r for r in group if not unranked(r)), 1):
+            row["rank"] = 1 if row["tied_with_best"] else place
     return ordered
 
 

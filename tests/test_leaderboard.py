@@ -255,20 +255,22 @@ def test_rows_whose_mean_std_overlaps_the_best_share_its_rank():
         row("roma", 0.6, 0.1),  # 0.5 ≤ 0.55: tied (touches only through its own std)
         row("best", 0.5, 0.05),
         row("edge", 0.55, 0.0),  # exactly at the best's upper end: tied
+        row("wide", 1.0, 0.6),  # behind far on the mean, but 0.4 ≤ 0.55: tied, listed first
         row("oracle", 0.0, 0.0),
     ]
     ranked = rank_rows(rows, PRIMARY)
     assert [(r["model"], r["rank"], r["tied_with_best"]) for r in ranked] == [
-        ("best", 1, True), ("edge", 1, True), ("roma", 1, True), ("far", 4, False),
-        ("oracle", "", False),
+        ("best", 1, True), ("edge", 1, True), ("roma", 1, True), ("wide", 1, True),
+        ("far", 5, False), ("oracle", "", False),
     ]  # fmt: skip
     alone = rank_rows([row("best", 0.5, 0.01), row("far", 0.9, 0.01)], PRIMARY)
     assert [(r["rank"], r["tied_with_best"]) for r in alone] == [(1, False), (2, False)]
     text = to_markdown(Leaderboard("t", "2.0", "x", ranked, primary=PRIMARY), "here")
-    assert "| 1 (tie) | roma | tiny |" in text and "| 4 | far | tiny |" in text
+    assert "| 1 (tie) | roma | tiny |" in text and "| 5 | far | tiny |" in text
+    assert "Command (every row): `c`" in text and "Commands (one per row)" not in text
     assert (
         "Best by test delta_nrmse (excluding the oracle): best (tiny), edge (tiny), roma (tiny), "
-        "tied within mean ± std over seeds. ROMA ties for first." in text
+        "wide (tiny), tied within mean ± std over seeds. ROMA ties for first." in text
     )
 
 
