@@ -233,6 +233,14 @@ def doubling_verdicts(rows: Sequence[dict], threshold: float = DOUBLING_THRESHOL
     return verdicts
 
 
+def verdict_text(verdict: dict, yes: str = "yes", no: str = "no") -> str:
+    """``yes``/``no`` for a doubling verdict; a converged one whose 2B mean is worse than
+    B's says so (longer training over-fit or went unstable: more steps do not help)."""
+    if not verdict["converged"]:
+        return no
+    return f"{yes} (2B worse)" if verdict["improvement"] < 0 else yes
+
+
 def budget_check_paths(task: str, folder: Path | None = None) -> tuple[Path, Path]:
     """``leaderboards/budgets/<task>.csv`` (every run) and ``.md`` (the verdicts)."""
     base = (folder or leaderboard_dir()) / "budgets"
@@ -274,8 +282,7 @@ def write_budget_check(
     for v in verdicts:
         lines.append(
             f"| {v['model']} | {v['lr']:g} | {v['steps']} | {v['seeds']} | {v['mean_b']:.4g} | "
-            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%} | "
-            f"{'yes' if v['converged'] else 'no'} |"
+            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%} | {verdict_text(v)} |"
         )
     atomic_write_text(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
@@ -368,7 +375,7 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
     if verdicts:
         said = "; ".join(
             f"{v['model']} (lr {v['lr']:g}) {v['steps']} → {2 * v['steps']} steps: "
-            f"{v['improvement']:+.1%}, {'converged' if v['converged'] else 'not converged'}"
+            f"{v['improvement']:+.1%}, {verdict_text(v, 'converged', 'not converged')}"
             for v in verdicts
         )
         text += (

@@ -70,6 +70,18 @@ def test_budget_check_files(tmp_path):
     assert "| gcn | 0.001 | 100 | 1 | 0.2 | 0.1 | +50.0% | no |" in md_path.read_text()
 
 
+def test_a_budget_whose_double_is_worse_is_converged_and_says_so(tmp_path):
+    rows = [
+        {"model": "gcn", "steps": s, "seed": 0, "lr": 1e-2, "val_metric": v}
+        for s, v in ((100, 0.05), (200, 0.06))
+    ]
+    (verdict,) = budgets.doubling_verdicts(rows)
+    assert verdict["converged"] and verdict["improvement"] == pytest.approx(-0.2)
+    assert budgets.verdict_text(verdict) == "yes (2B worse)"
+    _, md_path = budgets.write_budget_check("km-tiny", rows, [verdict], "cmd", tmp_path)
+    assert "| gcn | 0.01 | 100 | 1 | 0.05 | 0.06 | -20.0% | yes (2B worse) |" in md_path.read_text()
+
+
 def test_tuning_tries_every_rate_once_and_picks_the_lowest_validation_error(tmp_path):
     log: list = []
 
