@@ -81,7 +81,8 @@ def read_csv(path: Path) -> Any:
     """The rows of a study CSV as a ``pandas.DataFrame`` (the command line skipped)."""
     import pandas as pd
 
-    return pd.read_csv(path, comment="#")
+    # task versions are labels ("2.0"), not numbers: read as floats they lose their form
+    return pd.read_csv(path, comment="#", dtype={"task_version": str})
 
 
 def save_figure(fig: Any, path: Path) -> Path:

@@ -187,3 +187,12 @@ def test_joint_protocol_arms_differ_only_in_the_pde_weights(tmp_path: Path, trac
 def test_joint_protocol_refuses_a_model_without_a_latent_pde() -> None:
     with pytest.raises(ValueError, match="model 'gcn' has no latent PDE"):
         plan_joint(TrainConfig(model_name="gcn", task="km-tiny"), ["gcn"], [0])
+
+
+def test_a_study_csv_keeps_its_task_version_label(tmp_path):
+    """ "2.0" read back as a float and rewritten would be "2", which no card version equals."""
+    from roma_bench.studies.common import read_csv
+
+    path = tmp_path / "noise-km-tiny.csv"
+    path.write_text("# command: x\nmodel,task_version,error\ngcn,2.0,0.1\n")
+    assert list(read_csv(path)["task_version"]) == ["2.0"]
