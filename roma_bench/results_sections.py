@@ -32,7 +32,7 @@ from roma_bench.studies.attention import rank_correlation
 from roma_bench.studies.common import read_csv
 from roma_bench.studies.joint import transfer_section
 from roma_bench.studies.noise import summarize_noise
-from roma_bench.studies.scaling import fit_rows
+from roma_bench.studies.scaling import AXES, fit_rows
 
 __all__ = [
     "REGENERATE", "SectionError", "board_summary", "markers", "replace_section",
@@ -148,10 +148,12 @@ def _superseded(frame, task: str, learning_task: str = "forecast") -> str | None
 def _scaling_text(frame) -> str:
     lines = []
     for fit in fit_rows(frame.to_dict("records")):
-        sizes = sorted({int(v) for v in frame[frame["model"] == fit["model"]]["num_parameters"]})
+        mine = frame[(frame["model"] == fit["model"]) & (frame["axis"] == fit["axis"])]
+        sizes = sorted({int(v) for v in mine[fit["N"]]})  # parameters, or nodes
         lines.append(
             f"- {fit['model']} ({fit['axis']} axis, {fit['points']} points, "
-            f"N = {sizes[0]:,}…{sizes[-1]:,}): α = {fit['alpha']:.3g} ± {fit['alpha_se']:.2g} "
+            f"{AXES[fit['axis']]} = {sizes[0]:,}…{sizes[-1]:,}): "
+            f"α = {fit['alpha']:.3g} ± {fit['alpha_se']:.2g} "
             f"(R² = {fit['r2']:.2f})."
         )
     return "\n".join(lines)

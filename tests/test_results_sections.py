@@ -112,3 +112,19 @@ def test_a_tuning_file_beside_the_boards_is_not_a_board(tmp_path):
     )
     assert main(["leaderboard", "readme", "--root", str(tmp_path)]) == 0
     assert "km-x" not in (tmp_path / "README.md").read_text()
+
+
+def test_scaling_summary_gives_each_axis_its_own_n(tmp_path):
+    path = tmp_path / "scaling-km-tiny.csv"
+    head = "axis,model,task,seed,width_factor,nodes,task_version,steps,num_parameters,metric,error,status\n"
+    rows = [f"parameters,gcn,km-tiny,0,{w},,2.0,500,{p},delta_nrmse,{e},ok\n"
+            for w, p, e in ((0.5, 100, 0.2), (1, 400, 0.1), (2, 1600, 0.05))]  # fmt: skip
+    rows += [f"data,gcn,km-tiny,0,,{n},2.0,500,400,delta_nrmse,{e},ok\n"
+             for n, e in ((500, 0.2), (1000, 0.1))]  # fmt: skip
+    path.write_text("# command: roma-bench study scaling\n" + head + "".join(rows))
+    text = study_summary(path)
+    assert "gcn (parameters axis, 3 points, parameters N = 100…1,600): α = 0.5 ± " in text
+    assert (
+        "gcn (data axis, 2 points, training nodes N (nested subsets of one store) = 500…1,000)"
+        in text
+    )
