@@ -160,12 +160,22 @@ def _scaling_text(frame) -> str:
 
 
 def _noise_text(frame) -> str:
-    lines = []
+    """One line per model: error at each σ, with its ratio to the σ = 0 error."""
+
+    by_model: dict[str, list[dict]] = {}
     for row in summarize_noise(frame.to_dict("records")):
-        lines.append(
-            f"- {row['model']}, σ = {row['sigma']:g}: {row['error']:.4g} ± {row['error_std']:.2g} "
-            f"({row['seeds']} seeds; × {row['error_vs_clean']:.3f} the σ = 0 error)."
+        by_model.setdefault(row["model"], []).append(row)
+    lines = []
+    for model, rows in by_model.items():
+        seeds = sorted({int(r["seeds"]) for r in rows})
+        points = "; ".join(
+            f"σ = {r['sigma']:g}: {r['error']:.4g}"
+            + (f" ± {r['error_std']:.2g}" if int(r["seeds"]) > 1 else "")
+            + ("" if r["sigma"] == 0 else f" (× {r['error_vs_clean']:.2f})")
+            for r in rows
         )
+        count = "/".join(map(str, seeds))
+        lines.append(f"- {model} ({count} seed{'s' if seeds[-1] > 1 else ''}): {points}.")
     return "\n".join(lines)
 
 
