@@ -257,11 +257,14 @@ def train_missing(
     trained again: that row is kept. The others are trained one by one; a run that raises
     or does not finish gets the status ``failed: ...`` (and is retried by the next
     invocation). After each run the CSV is rewritten with every row known so far (kept,
-    new, and earlier failed rows not yet retried), so a crash loses nothing written.
+    new, and earlier failed rows not yet retried), so a crash loses nothing written;
+    finished rows outside this plan are not rewritten, and the old CSV is first copied
+    aside (:func:`_keep_rows_outside_the_plan`).
     """
     from tqdm.auto import tqdm
 
     earlier = _earlier_rows(files.csv, keys)
+    _keep_rows_outside_the_plan(files.csv, earlier, {_key(r.identity, keys) for r in runs})
     rows: list[dict[str, Any] | None] = [earlier.get(_key(r.identity, keys)) for r in runs]
     todo = [i for i, row in enumerate(rows) if row is None or row.get("status") != "ok"]
     if len(todo) < len(runs):
@@ -272,6 +275,31 @@ def train_missing(
         rows[index] = _train_row(runs[index], training)
         write_csv([r for r in rows if r is not None], files.csv, command)
     return [r for r in rows if r is not None]
+
+
+def _keep_rows_outside_the_plan(
+    path: Path, earlier: Mapping[tuple[Any, ...], dict[str, Any]], planned: set[tuple[Any, ...]]
+) -> Path | None:
+    """Copy ``path`` aside before it is rewritten when it holds finished rows this plan does
+    not include (another seed list, model list or budget): ``<name>.<UTC time>.bak``.
+
+    The rewritten CSV describes this invocation alone; the copy keeps what was trained
+    before. Returns the copy's path (``None`` when nothing would be lost).
+    """
+    outside = [
+        row for key, row in earlier.items() if key not in planned and row.get("status") == "ok"
+    ]
+    if not outside:
+        return None
+    import shutil
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    backup = path.with_name(f"{path.name}.{stamp}.bak")
+    shutil.copy2(path, backup)
+    print(f"warning: {path} has {len(outside)} finished row(s) outside this plan; they are not "
+          f"in the rewritten CSV, and the old CSV is kept as {backup}", file=sys.stderr)  # fmt: skip
+    return backup
 
 
 def _train_row(run: StudyRun, training: StudyTraining) -> dict[str, Any]:

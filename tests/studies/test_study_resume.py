@@ -210,3 +210,17 @@ def test_set_overrides_the_budget_rate_and_a_card_without_a_budget_keeps_the_def
     assert {(c.steps, c.optim.warmup_steps, c.optim.lr) for c in trainer.configs} == {
         (default.steps, default.optim.warmup_steps, default.optim.lr)
     }
+
+
+def test_a_rerun_with_fewer_seeds_keeps_the_old_csv_aside(tmp_path: Path, tracking: str) -> None:
+    trainer = RecordingTrainer(tmp_path, lambda c: 1.0 + c.seed, pde_scores, name="first")
+    _, csv = run_study("noise", trainer, tmp_path, tracking)  # seeds 0, 1
+    before = csv.read_text()
+    base = TrainConfig(model_name="gcn", task="km-tiny", steps=5)
+    again = RecordingTrainer(tmp_path, lambda c: 1.0 + c.seed, pde_scores, name="again")
+    run_noise_study(base, ["gcn"], sigmas=(0.0, 0.01), seeds=(0,), tracking_uri=tracking,
+                    out_dir=tmp_path, train_fn=again, command="c")  # fmt: skip
+    assert again.calls == []  # seed 0's rows were finished
+    assert set(read_csv(csv)["seed"]) == {0}
+    (backup,) = tmp_path.glob("noise-km-tiny.csv.*.bak")
+    assert backup.read_text() == before  # seed 1's rows are not lost
