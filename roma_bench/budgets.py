@@ -228,7 +228,8 @@ def doubling_verdicts(rows: Sequence[dict], threshold: float = DOUBLING_THRESHOL
             verdicts.append(
                 {"model": model, "lr": lr, "steps": b, "seeds": len(seeds),
                  "mean_b": verdict.mean_b, "mean_2b": verdict.mean_2b,
-                 "improvement": verdict.improvement, "converged": verdict.converged}
+                 "improvement": verdict.improvement, "converged": verdict.converged,
+                 "improvement_se": verdict.improvement_se}
             )  # fmt: skip
     return verdicts
 
@@ -274,7 +275,9 @@ def write_budget_check(
         f"card's primary metric (lower is better), seed means over the seeds run at both "
         f"budgets; B is converged when doubling it improves the mean by less than "
         f"{DOUBLING_THRESHOLD:.0%} (early stopping off, same schedule shape: warm-up doubled, "
-        "cosine decay over the whole run).",
+        "cosine decay over the whole run). ± is the paired standard error of the improvement "
+        "over seeds (std of the per-seed differences / (√n · mean at B)): an improvement "
+        "within about two of it of the threshold is not resolved by the seeds run.",
         "",
         "| model | lr | B (steps) | seeds | mean at B | mean at 2B | improvement | converged at B |",
         "|---|---|---|---|---|---|---|---|",
@@ -282,7 +285,7 @@ def write_budget_check(
     for v in verdicts:
         lines.append(
             f"| {v['model']} | {v['lr']:g} | {v['steps']} | {v['seeds']} | {v['mean_b']:.4g} | "
-            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%} | {verdict_text(v)} |"
+            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{_se_text(v)} | {verdict_text(v)} |"
         )
     atomic_write_text(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
@@ -375,12 +378,19 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
     if verdicts:
         said = "; ".join(
             f"{v['model']} (lr {v['lr']:g}) {v['steps']} → {2 * v['steps']} steps: "
-            f"{v['improvement']:+.1%}, {verdict_text(v, 'converged', 'not converged')}"
+            f"{v['improvement']:+.1%}{_se_text(v)}, "
+            f"{verdict_text(v, 'converged', 'not converged')}"
             for v in verdicts
         )
         text += (
             f" Doubling check (`budgets/{task}.md`, validation split, {len(verdicts)} "
             f"verdict(s); converged when doubling improves the seed mean by less than "
-            f"{DOUBLING_THRESHOLD:.0%}): {said}."
+            f"{DOUBLING_THRESHOLD:.0%}; ± the paired standard error over seeds): {said}."
         )
     return text
+
+
+def _se_text(verdict: dict) -> str:
+    """`` ± 5.8%``: the verdict's paired standard error, or nothing with one seed."""
+    se = verdict.get("improvement_se", math.nan)
+    return f" ± {se:.1%}" if math.isfinite(se) else ""

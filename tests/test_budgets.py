@@ -298,7 +298,8 @@ def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, mon
     assert "lowest validation primary metric: gcn 0.003, roma 0.001." in text
     assert "At the top of the grid (a higher rate might have done better): gcn." in text
     # the verdict at the board's budget (100 → 200), not the earlier 50 → 100
-    assert "1 verdict(s)" in text and "gcn (lr 0.002) 100 → 200 steps: +0.5%, converged" in text
+    assert "1 verdict(s)" in text
+    assert "gcn (lr 0.002) 100 → 200 steps: +0.5% ± 0.0%, converged" in text
     board = Leaderboard("km-page", "2.0", "abc", rows=[])
     assert text in to_markdown(board, "files", folder=tmp_path)
     assert budgets.budget_paragraph("no-such-card", tmp_path) == ""
@@ -364,3 +365,15 @@ def test_board_runs_that_match_the_budget_become_check_rows(tmp_path, monkeypatc
     budgets.doubling_runs("km-tiny", ["gcn"], [0, 1], budget, fake_run(log),
                           curve_score({"gcn": 1}), lrs=lrs, done=done)  # fmt: skip
     assert [(c.steps, c.seed) for c in log] == [(200, 0), (200, 1)]
+
+
+def test_the_check_table_shows_the_paired_standard_error(tmp_path):
+    rows = [
+        {"model": "gcn", "steps": s, "seed": seed, "lr": 1e-2, "val_metric": v}
+        for s, values in ((100, (1.0, 1.2, 0.8)), (200, (0.9, 1.0, 0.8)))
+        for seed, v in enumerate(values)
+    ]
+    _, md_path = budgets.write_budget_check(
+        "km-tiny", rows, budgets.doubling_verdicts(rows), "cmd", tmp_path
+    )
+    assert "| gcn | 0.01 | 100 | 3 | 1 | 0.9 | +10.0% ± 5.8% | no |" in md_path.read_text()

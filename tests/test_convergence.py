@@ -80,3 +80,11 @@ def test_improving_runs_counts_flagged_curves_with_enough_points():
     falling = [[s, 1.0 - 0.05 * s] for s in range(10)]  # last 3: −16 %
     flat = [[s, 0.5] for s in range(10)]
     assert improving_runs([falling, flat, [[0, 1.0]]]) == (1, 2)
+
+
+def test_the_doubling_verdict_carries_the_paired_standard_error_over_seeds():
+    # per-seed differences 0.1, 0.2, 0.0: std 0.1, / √3 / mean at B (1.0)
+    verdict = doubling_check([1.0, 1.2, 0.8], [0.9, 1.0, 0.8])
+    assert verdict.improvement == pytest.approx(0.1)
+    assert verdict.improvement_se == pytest.approx(0.1 / 3**0.5)
+    assert math.isnan(doubling_check([1.0], [0.9]).improvement_se)  # one seed: no spread
