@@ -6,7 +6,9 @@ written only from committed CSVs, so a sentence can never disagree with its tabl
 - ``README.md`` section ``results``: per board ``leaderboards/<task>.csv`` and learning
   task, who is best on the card's primary metric (every row of rank 1: the ties), where
   ROMA ranks, ROMA's skill vs persistence ``1 − e/e_persistence`` and ratio to ``ar``
-  ``e/e_ar``, and the budget (steps, seeds) and task version the rows were made with;
+  ``e/e_ar``, the budget (steps, seeds) and task version the rows were made with, and the
+  doubling check at that budget (``leaderboards/budgets/<task>.csv``) with the first
+  budget at which each checked model converged;
 - ``leaderboards/studies/README.md`` section ``studies``: per study CSV
   ``<study>-<task>.csv`` what it says (the transfer text is
   :func:`roma_bench.studies.joint.transfer_section`, nested in its own ``transfer``
@@ -106,8 +108,42 @@ def board_summary(path: Path, link_prefix: str = "leaderboards/") -> str:
                      if (r.get("still_improving") or "").split("/")[0] not in ("", "0")]  # fmt: skip
         if improving:
             text += f" Still improving at the end of the budget (runs): {', '.join(improving)}."
+        if learning_task == "forecast" and len({r["steps"] for r in ranked}) == 1:
+            text += _doubling_text(task, int(ranked[0]["steps"]), path.parent, link_prefix)
         lines.append(text)
     return "\n".join(lines) + "\n"
+
+
+def _doubling_text(task: str, steps: int, folder: Path, link_prefix: str) -> str:
+    """The doubling check of ``task`` (``<folder>/budgets/<task>.csv``): each checked model's
+    verdict at the board's ``steps``, and the first budget at which it converged."""
+    from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts, verdict_text
+
+    if not budget_check_paths(task, folder)[0].is_file():
+        return ""
+    verdicts = doubling_verdicts(check_rows(task, folder))
+    at_board = [v for v in verdicts if v["steps"] == steps]
+    if not at_board:
+        return ""
+    said = ", ".join(
+        f"{v['model']} {v['improvement']:+.1%}"
+        + (f" ± {v['improvement_se']:.1%}" if math.isfinite(v["improvement_se"]) else "")
+        + f" ({verdict_text(v, 'converged', 'not converged')})"
+        for v in at_board
+    )
+    text = (
+        f" Doubling the budget to {2 * steps} steps ([budgets/{task}.md]"
+        f"({link_prefix}budgets/{task}.md), validation, paired SE over seeds): {said}."
+    )
+    first = {}
+    for v in sorted(verdicts, key=lambda v: v["steps"]):
+        if v["converged"] and v["model"] not in first:
+            first[v["model"]] = v["steps"]
+    checked = sorted({v["model"] for v in at_board})
+    later = [f"{m} at {first[m]} steps" for m in checked if m in first and first[m] > steps]
+    if later:
+        text += f" First converged budget: {', '.join(later)}."
+    return text
 
 
 def results_section(board_csvs: list[Path], link_prefix: str = "leaderboards/") -> str:

@@ -49,6 +49,27 @@ def test_board_summary_names_every_tied_best_and_romas_place(tmp_path):
     )
 
 
+def test_board_summary_gives_the_doubling_check_at_the_boards_budget(tmp_path):
+    path = tmp_path / "km-x.csv"
+    path.write_text(
+        BOARD_HEADER
+        + "forecast,1,gcn,tiny,200,10,3,0 1 2,0,True,delta_nrmse,0.5,2.5,0.5,0.1,2.0,0/3\n"
+    )
+    (tmp_path / "budgets").mkdir()
+    (tmp_path / "budgets" / "km-x.csv").write_text(
+        "model,steps,seed,lr,val_metric\n"
+        + "".join(f"gcn,{b},{s},0.01,{v}\n" for b, values in
+                  ((200, (1.0, 1.2, 0.8)), (400, (0.9, 1.0, 0.8)), (800, (0.9, 0.98, 0.79)))
+                  for s, v in enumerate(values))
+    )  # fmt: skip
+    text = board_summary(path)
+    assert (
+        "Doubling the budget to 400 steps ([budgets/km-x.md](leaderboards/budgets/km-x.md), "
+        "validation, paired SE over seeds): gcn +10.0% ± 5.8% (not converged). "
+        "First converged budget: gcn at 400 steps."
+    ) in text
+
+
 def test_a_study_scored_on_an_old_primary_is_superseded_not_summarised(tmp_path):
     path = tmp_path / "noise-km-tiny.csv"
     path.write_text(
