@@ -142,6 +142,11 @@ def _common(parser: argparse.ArgumentParser, default_seeds: str = "0,1,2") -> No
         help=f"training seeds (default {default_seeds})",
     )  # fmt: skip
     parser.add_argument("--out-dir", type=Path, help="default <leaderboards>/studies")
+    parser.add_argument(
+        "--no-train", dest="train", action="store_false",
+        help="train nothing: rewrite the CSV, plot and summary from the runs that already have "
+        "a finished row (an interrupted study's partial result; a rerun without it resumes)",
+    )  # fmt: skip
 
 
 def _base(args: argparse.Namespace) -> tuple[Any, dict[str, float]]:
@@ -189,7 +194,7 @@ def run_transfer(args: argparse.Namespace) -> int:
         rows, files = run_transfer_study(
             base, args.models, args.seeds, protocol=args.protocol, lrs=lrs,
             pretrain_steps=args.pretrain_steps, finetune_steps=args.finetune_steps,
-            tracking_uri=args.tracking_uri, out_dir=args.out_dir,
+            tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
         )  # fmt: skip
     except ValueError as err:
         raise UsageError(str(err)) from None
@@ -216,7 +221,7 @@ def run_scaling(args: argparse.Namespace) -> int:
     rows, fits, files = run_scaling_study(
         base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
         data_fractions=args.data_fractions, lrs=lrs,
-        seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir,
+        seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
     )  # fmt: skip
     for fit in fits:
         print(
@@ -231,7 +236,7 @@ def run_noise(args: argparse.Namespace) -> int:
     base, lrs = _base(args)
     rows, summary, files = run_noise_study(
         base, args.models, sigmas=args.sigmas, seeds=args.seeds, lrs=lrs,
-        tracking_uri=args.tracking_uri, out_dir=args.out_dir,
+        tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
     )  # fmt: skip
     for row in summary:
         print(

@@ -236,12 +236,14 @@ class StudyRun:
 
 @dataclass(frozen=True)
 class StudyTraining:
-    """How a study trains: its name, the trainer, the tracking store and the parent run."""
+    """How a study trains: its name, the trainer, the tracking store and the parent run;
+    ``train=False`` trains nothing (the outputs are written from the finished rows)."""
 
     study: str
     train_fn: TrainFn | None
     tracking_uri: str | None
     parent: TrackedRun | None
+    train: bool = True
 
 
 def train_missing(
@@ -259,7 +261,8 @@ def train_missing(
     invocation). After each run the CSV is rewritten with every row known so far (kept,
     new, and earlier failed rows not yet retried), so a crash loses nothing written;
     finished rows outside this plan are not rewritten, and the old CSV is first copied
-    aside (:func:`_keep_rows_outside_the_plan`).
+    aside (:func:`_keep_rows_outside_the_plan`). With ``training.train`` false nothing is
+    trained: the finished rows alone are returned (a partial study's plot and summary).
     """
     from tqdm.auto import tqdm
 
@@ -271,6 +274,12 @@ def train_missing(
         print(f"{training.study} study: {len(runs) - len(todo)} of {len(runs)} runs already "
               f"finished in {files.csv}; training the other {len(todo)}", file=sys.stderr)  # fmt: skip
         write_csv([r for r in rows if r is not None], files.csv, command)
+    if not training.train:
+        if todo:
+            print(f"{training.study} study: {len(todo)} of {len(runs)} runs have no finished "
+                  "row and were not trained (--no-train); the outputs show the others",
+                  file=sys.stderr)  # fmt: skip
+        return [r for r in rows if r is not None and r.get("status") == "ok"]
     for index in tqdm(todo, desc=f"{training.study} study", dynamic_ncols=True):
         rows[index] = _train_row(runs[index], training)
         write_csv([r for r in rows if r is not None], files.csv, command)

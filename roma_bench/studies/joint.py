@@ -107,6 +107,7 @@ def run_joint_study(
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
     command: str | None = None,
+    train: bool = True,
 ) -> tuple[list[dict[str, Any]], StudyFiles]:
     """Run both arms per model and seed; rows (one per run) and the files written.
 
@@ -128,7 +129,7 @@ def run_joint_study(
     }
     with parent_run("transfer", base.task, tracking_uri, params) as parent:
         runs = [_arm_run(plan, arm, config) for plan in plans for arm, config in plan.arms.items()]
-        training = StudyTraining("transfer", train_fn, tracking_uri, parent)
+        training = StudyTraining("transfer", train_fn, tracking_uri, parent, train)
         rows = train_missing(runs, KEYS, files, command, training)
         summary = summarize_joint(rows)
         _plot(summary, files.png, base.task)

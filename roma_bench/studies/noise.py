@@ -72,6 +72,7 @@ def run_noise_study(
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
     command: str | None = None,
+    train: bool = True,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
     """Train every (model, σ, seed); returns (rows, summary per model and σ, files).
 
@@ -93,7 +94,7 @@ def run_noise_study(
               "sigmas": ",".join(f"{s:g}" for s in sigmas), "seeds": ",".join(map(str, seeds)),
               "lrs": learning_rates_text(base, models, lrs)}  # fmt: skip
     with parent_run("noise", base.task, tracking_uri, params) as parent:
-        training = StudyTraining("noise", train_fn, tracking_uri, parent)
+        training = StudyTraining("noise", train_fn, tracking_uri, parent, train)
         rows = train_missing(runs, KEYS, files, command, training)
         summary = summarize_noise(rows)
         _plot(summary, files.png, base.task, metric)

@@ -168,6 +168,7 @@ def run_scaling_study(
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
     command: str | None = None,
+    train: bool = True,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
     """Run the axes asked for; returns (rows, fits, files). ``width_factors``: parameter
     axis; ``data_fractions``: data axis (nested training subsets of ``base.task``);
@@ -200,7 +201,7 @@ def run_scaling_study(
               "data_fractions": ",".join(map(str, data_fractions)), "data_tasks": ",".join(data_tasks),
               "lrs": learning_rates_text(base, models, lrs)}  # fmt: skip
     with parent_run("scaling", base.task, tracking_uri, params) as parent:
-        training = StudyTraining("scaling", train_fn, tracking_uri, parent)
+        training = StudyTraining("scaling", train_fn, tracking_uri, parent, train)
         rows = train_missing(runs, KEYS, files, command, training)
         fits = fit_rows(rows)
         _plot(rows, fits, files.png, base.task)

@@ -109,6 +109,7 @@ def run_transfer_study(
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
     command: str | None = None,
+    train: bool = True,
 ) -> tuple[list[dict[str, Any]], StudyFiles]:
     """Run the study; returns its rows and the files written.
 
@@ -117,13 +118,18 @@ def run_transfer_study(
     ``transfer-finetune-<task>.*``, needs ``pretrain_steps`` and ``finetune_steps``.
     ``lrs``: each model's learning rate (``base``'s for a model not in it). The joint
     protocol resumes (a rerun trains only the runs without a finished row in its CSV); the
-    finetune protocol starts over.
+    finetune protocol starts over. ``train=False`` (joint only) trains nothing and writes
+    the outputs from the finished rows.
     """
     if protocol == "joint":
         return run_joint_study(
             base, models, seeds, lrs=lrs, tracking_uri=tracking_uri, out_dir=out_dir,
-            train_fn=train_fn, command=command,
+            train_fn=train_fn, command=command, train=train,
         )  # fmt: skip
+    if not train:
+        raise ValueError(
+            "transfer study (finetune): it does not resume, so it cannot skip training"
+        )
     if protocol != "finetune":
         raise ValueError(f"transfer study: unknown protocol {protocol!r} (joint or finetune)")
     if pretrain_steps is None or finetune_steps is None:

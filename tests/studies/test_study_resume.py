@@ -224,3 +224,42 @@ def test_a_rerun_with_fewer_seeds_keeps_the_old_csv_aside(tmp_path: Path, tracki
     assert set(read_csv(csv)["seed"]) == {0}
     (backup,) = tmp_path.glob("noise-km-tiny.csv.*.bak")
     assert backup.read_text() == before  # seed 1's rows are not lost
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_no_train_writes_the_outputs_of_the_finished_runs_only(
+    study: str, tmp_path: Path, tracking: str
+) -> None:
+    def interrupt_the_third(config: TrainConfig) -> float:
+        if len(first.calls) == 3:
+            raise KeyboardInterrupt
+        return 1.0 + config.seed
+
+    first = RecordingTrainer(tmp_path, interrupt_the_third, pde_scores, name="first")
+    with pytest.raises(KeyboardInterrupt):
+        run_study(study, first, tmp_path, tracking)
+    csv = tmp_path / f"{study}-km-tiny.csv"
+    (tmp_path / f"{study}-km-tiny.md").unlink(missing_ok=True)
+    idle = RecordingTrainer(tmp_path, lambda c: 1.0, pde_scores, name="idle")
+    options = {"tracking_uri": tracking, "out_dir": tmp_path, "train_fn": idle, "command": "c",
+               "train": False}  # fmt: skip
+    base = TrainConfig(model_name="gcn" if study != "transfer" else "roma", task="km-tiny", steps=5)
+    if study == "transfer":
+        rows, files = run_transfer_study(base, ["roma"], [0, 1], **options)
+    elif study == "scaling":
+        rows, _, files = run_scaling_study(base, ["gcn"], width_factors=(1, 2), seeds=(0, 1),
+                                           **options)  # fmt: skip
+    else:
+        rows, _, files = run_noise_study(base, ["gcn"], sigmas=(0.0, 0.01), seeds=(0, 1), **options)
+    assert idle.calls == []
+    assert run_ids(study, rows) == ["first1", "first2"]
+    assert list(read_csv(csv)["status"]) == ["ok", "ok"]
+    assert files.md.is_file() and files.png.is_file()
+
+
+def test_the_finetune_protocol_cannot_skip_training(tmp_path: Path, tracking: str) -> None:
+    base = TrainConfig(model_name="roma", task="km-tiny", steps=5)
+    with pytest.raises(ValueError, match="does not resume"):
+        run_transfer_study(base, ["roma"], [0], protocol="finetune", pretrain_steps=2,
+                           finetune_steps=2, tracking_uri=tracking, out_dir=tmp_path,
+                           train=False)  # fmt: skip
