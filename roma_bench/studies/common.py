@@ -60,8 +60,9 @@ def study_files(study: str, task: str, out_dir: Path | None = None) -> StudyFile
 
 
 def current_command() -> str:
-    """The command line that is running, as ``roma-bench ...`` when run through the CLI."""
-    argv = list(sys.argv)
+    """The command line that is running, as ``roma-bench ...`` when run through the CLI;
+    without ``--no-train``, so that the recorded command is the one that trains the rows."""
+    argv = [arg for arg in sys.argv if arg != "--no-train"]
     if argv and Path(argv[0]).name in ("roma-bench", "__main__.py"):
         argv[0] = "roma-bench"
     return shlex.join(argv)

@@ -263,3 +263,11 @@ def test_the_finetune_protocol_cannot_skip_training(tmp_path: Path, tracking: st
         run_transfer_study(base, ["roma"], [0], protocol="finetune", pretrain_steps=2,
                            finetune_steps=2, tracking_uri=tracking, out_dir=tmp_path,
                            train=False)  # fmt: skip
+
+
+def test_the_recorded_command_is_the_one_that_trains(monkeypatch) -> None:
+    from roma_bench.studies.common import current_command
+
+    argv = ["/x/bin/roma-bench", "study", "noise", "--task", "km-tiny", "--no-train"]
+    monkeypatch.setattr("sys.argv", argv)
+    assert current_command() == "roma-bench study noise --task km-tiny"
