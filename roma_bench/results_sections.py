@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts, verdict_text
 from roma_bench.cards import load_card
 from roma_bench.files import SectionError, markers, replace_section, section_text
 from roma_bench.ranking import RATIO_REFERENCE, SKILL_REFERENCE, format_ratio, format_skill
@@ -117,8 +118,6 @@ def board_summary(path: Path, link_prefix: str = "leaderboards/") -> str:
 def _doubling_text(task: str, steps: int, folder: Path, link_prefix: str) -> str:
     """The doubling check of ``task`` (``<folder>/budgets/<task>.csv``): each checked model's
     verdict at the board's ``steps``, and the first budget at which it converged."""
-    from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts, verdict_text
-
     if not budget_check_paths(task, folder)[0].is_file():
         return ""
     verdicts = doubling_verdicts(check_rows(task, folder))
