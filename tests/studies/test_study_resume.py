@@ -33,10 +33,12 @@ def pde_scores(config: TrainConfig) -> dict[str, float]:
 
 
 def run_study(
-    study: str, trainer: RecordingTrainer, out_dir: Path, tracking: str, steps: int = 5
-) -> tuple[list[dict], Path]:
+    study: str, trainer: RecordingTrainer, out_dir: Path, tracking: str, steps: int = 5,
+    train: bool = True,
+) -> tuple[list[dict], Path]:  # fmt: skip
     """Four runs of ``study`` (two settings × seeds 0, 1); its rows and CSV."""
-    options = {"tracking_uri": tracking, "out_dir": out_dir, "train_fn": trainer, "command": "c"}
+    options = {"tracking_uri": tracking, "out_dir": out_dir, "train_fn": trainer, "command": "c",
+               "train": train}  # fmt: skip
     if study == "transfer":
         base = TrainConfig(model_name="roma", task="km-tiny", steps=steps)
         rows, files = run_transfer_study(base, ["roma"], [0, 1], **options)
@@ -55,10 +57,9 @@ def run_ids(study: str, rows) -> list[str]:
     return [str(r[column]) for r in rows]
 
 
-@pytest.mark.parametrize("study", STUDIES)
-def test_a_rerun_after_an_interruption_trains_only_the_missing_runs(
-    study: str, tmp_path: Path, tracking: str
-) -> None:
+def interrupt_at_the_third_run(study: str, tmp_path: Path, tracking: str) -> None:
+    """Run ``study`` with a trainer ("first") that is interrupted at its third run."""
+
     def interrupt_the_third(config: TrainConfig) -> float:
         if len(first.calls) == 3:
             raise KeyboardInterrupt
@@ -67,6 +68,13 @@ def test_a_rerun_after_an_interruption_trains_only_the_missing_runs(
     first = RecordingTrainer(tmp_path, interrupt_the_third, pde_scores, name="first")
     with pytest.raises(KeyboardInterrupt):
         run_study(study, first, tmp_path, tracking)
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_a_rerun_after_an_interruption_trains_only_the_missing_runs(
+    study: str, tmp_path: Path, tracking: str
+) -> None:
+    interrupt_at_the_third_run(study, tmp_path, tracking)
     written = read_csv(tmp_path / f"{study}-km-tiny.csv")
     assert list(written["status"]) == ["ok", "ok"]  # each row reached the CSV before the next
 
@@ -230,31 +238,14 @@ def test_a_rerun_with_fewer_seeds_keeps_the_old_csv_aside(tmp_path: Path, tracki
 def test_no_train_writes_the_outputs_of_the_finished_runs_only(
     study: str, tmp_path: Path, tracking: str
 ) -> None:
-    def interrupt_the_third(config: TrainConfig) -> float:
-        if len(first.calls) == 3:
-            raise KeyboardInterrupt
-        return 1.0 + config.seed
-
-    first = RecordingTrainer(tmp_path, interrupt_the_third, pde_scores, name="first")
-    with pytest.raises(KeyboardInterrupt):
-        run_study(study, first, tmp_path, tracking)
-    csv = tmp_path / f"{study}-km-tiny.csv"
+    interrupt_at_the_third_run(study, tmp_path, tracking)
     (tmp_path / f"{study}-km-tiny.md").unlink(missing_ok=True)
     idle = RecordingTrainer(tmp_path, lambda c: 1.0, pde_scores, name="idle")
-    options = {"tracking_uri": tracking, "out_dir": tmp_path, "train_fn": idle, "command": "c",
-               "train": False}  # fmt: skip
-    base = TrainConfig(model_name="gcn" if study != "transfer" else "roma", task="km-tiny", steps=5)
-    if study == "transfer":
-        rows, files = run_transfer_study(base, ["roma"], [0, 1], **options)
-    elif study == "scaling":
-        rows, _, files = run_scaling_study(base, ["gcn"], width_factors=(1, 2), seeds=(0, 1),
-                                           **options)  # fmt: skip
-    else:
-        rows, _, files = run_noise_study(base, ["gcn"], sigmas=(0.0, 0.01), seeds=(0, 1), **options)
+    rows, csv = run_study(study, idle, tmp_path, tracking, train=False)
     assert idle.calls == []
     assert run_ids(study, rows) == ["first1", "first2"]
     assert list(read_csv(csv)["status"]) == ["ok", "ok"]
-    assert files.md.is_file() and files.png.is_file()
+    assert csv.with_suffix(".md").is_file() and csv.with_suffix(".png").is_file()
 
 
 def test_the_finetune_protocol_cannot_skip_training(tmp_path: Path, tracking: str) -> None:
