@@ -285,7 +285,7 @@ def write_budget_check(
     for v in verdicts:
         lines.append(
             f"| {v['model']} | {v['lr']:g} | {v['steps']} | {v['seeds']} | {v['mean_b']:.4g} | "
-            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{_se_text(v)} | {verdict_text(v)} |"
+            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{se_text(v)} | {verdict_text(v)} |"
         )
     atomic_write_text(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
@@ -378,7 +378,7 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
     if verdicts:
         said = "; ".join(
             f"{v['model']} (lr {v['lr']:g}) {v['steps']} → {2 * v['steps']} steps: "
-            f"{v['improvement']:+.1%}{_se_text(v)}, "
+            f"{v['improvement']:+.1%}{se_text(v)}, "
             f"{verdict_text(v, 'converged', 'not converged')}"
             for v in verdicts
         )
@@ -390,7 +390,7 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
     return text
 
 
-def _se_text(verdict: dict) -> str:
+def se_text(verdict: dict) -> str:
     """`` ± 5.8%``: the verdict's paired standard error, or nothing with one seed."""
     se = verdict.get("improvement_se", math.nan)
     return f" ± {se:.1%}" if math.isfinite(se) else ""

@@ -27,7 +27,13 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts, verdict_text
+from roma_bench.budgets import (
+    budget_check_paths,
+    check_rows,
+    doubling_verdicts,
+    se_text,
+    verdict_text,
+)
 from roma_bench.cards import load_card
 from roma_bench.files import SectionError, markers, replace_section, section_text
 from roma_bench.ranking import RATIO_REFERENCE, SKILL_REFERENCE, format_ratio, format_skill
@@ -125,9 +131,8 @@ def _doubling_text(task: str, steps: int, folder: Path, link_prefix: str) -> str
     if not at_board:
         return ""
     said = ", ".join(
-        f"{v['model']} {v['improvement']:+.1%}"
-        + (f" ± {v['improvement_se']:.1%}" if math.isfinite(v["improvement_se"]) else "")
-        + f" ({verdict_text(v, 'converged', 'not converged')})"
+        f"{v['model']} {v['improvement']:+.1%}{se_text(v)} "
+        f"({verdict_text(v, 'converged', 'not converged')})"
         for v in at_board
     )
     text = (

@@ -272,8 +272,9 @@ def train_missing(
     rows: list[dict[str, Any] | None] = [earlier.get(_key(r.identity, keys)) for r in runs]
     todo = [i for i, row in enumerate(rows) if row is None or row.get("status") != "ok"]
     if len(todo) < len(runs):
+        plan = f"training the other {len(todo)}" if training.train else "training none"
         print(f"{training.study} study: {len(runs) - len(todo)} of {len(runs)} runs already "
-              f"finished in {files.csv}; training the other {len(todo)}", file=sys.stderr)  # fmt: skip
+              f"finished in {files.csv}; {plan}", file=sys.stderr)  # fmt: skip
         write_csv([r for r in rows if r is not None], files.csv, command)
     if not training.train:
         if todo:
