@@ -147,8 +147,9 @@ def check_learning_rates(
     task: str, models: Sequence[str], budget: Budget, folder: Path | None = None
 ) -> dict[str, float]:
     """``{model: rate}`` of the doubling check: the rate the tuning file chose for the
-    model at ``budget.steps`` (what the board trains with), else ``budget.lr``."""
-    tuned = tuned_learning_rates(task, folder, budget.steps)
+    model (what the board trains with: the sweep at the card's ``tuned_at`` steps when it
+    names one, else at ``budget.steps``), else ``budget.lr``."""
+    tuned = tuned_learning_rates(task, folder, tuning_steps(task, budget.steps))
     return {model: tuned.get(model, budget.lr) for model in models}
 
 
@@ -320,6 +321,14 @@ def tuning_rows(task: str, folder: Path | None = None) -> list[dict]:
     return read_rows(tuning_path(task, folder), (*COLUMNS, "chosen"))
 
 
+def tuning_steps(task: str, steps: int) -> int:
+    """The budget of the learning-rate sweep a run of ``steps`` on ``task`` takes its rate
+    from: the card's ``budget.tuned_at`` when it names one, else ``steps`` itself."""
+    card = load_card(task)
+    tuned_at = card.budget.tuned_at if card.budget is not None else None
+    return tuned_at or steps
+
+
 def tuned_learning_rates(
     task: str, folder: Path | None = None, steps: int | None = None
 ) -> dict[str, float]:
@@ -350,17 +359,19 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
         f"steps, {budget.warmup_steps} warm-up steps then cosine decay, early stopping off, "
         "every learned model alike."
     )
-    tuned = [r for r in tuning_rows(task, folder) if r["steps"] == budget.steps]
+    swept_at = card.budget.tuning_steps
+    tuned = [r for r in tuning_rows(task, folder) if r["steps"] == swept_at]
     if tuned:
         grid = ", ".join(f"{lr:g}" for lr in sorted({r["lr"] for r in tuned}))
         chosen = ", ".join(
             f"{r['model']} {r['lr']:g}" for r in sorted(tuned, key=lambda r: r["model"])
             if r["chosen"]
         )  # fmt: skip
+        where = "" if swept_at == budget.steps else f" (the sweep ran at {swept_at} steps)"
         text += (
-            f" Learning rate per model from `{tuning_path(task, folder).name}`: the same grid "
-            f"({grid}) for every learned model, one seed ({tuned[0]['seed']}), lowest "
-            f"validation primary metric: {chosen}."
+            f" Learning rate per model from `{tuning_path(task, folder).name}`{where}: the "
+            f"same grid ({grid}) for every learned model, one seed ({tuned[0]['seed']}), "
+            f"lowest validation primary metric: {chosen}."
         )
         edge = sorted(
             r["model"] for r in tuned if r["chosen"] and r["lr"] == max(r["lr"] for r in tuned)

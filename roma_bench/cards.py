@@ -177,13 +177,22 @@ class BudgetCard(StrictModel):
     ``steps`` optimizer steps, peak learning rate ``lr`` (the default when a board has no
     tuning file, see :mod:`roma_bench.budgets`), linear warm-up over ``warmup_steps``, then
     cosine decay. ``chosen_by`` says how it was chosen (the doubling check's CSV), so the
-    number in the card can be traced to the runs behind it.
+    number in the card can be traced to the runs behind it. ``tuned_at``: the steps of the
+    learning-rate sweep whose chosen rates the boards train with (default ``steps``; a
+    sweep at the full budget can cost more than the board itself).
     """
 
     steps: int = Field(gt=0, le=STEPS_MAX)
     lr: float = Field(1e-3, gt=0, le=1)
     warmup_steps: int = Field(20, ge=0, le=STEPS_MAX)
     chosen_by: str = Field("", description="how the budget was chosen (file of the check)")
+    tuned_at: int | None = Field(None, gt=0, le=STEPS_MAX,
+                                 description="steps of the learning-rate sweep (default: steps)")  # fmt: skip
+
+    @property
+    def tuning_steps(self) -> int:
+        """The budget of the learning-rate sweep the boards take their rates from."""
+        return self.tuned_at or self.steps
 
     @model_validator(mode="after")
     def _warmup_inside(self) -> BudgetCard:

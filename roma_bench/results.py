@@ -249,13 +249,15 @@ def run_leaderboard(
 
 def budget_overrides(task: str, folder: str | Path | None = None) -> Callable[[str], list[str]]:
     """``model → --set overrides`` that train ``model`` at ``task``'s card budget: its
-    steps and warm-up, and the learning rate the tuning file chose for the model (the
-    card's ``lr`` for a model not in it); none for a card without a budget."""
+    steps and warm-up, and the learning rate the tuning file chose for the model in the
+    sweep at the card's ``tuned_at`` steps (the card's ``lr`` for a model not in it);
+    none for a card without a budget."""
     card = load_card(task)
     if card.budget is None:
         return lambda model: []
     budget = Budget.of_card(card)
-    tuned = tuned_learning_rates(task, None if folder is None else Path(folder), budget.steps)
+    tuned = tuned_learning_rates(task, None if folder is None else Path(folder),
+                                 card.budget.tuning_steps)  # fmt: skip
 
     def overrides(model: str) -> list[str]:
         return [f"steps={budget.steps}", f"optim.warmup_steps={budget.warmup_steps}",
