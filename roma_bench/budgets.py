@@ -76,6 +76,14 @@ class Budget:
         """The same schedule shape over ``factor`` times the steps (warm-up scaled too)."""
         return Budget(self.steps * factor, self.lr, self.warmup_steps * factor)
 
+    def over(self, steps: int) -> Budget:
+        """The same schedule shape over ``steps``: warm-up ``round(warmup · steps / self.steps)``,
+        kept below ``steps``."""
+        if steps == self.steps:
+            return self
+        warmup = round(self.warmup_steps * steps / self.steps)
+        return Budget(steps, self.lr, max(0, min(steps - 1, warmup)))
+
 
 def budget_config(
     task: str,

@@ -217,7 +217,8 @@ def run_leaderboard(
 
     ``steps=None``: the card's standard budget (:func:`budget_overrides`: its steps, warm-up
     and learning rate, each model's tuned rate when the task's tuning file has one; the
-    TrainConfig defaults on a card without a budget); ``--set`` overrides come last.
+    TrainConfig defaults on a card without a budget); other ``steps``: the same schedule
+    shape and rates over that many steps; ``--set`` overrides come last.
 
     Seeds are ``0 … seeds-1``; each run is tagged for the task's leaderboard and writes its
     result file under ``results_dir(board or task, folder)`` (:mod:`roma_bench.results`).
@@ -231,7 +232,7 @@ def run_leaderboard(
     runs_folder = results_dir(board or task, folder)
     done = finished_keys(read_results(runs_folder))
     tags = {LEADERBOARD_TAG: board or task, COMMAND_TAG: command}
-    schedule = budget_overrides(task, folder) if steps is None else lambda model: []
+    schedule = budget_overrides(task, folder, steps)
 
     def jobs() -> Iterator[TrainingJob]:
         for model, size, seed in board_entries(models, sizes, seeds, shard):
@@ -247,15 +248,23 @@ def run_leaderboard(
     return run_trainings(jobs(), tracking_uri=tracking_uri, progress=progress, on_result=record)
 
 
-def budget_overrides(task: str, folder: str | Path | None = None) -> Callable[[str], list[str]]:
+def budget_overrides(
+    task: str, folder: str | Path | None = None, steps: int | None = None
+) -> Callable[[str], list[str]]:
     """``model → --set overrides`` that train ``model`` at ``task``'s card budget: its
     steps and warm-up, and the learning rate the tuning file chose for the model in the
     sweep at the card's ``tuned_at`` steps (the card's ``lr`` for a model not in it);
-    none for a card without a budget."""
+    none for a card without a budget.
+
+    ``steps``: the same schedule shape over ``steps`` instead (warm-up scaled by
+    ``steps / budget.steps``, rounded), with the same tuned rates, so a shorter or longer
+    study than the board still trains every model at the rate the board gives it.
+    """
     card = load_card(task)
     if card.budget is None:
         return lambda model: []
     budget = Budget.of_card(card)
+    budget = budget if steps is None else budget.over(steps)
     tuned = tuned_learning_rates(task, None if folder is None else Path(folder),
                                  card.budget.tuning_steps)  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from roma_bench import budget_board, budgets
 from roma_bench.budget_records import done_keys
 from roma_bench.budgets import Budget
 from roma_bench.cards import BudgetCard, load_card
+from roma_bench.cli.budget import _budget as budget_cli_budget
 from roma_bench.config import ConfigError
 
 
@@ -169,9 +171,61 @@ def test_a_board_trains_at_the_card_budget_with_each_models_tuned_rate(tmp_path,
     assert {c.steps for c in trained} == {120} and {c.optim.warmup_steps for c in trained} == {12}
     assert by_model["gcn"].optim.lr == 3e-4  # the tuning file's choice
     assert by_model["roma"].optim.lr == 2e-3  # tuned at another budget only: the card's rate
-    trained.clear()
-    results.run_leaderboard("km-budget", ["gcn"], seeds=1, steps=7, folder=tmp_path)
-    assert trained[0].steps == 7 and trained[0].optim.lr != 3e-4  # --steps: no budget
+    trained.clear()  # --steps: the budget's shape (warm-up scaled) and rates over 60 steps
+    results.run_leaderboard("km-budget", ["gcn"], seeds=1, steps=60, folder=tmp_path)
+    assert (trained[0].steps, trained[0].optim.warmup_steps, trained[0].optim.lr) == (60, 6, 3e-4)
+
+
+def test_a_budget_over_other_steps_keeps_its_shape():
+    budget = Budget(2000, 1e-2, 100)
+    assert budget.over(2000) is budget
+    assert budget.over(500) == Budget(500, 1e-2, 25)
+    assert budget.over(4000) == budget.scaled(2)
+    assert budget.over(10) == Budget(10, 1e-2, 0)  # 0.5 rounds to the even 0
+    assert Budget(3, 1e-3, 2).over(2) == Budget(2, 1e-3, 1)  # warm-up stays below the steps
+
+
+def test_a_card_tuned_at_fewer_steps_trains_its_board_and_check_at_the_sweeps_rates(
+    tmp_path, monkeypatch
+):
+    """``budget.tuned_at``: the board, the check and the board's page take each model's
+    rate from the sweep at ``tuned_at`` steps, not from one at the card's own steps."""
+    import yaml
+
+    from roma_bench import results
+    from roma_bench.config import load_yaml
+    from roma_bench.registry import task_card_path
+
+    card = load_yaml(task_card_path("km-tiny"))
+    card.update(name="km-long", budget={"steps": 400, "lr": 2e-3, "warmup_steps": 20,
+                                        "tuned_at": 100})  # fmt: skip
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "km-long.yaml").write_text(yaml.safe_dump(card))
+    monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path / "cards"))
+    budgets.write_tuning("km-long", [
+        {"model": "gcn", "lr": 3e-4, "steps": 100, "seed": 0, "val_metric": 0.1},
+        {"model": "gcn", "lr": 2e-3, "steps": 100, "seed": 0, "val_metric": 0.2},
+        {"model": "gcn", "lr": 1e-2, "steps": 400, "seed": 0, "val_metric": 0.01},
+    ], tmp_path)  # fmt: skip
+    trained = []
+    monkeypatch.setattr(results, "run_trainings",
+                        lambda jobs, **_: trained.extend(j.config for j in jobs) or [])  # fmt: skip
+    results.run_leaderboard("km-long", ["gcn", "roma"], seeds=1, folder=tmp_path)
+    assert {(c.model_name, c.steps, c.optim.warmup_steps, c.optim.lr) for c in trained} == {
+        ("gcn", 400, 20, 3e-4), ("roma", 400, 20, 2e-3)
+    }  # fmt: skip
+    lrs = budgets.check_learning_rates("km-long", ["gcn"], Budget(400, 2e-3, 20), tmp_path)
+    assert lrs == {"gcn": 3e-4}
+    text = budgets.budget_paragraph("km-long", tmp_path)
+    assert "(the sweep ran at 100 steps)" in text and "gcn 0.0003" in text
+    flags = argparse.Namespace(action="tune", steps=None, lr=None, warmup_steps=None)
+    assert budget_cli_budget(flags, load_card("km-long")) == Budget(100, 2e-3, 5)  # the sweep's
+    flags.action = "check"
+    assert budget_cli_budget(flags, load_card("km-long")) == Budget(400, 2e-3, 20)
+    card["budget"]["tuned_at"] = 0
+    (tmp_path / "cards" / "km-long.yaml").write_text(yaml.safe_dump(card))
+    with pytest.raises(ConfigError, match="tuned_at"):
+        budgets.tuning_steps("km-long", 400)
 
 
 def test_runs_are_recorded_one_by_one_and_a_rerun_skips_them(tmp_path):
@@ -306,9 +360,9 @@ def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, mon
 
 
 def test_the_check_runs_each_model_at_its_tuned_rate(tmp_path):
-    budget = Budget(100, 1e-3, 5)
+    budget = Budget(500, 1e-3, 25)  # km-tiny's sweep ran at 500 steps (card: tuned_at)
     budgets.write_tuning("km-tiny", [
-        {"model": "gcn", "steps": 100, "seed": 0, "lr": lr, "val_metric": v}
+        {"model": "gcn", "steps": 500, "seed": 0, "lr": lr, "val_metric": v}
         for lr, v in ((1e-3, 0.3), (3e-3, 0.1), (1e-2, 0.2))
     ], tmp_path)  # fmt: skip
     lrs = budgets.check_learning_rates("km-tiny", ["gcn", "roma"], budget, tmp_path)
@@ -317,7 +371,7 @@ def test_the_check_runs_each_model_at_its_tuned_rate(tmp_path):
     budgets.doubling_runs("km-tiny", ["gcn", "roma"], [0], budget, fake_run(log),
                           curve_score({"gcn": 1, "roma": 1}), lrs=lrs)  # fmt: skip
     assert [(c.model_name, c.steps, c.optim.lr) for c in log] == [
-        ("gcn", 100, 3e-3), ("gcn", 200, 3e-3), ("roma", 100, 1e-3), ("roma", 200, 1e-3)
+        ("gcn", 500, 3e-3), ("gcn", 1000, 3e-3), ("roma", 500, 1e-3), ("roma", 1000, 1e-3)
     ]  # fmt: skip
 
 

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("task", help="task card name, e.g. km-tiny")
     parser.add_argument("--models", nargs="+", help="models (default: check roma gcn; "
                         "tune every learned model)")  # fmt: skip
-    parser.add_argument("--steps", type=steps_arg, help="budget B (default: the card's)")
+    parser.add_argument("--steps", type=steps_arg, help="budget B (default: the card's; "
+                        "tune: the card's tuned_at steps when it names them)")  # fmt: skip
     parser.add_argument("--lr", type=float, help="learning rate of check for every model "
                         "(default: each model's tuned rate from leaderboards/TASK.tuning.csv "
                         "at B, else the card's)")  # fmt: skip
@@ -56,10 +57,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _budget(args: argparse.Namespace, card):
+    """B from the flags over the card's budget; ``tune`` without ``--steps`` sweeps at the
+    card's ``tuned_at`` steps (the sweep the boards take their rates from)."""
     from roma_bench.budgets import Budget
 
     if args.steps is None:
         budget = Budget.of_card(card)
+        if args.action == "tune":
+            budget = budget.over(card.budget.tuning_steps)
     else:
         default = card.budget
         budget = Budget(

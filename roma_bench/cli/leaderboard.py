@@ -60,7 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_p.add_argument(
         "--steps", type=steps_arg,
         help="training steps per run (default: the card's budget, with its warm-up and the "
-        "tuned learning rates of leaderboards/<task>.tuning.csv; 300 for a card without one)",
+        "tuned learning rates of leaderboards/<task>.tuning.csv; other steps keep that shape "
+        "and those rates, warm-up scaled; 300 for a card without a budget)",
     )  # fmt: skip
     run_p.add_argument("--learning-task", choices=["forecast", "effective"], default="forecast")
     run_p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")

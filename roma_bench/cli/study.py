@@ -18,9 +18,10 @@ RESUMES = (
 )
 STEPS_HELP = (
     "training steps per run (default: the task card's budget: its steps and warm-up, and each "
-    "model's learning rate from <leaderboards>/<task>.tuning.csv at that budget, else the "
-    "card's lr; a card without a budget: the TrainConfig default). Giving --steps drops the "
-    "whole budget; --config and --set override it"
+    "model's learning rate from <leaderboards>/<task>.tuning.csv (the sweep at the card's "
+    "tuned_at steps), else the card's lr; a card without a budget: the TrainConfig default). "
+    "Giving --steps keeps the budget's shape and rates over that many steps (warm-up scaled); "
+    "--config and --set override it"
 )
 
 
@@ -153,9 +154,10 @@ def _base(args: argparse.Namespace) -> tuple[Any, dict[str, float]]:
     """The base TrainConfig and each model's learning rate; also resolves
     ``args.tracking_uri`` once for the whole study.
 
-    Without ``--steps``, each model's config starts from the card's budget
-    (:func:`roma_bench.results.budget_overrides`: steps, warm-up, the model's tuned rate),
-    beneath ``--config`` and ``--set``; a card without a budget adds nothing.
+    Each model's config starts from the card's budget
+    (:func:`roma_bench.results.budget_overrides`: steps, warm-up, the model's tuned rate;
+    with ``--steps``, the same shape and rate over that many steps), beneath ``--config``
+    and ``--set``; a card without a budget adds nothing.
     """
     from roma_bench.cli import UsageError
     from roma_bench.registry import get_model_class
@@ -167,7 +169,7 @@ def _base(args: argparse.Namespace) -> tuple[Any, dict[str, float]]:
         raise UsageError("--models: give at least one model")
     for name in args.models:
         get_model_class(name)
-    schedule = budget_overrides(args.task) if args.steps is None else (lambda model: [])
+    schedule = budget_overrides(args.task, steps=args.steps)
     configs = {model: base_config(args, model, schedule(model)) for model in args.models}
     return configs[args.models[0]], {model: c.optim.lr for model, c in configs.items()}
 

@@ -198,11 +198,10 @@ def test_a_study_trains_at_the_card_budget_with_each_models_tuned_rate(
     assert {(r["model"], r["lr"]) for r in table.to_dict("records")} == set(expected.items())
 
     trainer = study_cli(study, "km-budget", tmp_path / "steps", tracking, monkeypatch,
-                        "--steps", "7")  # fmt: skip
-    default = TrainConfig(model_name="gcn", task="km-budget")
-    assert {c.steps for c in trainer.configs} == {7}  # --steps: no budget at all
-    assert {c.optim.lr for c in trainer.configs} == {default.optim.lr}
-    assert {c.optim.warmup_steps for c in trainer.configs} == {default.optim.warmup_steps}
+                        "--steps", "60")  # fmt: skip
+    assert {c.steps for c in trainer.configs} == {60}  # --steps: the budget's shape over 60
+    assert {c.optim.warmup_steps for c in trainer.configs} == {6}
+    assert {c.model_name: c.optim.lr for c in trainer.configs} == expected  # the same rates
 
 
 def test_set_overrides_the_budget_rate_and_a_card_without_a_budget_keeps_the_defaults(
