@@ -226,13 +226,18 @@ def config_columns(config: TrainConfig) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class StudyRun:
-    """One training run of a study: the row columns that identify it (``identity``), the
-    config, the MLflow run name, and ``score(result, config)`` → the row's result columns."""
+    """One row of a study: the columns that identify it (``identity``), the config, the
+    MLflow run name, and ``score(result, config)`` → the row's result columns.
+
+    ``execute``: a row made of several runs (pretrain → fine-tune, scratch) trains them
+    itself, ``execute(training)`` → the result columns, instead of ``config`` and ``score``.
+    """
 
     identity: dict[str, Any]
     config: TrainConfig
     run_name: str
-    score: Callable[[Any, TrainConfig], dict[str, Any]]
+    score: Callable[[Any, TrainConfig], dict[str, Any]] | None = None
+    execute: Callable[[StudyTraining], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -316,11 +321,16 @@ def _keep_rows_outside_the_plan(
 def _train_row(run: StudyRun, training: StudyTraining) -> dict[str, Any]:
     row = dict(run.identity)
     try:
+        if run.execute is not None:
+            row.update(run.execute(training), status="ok")
+            return row
         result = train_in_study(
             run.config, training.train_fn, tracking_uri=training.tracking_uri,
             parent=training.parent, study=training.study, run_name=run.run_name,
         )  # fmt: skip
         require_finished(result, "run")
+        if run.score is None:
+            raise TypeError(f"study run {run.run_name}: it needs score or execute")
         row.update(run.score(result, run.config), status="ok")
     except Exception as err:  # one failing run must not lose the others' results
         row.update(status=f"failed: {type(err).__name__}: {err}"[:300])

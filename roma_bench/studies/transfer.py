@@ -30,6 +30,8 @@ from typing import Any, Literal
 from roma_bench.aggregate import finite_values, mean_std
 from roma_bench.studies.common import (
     StudyFiles,
+    StudyRun,
+    StudyTraining,
     current_command,
     learning_rates_text,
     log_outputs,
@@ -42,11 +44,11 @@ from roma_bench.studies.common import (
     study_files,
     test_error,
     train_in_study,
+    train_missing,
     write_csv,
     write_markdown,
 )
 from roma_bench.studies.joint import run_joint_study
-from roma_bench.tracking.runs import TrackedRun
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.runs import TrainFn, require_finished
 
@@ -116,20 +118,16 @@ def run_transfer_study(
     ``joint`` (:mod:`roma_bench.studies.joint`): ``base.steps`` per arm, files
     ``transfer-<task>.*``; ``finetune``: one row per model, seed and direction, files
     ``transfer-finetune-<task>.*``, needs ``pretrain_steps`` and ``finetune_steps``.
-    ``lrs``: each model's learning rate (``base``'s for a model not in it). The joint
-    protocol resumes (a rerun trains only the runs without a finished row in its CSV); the
-    finetune protocol starts over. ``train=False`` (joint only) trains nothing and writes
-    the outputs from the finished rows.
+    ``lrs``: each model's learning rate (``base``'s for a model not in it). Both protocols
+    resume: a rerun trains only the rows without a finished one in the CSV (a finetune row
+    is its pretrain → fine-tune → scratch chain, retrained whole when it did not finish).
+    ``train=False`` trains nothing and writes the outputs from the finished rows.
     """
     if protocol == "joint":
         return run_joint_study(
             base, models, seeds, lrs=lrs, tracking_uri=tracking_uri, out_dir=out_dir,
             train_fn=train_fn, command=command, train=train,
         )  # fmt: skip
-    if not train:
-        raise ValueError(
-            "transfer study (finetune): it does not resume, so it cannot skip training"
-        )
     if protocol != "finetune":
         raise ValueError(f"transfer study: unknown protocol {protocol!r} (joint or finetune)")
     if pretrain_steps is None or finetune_steps is None:
@@ -137,7 +135,6 @@ def run_transfer_study(
     command = command or current_command()
     plans = plan_transfer(base, models, seeds, pretrain_steps, finetune_steps, directions, lrs)
     files = study_files("transfer-finetune", base.task, out_dir)
-    rows: list[dict[str, Any]] = []
     params = {
         "protocol": "finetune",
         "task": base.task,
@@ -148,9 +145,10 @@ def run_transfer_study(
         "lrs": learning_rates_text(base, models, lrs),
     }
     with parent_run("transfer", base.task, tracking_uri, params) as parent:
-        for plan in _progress(plans):
-            rows.append(_run_plan(plan, train_fn, tracking_uri, parent))
-            write_csv(rows, files.csv, command)  # partial results survive an interruption
+        training = StudyTraining("transfer", train_fn, tracking_uri, parent, train)
+        rows = train_missing([_chain_run(plan) for plan in plans], FINETUNE_KEYS, files,
+                             command, training)  # fmt: skip
+        write_csv(rows, files.csv, command)
         summary = summarize_transfer(rows)
         _plot(summary, files.png, base.task)
         write_markdown(files, f"Transfer study on {base.task}", command, _body(summary, params))
@@ -158,52 +156,49 @@ def run_transfer_study(
     return rows, files
 
 
-def _run_plan(
-    plan: TransferPlan, train_fn: TrainFn | None, tracking_uri: str | None, parent: TrackedRun
-) -> dict[str, Any]:
+#: The columns that identify a finetune row: a rerun keeps the finished rows that match.
+FINETUNE_KEYS = ("model", "seed", "source", "target", "lr", "pretrain_steps", "finetune_steps")
+
+
+def _chain_run(plan: TransferPlan) -> StudyRun:
+    """One (model, seed, direction) row: pretrain → fine-tune, and scratch, as one unit."""
     tag = f"{plan.model}-s{plan.seed}-{plan.source}2{plan.target}"
-    row: dict[str, Any] = {
-        "model": plan.model,
-        "seed": plan.seed,
-        "source": plan.source,
-        "target": plan.target,
-        "metric": primary_metric(plan.scratch.task, plan.target),
+    identity = {"model": plan.model, "seed": plan.seed, "source": plan.source,
+                "target": plan.target, "lr": plan.finetune.optim.lr,
+                "pretrain_steps": plan.pretrain.steps, "finetune_steps": plan.finetune.steps,
+                "metric": primary_metric(plan.scratch.task, plan.target)}  # fmt: skip
+    return StudyRun(identity, plan.scratch, tag,
+                    execute=lambda training: _run_chain(plan, tag, training))  # fmt: skip
+
+
+def _run_chain(plan: TransferPlan, tag: str, training: StudyTraining) -> dict[str, Any]:
+    """Train the plan's three runs; the row's result columns (raises when one fails)."""
+
+    def train(config: TrainConfig, name: str) -> Any:
+        return train_in_study(
+            config, training.train_fn, tracking_uri=training.tracking_uri,
+            parent=training.parent, study="transfer", run_name=f"{tag}/{name}",
+        )  # fmt: skip
+
+    pre = train(plan.pretrain, "pretrain")
+    require_finished(pre, "pretraining")
+    finetune = plan.finetune.model_copy(update={"init_checkpoint": str(pre.checkpoint)})
+    tuned = train(finetune, "finetune")
+    scratch = train(plan.scratch, "scratch")
+    for name, result in (("finetune", tuned), ("scratch", scratch)):
+        require_finished(result, f"{name} run")
+    error_transferred = test_error(tuned, finetune)
+    error_scratch = test_error(scratch, plan.scratch)
+    return {
+        "scratch_steps": scratch.steps_done,
+        "num_parameters": tuned.num_parameters,
+        "error_transferred": error_transferred,
+        "error_scratch": error_scratch,
+        "positive_transfer": error_scratch / error_transferred - 1.0,
+        "pretrain_run": pre.run_id,
+        "finetune_run": tuned.run_id,
+        "scratch_run": scratch.run_id,
     }
-    try:
-        pre = train_in_study(
-            plan.pretrain, train_fn, tracking_uri=tracking_uri, parent=parent,
-            study="transfer", run_name=f"{tag}/pretrain",
-        )  # fmt: skip
-        require_finished(pre, "pretraining")
-        finetune = plan.finetune.model_copy(update={"init_checkpoint": str(pre.checkpoint)})
-        tuned = train_in_study(
-            finetune, train_fn, tracking_uri=tracking_uri, parent=parent,
-            study="transfer", run_name=f"{tag}/finetune",
-        )  # fmt: skip
-        scratch = train_in_study(
-            plan.scratch, train_fn, tracking_uri=tracking_uri, parent=parent,
-            study="transfer", run_name=f"{tag}/scratch",
-        )  # fmt: skip
-        for name, result in (("finetune", tuned), ("scratch", scratch)):
-            require_finished(result, f"{name} run")
-        error_transferred = test_error(tuned, finetune)
-        error_scratch = test_error(scratch, plan.scratch)
-        row.update(
-            pretrain_steps=pre.steps_done,
-            finetune_steps=tuned.steps_done,
-            scratch_steps=scratch.steps_done,
-            num_parameters=tuned.num_parameters,
-            error_transferred=error_transferred,
-            error_scratch=error_scratch,
-            positive_transfer=error_scratch / error_transferred - 1.0,
-            pretrain_run=pre.run_id,
-            finetune_run=tuned.run_id,
-            scratch_run=scratch.run_id,
-            status="ok",
-        )
-    except Exception as err:  # one failing model must not lose the others' results
-        row.update(status=f"failed: {type(err).__name__}: {err}"[:300])
-    return row
 
 
 def summarize_transfer(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -265,9 +260,3 @@ def _body(summary: Sequence[dict[str, Any]], params: dict[str, Any]) -> str:
         f"{params['lrs'].replace(',', ', ')}. Positive transfer = error(scratch)/error(transferred) − 1 on the "
         "target task's clean test split (> 0: pretraining helped).\n\n" + markdown_table(summary)
     )
-
-
-def _progress(items: Sequence[Any]) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc="transfer study", dynamic_ncols=True)

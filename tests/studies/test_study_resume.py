@@ -247,12 +247,40 @@ def test_no_train_writes_the_outputs_of_the_finished_runs_only(
     assert csv.with_suffix(".md").is_file() and csv.with_suffix(".png").is_file()
 
 
-def test_the_finetune_protocol_cannot_skip_training(tmp_path: Path, tracking: str) -> None:
-    base = TrainConfig(model_name="roma", task="km-tiny", steps=5)
-    with pytest.raises(ValueError, match="does not resume"):
-        run_transfer_study(base, ["roma"], [0], protocol="finetune", pretrain_steps=2,
-                           finetune_steps=2, tracking_uri=tracking, out_dir=tmp_path,
-                           train=False)  # fmt: skip
+def test_the_finetune_protocol_resumes_whole_chains(tmp_path: Path, tracking: str) -> None:
+    """A finetune row is its pretrain → fine-tune → scratch chain: a chain cut short is
+    trained again whole, a finished one is kept, and ``train=False`` trains nothing."""
+    base = TrainConfig(model_name="gcn", task="km-tiny", steps=5)
+
+    def study(trainer: RecordingTrainer, train: bool = True):
+        return run_transfer_study(base, ["gcn"], [0], protocol="finetune", pretrain_steps=2,
+                                  finetune_steps=2, tracking_uri=tracking, out_dir=tmp_path,
+                                  train_fn=trainer, command="c", train=train)  # fmt: skip
+
+    def interrupt_the_fifth(config: TrainConfig) -> float:
+        if len(first.calls) == 5:  # the second direction's fine-tune run
+            raise KeyboardInterrupt
+        return 1.0
+
+    first = RecordingTrainer(tmp_path, interrupt_the_fifth, name="first")
+    with pytest.raises(KeyboardInterrupt):
+        study(first)
+    csv = tmp_path / "transfer-finetune-km-tiny.csv"
+    assert list(read_csv(csv)["status"]) == ["ok"]  # the first direction reached the CSV
+
+    idle = RecordingTrainer(tmp_path, lambda c: 1.0, name="idle")
+    rows, files = study(idle, train=False)
+    assert idle.calls == [] and [r["finetune_run"] for r in rows] == ["first2"]
+    assert files.md.is_file() and files.png.is_file()
+
+    second = RecordingTrainer(tmp_path, lambda c: 0.5 if c.init_checkpoint else 1.0, name="second")
+    rows, _ = study(second)
+    assert [c.steps for c in second.configs] == [2, 2, 4]  # one chain, whole
+    assert [(r["source"], r["finetune_run"], r["status"]) for r in rows] == [
+        ("forecast", "first2", "ok"), ("effective", "second2", "ok")
+    ]  # fmt: skip
+    assert rows[1]["positive_transfer"] == pytest.approx(1.0)
+    assert list(read_csv(csv)["lr"]) == [base.optim.lr] * 2
 
 
 def test_the_recorded_command_is_the_one_that_trains(monkeypatch) -> None:
