@@ -28,8 +28,10 @@ def board_rows(
 
     A board run is a check run at ``B`` when its checkpoint's training config says so:
     ``budget.steps`` steps, ``budget.warmup_steps`` warm-up, rate ``lrs[model]``, early
-    stopping off, the check's size and learning task. Its weights (the best validation
-    loss, as for a check run) are scored by ``score`` instead of training them again.
+    stopping off, validation every ``B / VALIDATIONS_PER_RUN`` steps (the best checkpoint
+    is picked among the same points as a check run's), the check's size and learning task.
+    Its weights (the best validation loss, as for a check run) are scored by ``score``
+    instead of training them again.
     Runs whose checkpoint is gone (under ``runs_root/train/<run id>/``, default
     :func:`~roma_bench.paths.runs_dir`) or whose key is in ``done`` are skipped.
     """
@@ -47,9 +49,9 @@ def board_rows(
         want = budget_config(task, record.model, budget, record.seed, lrs[record.model],
                              learning_task)  # fmt: skip
         same = (config.steps, config.optim.warmup_steps, config.optim.lr, config.size,
-                config.learning_task, config.early_stopping_patience) == (
+                config.learning_task, config.early_stopping_patience, config.val_every) == (
             want.steps, want.optim.warmup_steps, want.optim.lr, want.size,
-            want.learning_task, None)  # fmt: skip
+            want.learning_task, None, want.val_every)  # fmt: skip
         row = {"model": record.model, "steps": config.steps, "seed": config.seed,
                "lr": config.optim.lr}  # fmt: skip
         if not same or config.task != task or row_key({**row, "val_metric": 0}) in done:

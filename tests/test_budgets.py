@@ -377,19 +377,23 @@ def test_the_check_runs_each_model_at_its_tuned_rate(tmp_path):
 
 def test_board_runs_that_match_the_budget_become_check_rows(tmp_path, monkeypatch):
     """A finished board run trained exactly like a check run at B is scored, not retrained;
-    one at another rate, with early stopping, or without its checkpoint is not."""
+    one at another rate, with early stopping, validated at another interval (its best
+    checkpoint is picked among other points), or without its checkpoint is not."""
     from roma_bench.leaderboard import RunRecord
     from roma_bench.results import results_dir, write_result
     from roma_bench.training import checkpointing
 
     budget, lrs = Budget(100, 1e-3, 5), {"gcn": 3e-3}
     configs = {}
-    for seed, lr, patience, keep in ((0, 3e-3, None, True), (1, 3e-3, None, True),
-                                     (2, 1e-2, None, True), (3, 3e-3, 4, True),
-                                     (4, 3e-3, None, False)):  # fmt: skip
+    for seed, lr, patience, keep, every in ((0, 3e-3, None, True, 5), (1, 3e-3, None, True, 5),
+                                            (2, 1e-2, None, True, 5), (3, 3e-3, 4, True, 5),
+                                            (4, 3e-3, None, False, 5), (5, 3e-3, None, True, 50)):  # fmt: skip
         run_id = f"run{seed}"
         config = budgets.budget_config("km-tiny", "gcn", budget, seed, lr)
-        configs[run_id] = config.model_copy(update={"early_stopping_patience": patience})
+        assert config.val_every == 5  # B / VALIDATIONS_PER_RUN
+        configs[run_id] = config.model_copy(
+            update={"early_stopping_patience": patience, "val_every": every}
+        )
         record = RunRecord(run_id, "gcn", "tiny", seed, "forecast", "2.0", "", "FINISHED", 0,
                            10, 1.0, 1.0, "cpu", "cmd", steps=100, metrics={"nrmse": 0.1})  # fmt: skip
         write_result(record, "km-tiny", results_dir("km-tiny", tmp_path))

@@ -50,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="check: train every run at B "
         "instead of scoring the board's finished runs that match it (same "
-        "steps, warm-up, rate, early stopping off) on the validation split",
+        "steps, warm-up, rate and validation interval, early stopping off) on the "
+        "validation split",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
