@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -113,10 +113,17 @@ class BatchCard(StrictModel):
 
 
 class EncodingCard(StrictModel):
-    """Positional encodings computed per subgraph: Laplacian eigenvectors and random-walk."""
+    """Positional encodings computed per subgraph: Laplacian eigenvectors and random-walk.
+
+    ``laplacian_scope``: ``graph`` (the v2 cards) takes the eigenvectors of the whole
+    subgraph's Laplacian; ``component`` those of each connected component's, which on a
+    training subgraph of many components are its components' low-frequency modes instead
+    of an arbitrary basis of the zero eigenspace (see :mod:`roma_bench.graphs.encodings`).
+    """
 
     laplacian: int = Field(8, ge=0)
     random_walk: int = Field(8, ge=0)
+    laplacian_scope: Literal["graph", "component"] = "graph"
 
 
 class CoarseCard(StrictModel):
@@ -303,9 +310,14 @@ class TaskCard(StrictModel):
         """The card with every default filled in, as plain JSON-able data (stored with the data).
 
         ``budget`` is left out: it says how boards train, not what the data is, so choosing
-        a budget never makes a store stale.
+        a budget never makes a store stale. ``encodings.laplacian_scope`` is left out at its
+        default (``graph``): the field is newer than the v2 stores, whose checksums cover
+        the card as it was.
         """
-        return self.model_dump(mode="json", exclude={"budget"})
+        exclude: dict[str, Any] = {"budget": True}
+        if self.encodings.laplacian_scope == "graph":
+            exclude["encodings"] = {"laplacian_scope"}
+        return self.model_dump(mode="json", exclude=exclude)
 
 
 def task_dirs() -> list[Path]:

@@ -158,7 +158,9 @@ class WindowLoader:
 
     def _encodings(self, subgraph) -> torch.Tensor:
         enc = self.card.encodings
-        return positional_encodings(subgraph, enc.laplacian, enc.random_walk).float()
+        return positional_encodings(
+            subgraph, enc.laplacian, enc.random_walk, enc.laplacian_scope
+        ).float()
 
     def _assignment(self, node_ids: torch.Tensor) -> tuple[int, torch.Tensor]:
         """Coarse parts of ``node_ids``, relabelled ``0 … m-1`` within the batch."""

@@ -80,3 +80,58 @@ def test_bad_k_is_named():
     graph = random_graph(10, 2, seed=0)
     with pytest.raises(ValueError, match="k must be"):
         laplacian_pe(graph, -1)
+
+
+def disjoint_union(*graphs: dgl.DGLGraph) -> tuple[dgl.DGLGraph, list[np.ndarray]]:
+    """The graphs side by side, node ids shuffled; each graph's node ids in the union."""
+    union = dgl.batch(list(graphs))
+    n = union.num_nodes()
+    perm = np.random.default_rng(0).permutation(n)  # interleave the components
+    src, dst = (perm[t.numpy()] for t in union.edges())
+    shuffled = dgl.graph((torch.from_numpy(src), torch.from_numpy(dst)), num_nodes=n)
+    sizes = np.cumsum([0, *(g.num_nodes() for g in graphs)])
+    return shuffled, [perm[sizes[i] : sizes[i + 1]] for i in range(len(graphs))]
+
+
+@pytest.mark.parametrize("dense_max", [4096, 0])  # dense blocks, or sparse per component
+def test_component_scope_gives_each_component_its_own_modes(dense_max, monkeypatch):
+    """On a disconnected subgraph the graph-scope columns span component indicators (their
+    eigenvalues are 0); the component scope gives every component its own eigenvectors."""
+    monkeypatch.setattr(encodings, "COMPONENT_DENSE_MAX_NODES", dense_max)
+    parts = [random_graph(40, 20, seed=1), random_graph(25, 10, seed=2), random_graph(12, 6, 5)]
+    union, ids = disjoint_union(*parts)
+    union = dgl.add_nodes(union, 1)  # an isolated node
+    k = 5
+    pe = laplacian_pe(union, k, scope="component").numpy()
+    for part, nodes in zip(parts, ids, strict=True):
+        np.testing.assert_allclose(pe[nodes], laplacian_pe(part, k).numpy(), atol=1e-5)
+    assert np.count_nonzero(pe[-1]) == 0
+    values, _ = encodings.laplacian_eigenpairs(union, k)
+    # three components with edges: two more zero eigenvalues (an isolated node's L_ii is 1)
+    assert np.allclose(values[:2], 0.0, atol=1e-8) and values[2] > 1e-3
+    connected = random_graph(50, 20, seed=4)
+    torch.testing.assert_close(laplacian_pe(connected, k, "component"), laplacian_pe(connected, k))
+    both = positional_encodings(union, k, 2, laplacian_scope="component")
+    assert both.shape == (union.num_nodes(), k + 2)
+    with pytest.raises(ValueError, match="scope must be one of"):
+        laplacian_pe(union, k, scope="region")
+
+
+def test_a_card_names_a_bad_laplacian_scope():
+    from roma_bench.cards import EncodingCard
+    from roma_bench.config import ConfigError, validate
+
+    assert EncodingCard().laplacian_scope == "graph"  # the v2 cards
+    with pytest.raises(ConfigError, match="laplacian_scope"):
+        validate(EncodingCard, {"laplacian_scope": "region"}, "km-x.yaml: encodings")
+
+
+def test_the_default_scope_leaves_the_resolved_card_and_its_stores_checksums_as_they_were():
+    from roma_bench.cards import load_card
+
+    card = load_card("km-tiny")
+    assert "laplacian_scope" not in card.resolved()["encodings"]  # v2 stores stay valid
+    scoped = card.model_copy(
+        update={"encodings": card.encodings.model_copy(update={"laplacian_scope": "component"})}
+    )
+    assert scoped.resolved()["encodings"]["laplacian_scope"] == "component"
