@@ -142,30 +142,42 @@ def test_budget_check_command_trains_and_scores_for_real(km_tiny_store, tmp_path
     assert all(0 < float(r.split(",")[-1]) < 10 for r in rows[1:])
 
 
-def test_a_board_trains_at_the_card_budget_with_each_models_tuned_rate(tmp_path, monkeypatch):
+def write_budget_card(tmp_path: Path, monkeypatch, name: str, budget: dict) -> dict:
+    """A copy of km-tiny named ``name`` with ``budget``, found through ROMA_BENCH_TASKS."""
     import yaml
 
-    from roma_bench import results
     from roma_bench.config import load_yaml
     from roma_bench.registry import task_card_path
 
     card = load_yaml(task_card_path("km-tiny"))
-    card.update(name="km-budget", budget={"steps": 120, "lr": 2e-3, "warmup_steps": 12})
-    (tmp_path / "cards").mkdir()
-    (tmp_path / "cards" / "km-budget.yaml").write_text(yaml.safe_dump(card))
+    card.update(name=name, budget=budget)
+    (tmp_path / "cards").mkdir(exist_ok=True)
+    (tmp_path / "cards" / f"{name}.yaml").write_text(yaml.safe_dump(card))
     monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path / "cards"))
+    return card
+
+
+def record_trainings(monkeypatch) -> list:
+    """The configs ``run_leaderboard`` would train, recorded instead of trained."""
+    from roma_bench import results
+
+    trained: list = []
+    monkeypatch.setattr(results, "run_trainings",
+                        lambda jobs, **_: trained.extend(j.config for j in jobs) or [])  # fmt: skip
+    return trained
+
+
+def test_a_board_trains_at_the_card_budget_with_each_models_tuned_rate(tmp_path, monkeypatch):
+    from roma_bench import results
+
+    write_budget_card(tmp_path, monkeypatch, "km-budget",
+                      {"steps": 120, "lr": 2e-3, "warmup_steps": 12})  # fmt: skip
     budgets.write_tuning("km-budget", [
         {"model": "gcn", "lr": 3e-4, "steps": 120, "seed": 0, "val_metric": 0.1},
         {"model": "gcn", "lr": 2e-3, "steps": 120, "seed": 0, "val_metric": 0.2},
         {"model": "roma", "lr": 3e-4, "steps": 60, "seed": 0, "val_metric": 0.1},
     ], tmp_path)  # fmt: skip
-    trained = []
-
-    def fake_trainings(jobs, **_):
-        trained.extend(job.config for job in jobs)
-        return []
-
-    monkeypatch.setattr(results, "run_trainings", fake_trainings)
+    trained = record_trainings(monkeypatch)
     results.run_leaderboard("km-budget", ["gcn", "roma"], seeds=1, folder=tmp_path)
     by_model = {c.model_name: c for c in trained}
     assert {c.steps for c in trained} == {120} and {c.optim.warmup_steps for c in trained} == {12}
@@ -193,23 +205,15 @@ def test_a_card_tuned_at_fewer_steps_trains_its_board_and_check_at_the_sweeps_ra
     import yaml
 
     from roma_bench import results
-    from roma_bench.config import load_yaml
-    from roma_bench.registry import task_card_path
 
-    card = load_yaml(task_card_path("km-tiny"))
-    card.update(name="km-long", budget={"steps": 400, "lr": 2e-3, "warmup_steps": 20,
-                                        "tuned_at": 100})  # fmt: skip
-    (tmp_path / "cards").mkdir()
-    (tmp_path / "cards" / "km-long.yaml").write_text(yaml.safe_dump(card))
-    monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path / "cards"))
+    card = write_budget_card(tmp_path, monkeypatch, "km-long", {
+        "steps": 400, "lr": 2e-3, "warmup_steps": 20, "tuned_at": 100})  # fmt: skip
     budgets.write_tuning("km-long", [
         {"model": "gcn", "lr": 3e-4, "steps": 100, "seed": 0, "val_metric": 0.1},
         {"model": "gcn", "lr": 2e-3, "steps": 100, "seed": 0, "val_metric": 0.2},
         {"model": "gcn", "lr": 1e-2, "steps": 400, "seed": 0, "val_metric": 0.01},
     ], tmp_path)  # fmt: skip
-    trained = []
-    monkeypatch.setattr(results, "run_trainings",
-                        lambda jobs, **_: trained.extend(j.config for j in jobs) or [])  # fmt: skip
+    trained = record_trainings(monkeypatch)
     results.run_leaderboard("km-long", ["gcn", "roma"], seeds=1, folder=tmp_path)
     assert {(c.model_name, c.steps, c.optim.warmup_steps, c.optim.lr) for c in trained} == {
         ("gcn", 400, 20, 3e-4), ("roma", 400, 20, 2e-3)
@@ -322,17 +326,10 @@ def _write_rows(folder, seed):
 
 
 def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, monkeypatch):
-    import yaml
-
-    from roma_bench.config import load_yaml
     from roma_bench.leaderboard import Leaderboard, to_markdown
-    from roma_bench.registry import task_card_path
 
-    card = load_yaml(task_card_path("km-tiny"))
-    card.update(name="km-page", budget={"steps": 100, "lr": 2e-3, "warmup_steps": 10})
-    (tmp_path / "cards").mkdir()
-    (tmp_path / "cards" / "km-page.yaml").write_text(yaml.safe_dump(card))
-    monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path / "cards"))
+    write_budget_card(tmp_path, monkeypatch, "km-page",
+                      {"steps": 100, "lr": 2e-3, "warmup_steps": 10})  # fmt: skip
     assert "Learning rate: the card's 0.002 (no tuning file)." in budgets.budget_paragraph(
         "km-page", tmp_path
     )
