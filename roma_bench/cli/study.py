@@ -14,7 +14,10 @@ ORDER = 45
 
 RESUMES = (
     "A rerun of the same command keeps every run with a finished row (status ok) in the "
-    "study's CSV and trains only the missing and failed ones."
+    "study's CSV and trains only the missing and failed ones. A run that the task's board "
+    "already trained (<leaderboards>/<task>/runs: a finished result file with the same "
+    "`roma-bench train` command, on the same data) is not trained again: its row takes "
+    "that run's test scores and run id."
 )
 STEPS_HELP = (
     "training steps per run (default: the task card's budget: its steps and warm-up, and each "

@@ -6,6 +6,10 @@ A study writes three files under ``<leaderboard_dir>/studies/`` (atomically):
 (its plot) and ``<study>-<task>.md`` (the command and the summary table). Each training run
 is an MLflow run nested under one parent run per study invocation.
 
+A study run that the task's board already trained (the same ``roma-bench train`` command on
+the same data) is not trained again: its row takes the board run's scores
+(:mod:`roma_bench.studies.board_runs`).
+
 A study resumes (:func:`train_missing`): a rerun of the same command keeps every row of its
 CSV that finished (status ``ok``) for a run it plans, matched on the columns that identify
 the run (the study's own, e.g. model, seed, σ, and :data:`CONFIG_COLUMNS`), and trains only
@@ -116,10 +120,11 @@ def primary_metric(task: str, learning_task: str) -> str:
 
 
 def test_error(result: Any, config: TrainConfig, metric: str | None = None) -> float:
-    """The clean test error of a finished run: its end-of-training scores, else re-evaluated."""
+    """The clean test error of a finished run: its end-of-training scores, else re-evaluated
+    from its checkpoint; ``KeyError`` when neither has ``metric``."""
     metric = metric or primary_metric(config.task, config.learning_task)
     scores = dict(getattr(result, "metrics", {}) or {})
-    if metric not in scores:
+    if metric not in scores and getattr(result, "checkpoint", None) is not None:
         scores = evaluate_checkpoint(
             result.checkpoint, task=config.task, split="test", learning_task=config.learning_task
         )
@@ -319,10 +324,16 @@ def _keep_rows_outside_the_plan(
 
 
 def _train_row(run: StudyRun, training: StudyTraining) -> dict[str, Any]:
+    from roma_bench.studies.board_runs import board_twin_columns
+
     row = dict(run.identity)
     try:
         if run.execute is not None:
             row.update(run.execute(training), status="ok")
+            return row
+        reused = board_twin_columns(run, training)
+        if reused is not None:
+            row.update(reused, status="ok")
             return row
         result = train_in_study(
             run.config, training.train_fn, tracking_uri=training.tracking_uri,
