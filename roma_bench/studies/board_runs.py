@@ -31,8 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roma_bench.cards import load_card
+from roma_bench.data.store import StoreError, TaskStore
 from roma_bench.leaderboard import LeaderboardError, RunRecord
 from roma_bench.paths import task_data_path
+from roma_bench.registry import get_model_class
+from roma_bench.results import read_result, results_dir
+from roma_bench.sweeps.space import size_values
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.report import command_for
 
@@ -61,8 +65,6 @@ class BoardRun:
 
 def _store_checksum(task: str) -> str | None:
     """The data checksum of ``task``'s store, ``None`` when there is no readable store."""
-    from roma_bench.data.store import StoreError, TaskStore
-
     path = task_data_path(load_card(task).name)
     if not path.is_file():
         return None
@@ -80,9 +82,6 @@ def _canonical(config: TrainConfig) -> TrainConfig:
     """``config`` without the settings that restate a default: model overrides equal to its
     size preset's values (a width factor of 1 sets every width to the preset's) and a noise
     override equal to the card's σ (a noise study's σ = 0 on a clean card)."""
-    from roma_bench.registry import get_model_class
-    from roma_bench.sweeps.space import size_values
-
     preset = size_values(get_model_class(config.model_name), config.size)
     model = {k: v for k, v in config.model.items() if k not in preset or preset[k] != v}
     noise = config.noise
@@ -109,8 +108,6 @@ def board_twin(config: TrainConfig, folder: Path | None = None) -> BoardRun | No
 
     ``folder``: the leaderboards folder (default :func:`roma_bench.paths.leaderboard_dir`).
     """
-    from roma_bench.results import read_result, results_dir
-
     if config.early_stopping_patience is not None:
         return None
     runs = results_dir(load_card(config.task).name, folder)

@@ -33,6 +33,7 @@ from typing import Any
 from roma_bench.cards import load_card
 from roma_bench.files import atomic_write_bytes
 from roma_bench.paths import leaderboard_dir
+from roma_bench.studies.board_runs import board_twin_columns
 from roma_bench.tracking.runs import TrackedRun
 from roma_bench.tracking.runs import parent_run as tracking_parent_run
 from roma_bench.tracking.tags import tag
@@ -324,8 +325,6 @@ def _keep_rows_outside_the_plan(
 
 
 def _train_row(run: StudyRun, training: StudyTraining) -> dict[str, Any]:
-    from roma_bench.studies.board_runs import board_twin_columns
-
     row = dict(run.identity)
     try:
         if run.execute is not None:
