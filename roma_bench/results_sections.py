@@ -129,7 +129,7 @@ def _doubling_text(task: str, steps: int, folder: Path, link_prefix: str) -> str
     verdicts = doubling_verdicts(check_rows(task, folder))
     at_board = [v for v in verdicts if v["steps"] == steps]
     if not at_board:
-        return ""
+        return _no_verdict_text(task, steps, verdicts, link_prefix)
     said = ", ".join(
         f"{v['model']} {v['improvement']:+.1%}{se_text(v)} "
         f"({verdict_text(v, 'converged', 'not converged')})"
@@ -148,6 +148,26 @@ def _doubling_text(task: str, steps: int, folder: Path, link_prefix: str) -> str
     if later:
         text += f" First converged budget: {', '.join(later)}."
     return text
+
+
+def _no_verdict_text(task: str, steps: int, verdicts: list[dict], link_prefix: str) -> str:
+    """A board whose budget the doubling check has not reached: say so, with each checked
+    model's verdict at its largest budget below the board's."""
+    last: dict[str, dict] = {}
+    for v in sorted(verdicts, key=lambda v: v["steps"]):
+        if v["steps"] < steps:
+            last[v["model"]] = v
+    if not last:
+        return ""
+    said = ", ".join(
+        f"{m} {v['improvement']:+.1%}{se_text(v)} from {v['steps']} to {2 * v['steps']} "
+        f"steps: {verdict_text(v, 'converged', 'not converged')}"
+        for m, v in sorted(last.items())
+    )
+    return (
+        f" The doubling check ([budgets/{task}.md]({link_prefix}budgets/{task}.md)) has no "
+        f"verdict at {steps} steps yet; its last verdicts: {said}."
+    )
 
 
 def results_section(board_csvs: list[Path], link_prefix: str = "leaderboards/") -> str:

@@ -70,6 +70,28 @@ def test_board_summary_gives_the_doubling_check_at_the_boards_budget(tmp_path):
     ) in text
 
 
+def test_a_board_beyond_the_checked_budgets_says_the_check_has_no_verdict_there(tmp_path):
+    path = tmp_path / "km-x.csv"
+    path.write_text(
+        BOARD_HEADER
+        + "forecast,1,gcn,tiny,1600,10,3,0 1 2,0,True,delta_nrmse,0.5,2.5,0.5,0.1,2.0,0/3\n"
+    )
+    (tmp_path / "budgets").mkdir()
+    (tmp_path / "budgets" / "km-x.csv").write_text(
+        "model,steps,seed,lr,val_metric\n"
+        + "".join(f"gcn,{b},{s},0.01,{v}\n" for b, values in
+                  ((200, (1.0, 1.2, 0.8)), (400, (0.9, 1.0, 0.8)), (800, (0.9, 0.98, 0.79)))
+                  for s, v in enumerate(values))
+    )  # fmt: skip
+    text = board_summary(path)
+    assert "Doubling the budget" not in text
+    assert (
+        "The doubling check ([budgets/km-x.md](leaderboards/budgets/km-x.md)) has no verdict "
+        "at 1600 steps yet; its last verdicts: gcn +1.1% ± 0.6% from 400 to 800 steps: "
+        "converged."
+    ) in text
+
+
 def test_a_study_scored_on_an_old_primary_is_superseded_not_summarised(tmp_path):
     path = tmp_path / "noise-km-tiny.csv"
     path.write_text(
