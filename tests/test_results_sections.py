@@ -49,19 +49,24 @@ def test_board_summary_names_every_tied_best_and_romas_place(tmp_path):
     )
 
 
+def write_gcn_check(folder: Path) -> None:
+    """A doubling check of gcn on km-x at 200, 400 and 800 steps (3 seeds each)."""
+    (folder / "budgets").mkdir()
+    (folder / "budgets" / "km-x.csv").write_text(
+        "model,steps,seed,lr,val_metric\n"
+        + "".join(f"gcn,{b},{s},0.01,{v}\n" for b, values in
+                  ((200, (1.0, 1.2, 0.8)), (400, (0.9, 1.0, 0.8)), (800, (0.9, 0.98, 0.79)))
+                  for s, v in enumerate(values))
+    )  # fmt: skip
+
+
 def test_board_summary_gives_the_doubling_check_at_the_boards_budget(tmp_path):
     path = tmp_path / "km-x.csv"
     path.write_text(
         BOARD_HEADER
         + "forecast,1,gcn,tiny,200,10,3,0 1 2,0,True,delta_nrmse,0.5,2.5,0.5,0.1,2.0,0/3\n"
     )
-    (tmp_path / "budgets").mkdir()
-    (tmp_path / "budgets" / "km-x.csv").write_text(
-        "model,steps,seed,lr,val_metric\n"
-        + "".join(f"gcn,{b},{s},0.01,{v}\n" for b, values in
-                  ((200, (1.0, 1.2, 0.8)), (400, (0.9, 1.0, 0.8)), (800, (0.9, 0.98, 0.79)))
-                  for s, v in enumerate(values))
-    )  # fmt: skip
+    write_gcn_check(tmp_path)
     text = board_summary(path)
     assert (
         "Doubling the budget to 400 steps ([budgets/km-x.md](leaderboards/budgets/km-x.md), "
@@ -76,13 +81,7 @@ def test_a_board_beyond_the_checked_budgets_says_the_check_has_no_verdict_there(
         BOARD_HEADER
         + "forecast,1,gcn,tiny,1600,10,3,0 1 2,0,True,delta_nrmse,0.5,2.5,0.5,0.1,2.0,0/3\n"
     )
-    (tmp_path / "budgets").mkdir()
-    (tmp_path / "budgets" / "km-x.csv").write_text(
-        "model,steps,seed,lr,val_metric\n"
-        + "".join(f"gcn,{b},{s},0.01,{v}\n" for b, values in
-                  ((200, (1.0, 1.2, 0.8)), (400, (0.9, 1.0, 0.8)), (800, (0.9, 0.98, 0.79)))
-                  for s, v in enumerate(values))
-    )  # fmt: skip
+    write_gcn_check(tmp_path)
     text = board_summary(path)
     assert "Doubling the budget" not in text
     assert (
