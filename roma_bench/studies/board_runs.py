@@ -69,13 +69,10 @@ def _store_checksum(task: str) -> str | None:
     if not path.is_file():
         return None
     try:
-        store = TaskStore(path)
+        with TaskStore(path) as store:
+            return store.checksum
     except StoreError:
         return None
-    try:
-        return store.checksum
-    finally:
-        store.close()
 
 
 def _canonical(config: TrainConfig) -> TrainConfig:
