@@ -9,11 +9,17 @@ process:
   :func:`roma_bench.training.data.training_batches` (DataLoader workers when > 0), with
   the time spent blocked on the next batch measured separately.
 
-Printed per row: seconds per step of both, ``loop/model`` (target ≤ 1.1) and the fraction
-of the loop step spent waiting for data (target < 10 %). Run it alone on the machine with
+Each with the subgraph-encoding cache (:mod:`roma_bench.data.encoding_cache`) ``off`` (what
+the first run on a seed's stream pays: every encoding computed) and ``warm`` (what every later
+run of a board on that seed sees: encodings read from disk).
+
+Printed per row: seconds per step of both, ``loop/model`` (target ≤ 1.1), the fraction
+of the loop step spent waiting for data (target < 10 %) and the median wait (receiving
+and unpickling a batch that is ready costs about a millisecond). Run it alone on the machine with
 ``OMP_NUM_THREADS=1`` (the model step's threads; workers use one thread each).
 
-    OMP_NUM_THREADS=1 python benchmarks/loop.py [--models roma gcn] [--workers 0 1 2] [--steps 30]
+    OMP_NUM_THREADS=1 python benchmarks/loop.py [--models roma gcn] [--workers 0 1 2] \
+        [--cache off warm] [--steps 30]
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch
 
+from roma_bench.data.encoding_cache import CACHE_ENV
 from roma_bench.registry import build_model
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.data import open_task_data
@@ -48,9 +55,16 @@ def _loop(model_name: str, task: str, steps: int, workers: int, out: Path) -> Tr
     )
 
 
-def measure(model_name: str, task: str, steps: int, workers: int, out: Path) -> dict:
-    """Median seconds per model step and per loop step, and the loop's waiting fraction."""
+def measure(model_name: str, task: str, steps: int, workers: int, cache: str, out: Path) -> dict:
+    """Median seconds per model step and per loop step, and the loop's waiting fraction.
+
+    ``cache``: ``off`` (no encoding cache) or ``warm`` (a fresh cache folder under ``out``,
+    filled with every item this measurement reads before the clock starts)."""
+    os.environ[CACHE_ENV] = "off" if cache == "off" else str(out / f"cache-{model_name}-{workers}")
     loop = _loop(model_name, task, steps, workers, out)
+    if cache == "warm":
+        for k in range(loop.step, loop.step + 2 * steps + 2 * workers + 4):
+            loop.train_items[k]  # computes and stores the item's encodings
     for _ in range(2):  # warm-up (the first DataLoader batch includes starting the workers)
         loop.train_step()
     # model step alone: the next batches built beforehand, handed over from memory
@@ -80,9 +94,9 @@ def measure(model_name: str, task: str, steps: int, workers: int, out: Path) -> 
         loop_times.append(time.perf_counter() - start)
     model_s, loop_s = statistics.median(model_times), statistics.median(loop_times)
     return {
-        "model": model_name, "workers": workers, "model_step_s": model_s,
+        "model": model_name, "workers": workers, "cache": cache, "model_step_s": model_s,
         "loop_step_s": loop_s, "ratio": loop_s / model_s,
-        "waiting": sum(waits) / sum(loop_times),
+        "waiting": sum(waits) / sum(loop_times), "median_wait_s": statistics.median(waits),
     }  # fmt: skip
 
 
@@ -91,19 +105,23 @@ def main() -> None:
     parser.add_argument("--task", default="km-tiny")
     parser.add_argument("--models", nargs="+", default=["roma", "gcn"])
     parser.add_argument("--workers", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--cache", nargs="+", choices=["off", "warm"], default=["off", "warm"])
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    print(f"{'model':6} {'workers':>7} {'model s/step':>12} {'loop s/step':>11} "
-          f"{'loop/model':>10} {'waiting':>8}")  # fmt: skip
+    print(f"{'model':6} {'workers':>7} {'cache':>5} {'model s/step':>12} {'loop s/step':>11} "
+          f"{'loop/model':>10} {'waiting':>8} {'median wait ms':>14}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             for workers in args.workers:
-                row = measure(name, args.task, args.steps, workers, Path(tmp))
-                print(
-                    f"{row['model']:6} {row['workers']:>7} {row['model_step_s']:>12.4f} "
-                    f"{row['loop_step_s']:>11.4f} {row['ratio']:>10.2f} {row['waiting']:>8.1%}"
-                )
+                for cache in args.cache:
+                    row = measure(name, args.task, args.steps, workers, cache, Path(tmp))
+                    print(
+                        f"{row['model']:6} {row['workers']:>7} {row['cache']:>5} "
+                        f"{row['model_step_s']:>12.4f} {row['loop_step_s']:>11.4f} "
+                        f"{row['ratio']:>10.2f} {row['waiting']:>8.1%} "
+                        f"{1e3 * row['median_wait_s']:>14.2f}"
+                    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ Windows (frame indices; ``t0`` is the last history frame, κ lookback, H horizon
   Everything is clean, and ``future`` ``[n, R]`` is set.
 
 Only the rows and frames a batch needs are read from HDF5; the fixed evaluation
-subgraph, its encodings and its frames are read once and cached.
+subgraph, its encodings and its frames are read once and cached. Every subgraph's
+encodings go through the store's on-disk :class:`~roma_bench.data.encoding_cache.
+EncodingCache`, so the runs of a board (one stream per seed) compute each only once.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 import torch
 
 from roma_bench.data.batch import Batch
+from roma_bench.data.encoding_cache import EncodingCache
 from roma_bench.data.noise import observation_noise
 from roma_bench.data.store import TaskStore
 from roma_bench.data.windows import Split, step_seed, window_starts
@@ -75,6 +78,7 @@ class WindowLoader:
         # val/test: the windows stored in the file (the scored ones); train: the card's rule
         self.starts = window_starts(self.card, split) if split == "train" else store.windows(split)
         self._eval_batches: list[Batch] | None = None
+        self.encoding_cache = EncodingCache.for_store(store)
         self._generator = torch.Generator()
         self._noise_generator = torch.Generator()
         self._reseed(seed)
@@ -157,10 +161,15 @@ class WindowLoader:
         return batch
 
     def _encodings(self, subgraph) -> torch.Tensor:
+        """The subgraph's encodings ``[n, L + R]``, through the store's on-disk cache."""
         enc = self.card.encodings
-        return positional_encodings(
-            subgraph, enc.laplacian, enc.random_walk, enc.laplacian_scope
-        ).float()
+
+        def compute() -> torch.Tensor:
+            return positional_encodings(
+                subgraph, enc.laplacian, enc.random_walk, enc.laplacian_scope
+            ).float()
+
+        return self.encoding_cache.get(subgraph, compute)
 
     def _assignment(self, node_ids: torch.Tensor) -> tuple[int, torch.Tensor]:
         """Coarse parts of ``node_ids``, relabelled ``0 … m-1`` within the batch."""
