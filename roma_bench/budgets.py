@@ -26,6 +26,7 @@ tests can check the logic without training; the CLI passes :func:`tracked_runner
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -267,19 +268,35 @@ def check_rows(task: str, folder: Path | None = None) -> list[dict]:
     return read_rows(budget_check_paths(task, folder)[0])
 
 
+_WRITTEN_BY = re.compile(r"^Written by `([^`]*)` from every run recorded in", re.MULTILINE)
+
+
+def recorded_commands(md_path: Path) -> list[str]:
+    """The invocations a budget-check page names (``[]`` when there is none yet)."""
+    try:
+        match = _WRITTEN_BY.search(md_path.read_text())
+    except FileNotFoundError:
+        return []
+    return [c for c in match.group(1).split("; ") if c] if match else []
+
+
 def write_budget_check(
     task: str, rows: Sequence[dict], verdicts: Sequence[dict], command: str,
     folder: Path | None = None,
 ) -> tuple[Path, Path]:  # fmt: skip
     """Write the runs (CSV, merged with those recorded) and a Markdown table of the
-    verdicts; returns both paths."""
+    verdicts; returns both paths. The page keeps every invocation that wrote it, in order
+    (``command`` is added unless it is there already), so together they reproduce the CSV."""
     csv_path, md_path = budget_check_paths(task, folder)
     if rows:
         record_check_rows(task, rows, folder)
+    commands = recorded_commands(md_path)
+    if command not in commands:
+        commands.append(command)
     lines = [
         f"# Budget check on {task}",
         "",
-        f"Written by `{command}` from every run recorded in `{csv_path.name}` (earlier "
+        f"Written by `{'; '.join(commands)}` from every run recorded in `{csv_path.name}` (earlier "
         "invocations and shards included). Validation split, the "
         f"card's primary metric (lower is better), seed means over the seeds run at both "
         f"budgets; B is converged when doubling it improves the mean by less than "

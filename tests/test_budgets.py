@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,21 @@ def test_budget_check_files(tmp_path):
     assert csv_path == tmp_path / "budgets" / "km-tiny.csv"
     assert csv_path.read_text().splitlines()[0] == "model,steps,seed,lr,val_metric"
     assert "| gcn | 0.001 | 100 | 1 | 0.2 | 0.1 | +50.0% | no |" in md_path.read_text()
+
+
+def test_the_budget_page_keeps_every_invocation_once_in_order(tmp_path):
+    rows = [
+        {"model": "gcn", "steps": s, "seed": 0, "lr": 1e-3, "val_metric": v}
+        for s, v in ((100, 0.2), (200, 0.1))
+    ]
+    verdicts = budgets.doubling_verdicts(rows)
+    for command in ("first --steps 100", "second --steps 200", "first --steps 100"):
+        _, md_path = budgets.write_budget_check("km-tiny", rows, verdicts, command, tmp_path)
+    assert budgets.recorded_commands(md_path) == ["first --steps 100", "second --steps 200"]
+    assert "Written by `first --steps 100; second --steps 200` from every run" in (
+        md_path.read_text()
+    )
+    assert budgets.recorded_commands(tmp_path / "missing.md") == []
 
 
 def test_a_budget_whose_double_is_worse_is_converged_and_says_so(tmp_path):
@@ -140,6 +156,28 @@ def test_budget_check_command_trains_and_scores_for_real(km_tiny_store, tmp_path
     rows = (tmp_path / "boards" / "budgets" / "km-tiny.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[1].startswith("gcn,4,0,") and rows[2].startswith("gcn,8,0,")
     assert all(0 < float(r.split(",")[-1]) < 10 for r in rows[1:])
+
+
+def test_budget_check_records_the_budget_it_resolved(km_tiny_store, tmp_path, monkeypatch):
+    """A check run on the card's defaults records ``--steps``/``--warmup-steps`` explicitly,
+    so its command still reproduces its rows after the card's budget moves."""
+    from roma_bench.cli import main
+
+    monkeypatch.setenv("ROMA_BENCH_DATA", str(km_tiny_store.parent))
+    monkeypatch.setenv("ROMA_BENCH_LEADERBOARDS", str(tmp_path / "boards"))
+    monkeypatch.setenv("ROMA_BENCH_RUNS", str(tmp_path / "runs"))
+    write_budget_card(tmp_path, monkeypatch, "km-short", {"steps": 3, "warmup_steps": 1})
+    args = ["budget", "check", "km-short", "--models", "gcn", "--seeds", "0", "--quiet",
+            "--no-board", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["roma-bench", *args])
+    assert main(args) == 0
+    md = tmp_path / "boards" / "budgets" / "km-short.md"
+    (command,) = budgets.recorded_commands(md)
+    assert command == (
+        "roma-bench budget check km-short --models gcn --seeds 0 --no-board "
+        "--steps 3 --warmup-steps 1"
+    )  # the tracking store and --quiet do not change the runs: not recorded
+    assert "| gcn | 0.001 | 3 | 1 |" in md.read_text()
 
 
 def write_budget_card(tmp_path: Path, monkeypatch, name: str, budget: dict) -> dict:

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a budget is converged for a model when doubling it improves the seed mean by less "
         "than 5%%. Each model runs at its tuned rate (TASK.tuning.csv) unless --lr is given; "
         "the board's finished runs that match B are scored instead of retrained. Writes "
-        "leaderboards/budgets/TASK.{csv,md}. tune: train every model at the "
+        "leaderboards/budgets/TASK.{csv,md}; the page lists every invocation that added "
+        "runs, with the budget it resolved spelled out (--steps, --warmup-steps). tune: train every model at the "
         "budget with each of the same learning rates (one seed) and keep the best on the "
         "validation split in leaderboards/TASK.tuning.csv, which `leaderboard run` reads. "
         "Both write each run's row as soon as it is scored and skip the runs already in "
@@ -80,12 +81,40 @@ def _budget(args: argparse.Namespace, card):
     )
 
 
+#: options that change where a check is tracked or how it talks, not its runs: not recorded
+_NOT_RECORDED = {"--tracking-uri": 1, "--shard": 1, "--quiet": 0, "--debug": 0}
+
+
+def _explicit(args: argparse.Namespace, budget) -> str:
+    """The running command as the budget page records it: the budget it resolved spelled
+    out (``--steps``, ``--warmup-steps``), so that it still means the same runs after the
+    card's budget moves, and without the options that do not change the runs (tracking
+    store, shard, verbosity), so that every shard of one check records one command."""
+    import shlex
+
+    from roma_bench.studies.common import current_command
+
+    words, skip = [], 0
+    for word in shlex.split(current_command()):
+        name = word.split("=", 1)[0]
+        if skip:
+            skip -= 1
+        elif name in _NOT_RECORDED:
+            skip = 0 if "=" in word else _NOT_RECORDED[name]
+        else:
+            words.append(word)
+    if args.steps is None:
+        words += ["--steps", str(budget.steps)]
+    if args.warmup_steps is None:
+        words += ["--warmup-steps", str(budget.warmup_steps)]
+    return shlex.join(words)
+
+
 def run(args: argparse.Namespace) -> int:
     from roma_bench import budget_board, budgets
     from roma_bench.budget_records import done_keys
     from roma_bench.cards import load_card
     from roma_bench.registry import available_models, get_model_class
-    from roma_bench.studies.common import current_command
     from roma_bench.tracking.runs import resolve_tracking_uri
 
     card = load_card(args.task)
@@ -114,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         rows = budgets.check_rows(card.name)
         verdicts = budgets.doubling_verdicts(rows)
-        _, md = budgets.write_budget_check(card.name, [], verdicts, current_command())
+        _, md = budgets.write_budget_check(card.name, [], verdicts, _explicit(args, budget))
         print(md.read_text(), end="")
         return 0
     models = args.models or [
