@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="check: train each model at the card's budget B and at 2B (same schedule "
         "shape, early stopping off) for each seed and compare the validation primary metric; "
         "a budget is converged for a model when doubling it improves the seed mean by less "
-        "than 5%%. Each model runs at its tuned rate (TASK.tuning.csv) unless --lr is given; "
+        "than 5%. Each model runs at its tuned rate (TASK.tuning.csv) unless --lr is given; "
         "the board's finished runs that match B are scored instead of retrained. Writes "
         "leaderboards/budgets/TASK.{csv,md}; the page lists every invocation that wrote it, "
         "with the budget it resolved spelled out (--steps, --warmup-steps). tune: train "
