@@ -24,11 +24,14 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from torch import Tensor
 
 #: Up to this many nodes the dense LAPACK solver (``eigh`` on a subset) is faster than ARPACK.
 DENSE_EIGEN_MAX_NODES = 768
+#: When ARPACK does not converge (a zero eigenvalue of high multiplicity: a subgraph of many
+#: small components), up to this many nodes fall back to dense LAPACK (8 n² bytes: 512 MiB).
+DENSE_FALLBACK_MAX_NODES = 8192
 #: Up to this many nodes the component scope makes the whole Laplacian dense once (8 n² bytes).
 COMPONENT_DENSE_MAX_NODES = 4096
 #: Column block of the random-walk encoding for large graphs (memory ``n × block``).
@@ -97,7 +100,10 @@ def laplacian_eigenpairs(graph, k: int) -> tuple[np.ndarray, np.ndarray]:
 
     Dense LAPACK (``eigh`` on an index subset) for ``n ≤ DENSE_EIGEN_MAX_NODES``,
     otherwise ARPACK ``eigsh`` in shift-invert mode around ``σ = −10⁻³`` with a fixed
-    start vector (deterministic).
+    start vector (deterministic). When ARPACK does not converge — the zero eigenvalue has
+    the multiplicity of the number of components, so a subgraph of many small components
+    can stall it — graphs of up to ``DENSE_FALLBACK_MAX_NODES`` nodes are solved densely;
+    larger ones raise a ``ValueError`` that says what to change.
     """
     return _eigenpairs(normalized_laplacian(graph), k)
 
@@ -110,13 +116,28 @@ def _eigenpairs(lap: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0), np.zeros((n, 0))
     with _single_threaded_blas():
         if n <= DENSE_EIGEN_MAX_NODES or m + 1 >= n - 1:
-            values, vectors = scipy.linalg.eigh(lap.toarray(), subset_by_index=[0, m], driver="evr")
+            values, vectors = _dense_eigenpairs(lap, m)
         else:
             start = np.random.default_rng(0).uniform(0.5, 1.5, n)
-            values, vectors = eigsh(lap.tocsc(), k=m + 1, sigma=-1e-3, which="LM", v0=start)
+            try:
+                values, vectors = eigsh(lap.tocsc(), k=m + 1, sigma=-1e-3, which="LM", v0=start)
+            except ArpackNoConvergence as error:
+                if n > DENSE_FALLBACK_MAX_NODES:
+                    raise ValueError(
+                        f"Laplacian eigenvectors of a {n}-node graph: ARPACK did not converge "
+                        f"({error}); a zero eigenvalue of high multiplicity (many components) "
+                        "stalls it. Use the card's `encodings.laplacian_scope: component`, or "
+                        "fewer `batch.nodes`."
+                    ) from error
+                values, vectors = _dense_eigenpairs(lap, m)
             order = np.argsort(values)
             values, vectors = values[order], vectors[:, order]
     return values[1 : m + 1], fix_signs(vectors[:, 1 : m + 1])
+
+
+def _dense_eigenpairs(lap: sp.csr_matrix, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``m + 1`` smallest eigenpairs of ``lap`` by dense LAPACK (``evr`` on an index subset)."""
+    return scipy.linalg.eigh(lap.toarray(), subset_by_index=[0, m], driver="evr")
 
 
 #: Where the Laplacian eigenvectors are taken: the whole (sub)graph, or each connected component.

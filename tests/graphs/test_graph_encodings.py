@@ -44,6 +44,38 @@ def test_laplacian_pe_are_orthonormal_eigenvectors(n, dense_max, monkeypatch):
         assert v[np.argmax(np.abs(v))] > 0  # sign convention
 
 
+def _stalled_arpack(*args, **kwargs):
+    raise encodings.ArpackNoConvergence("No convergence (7/9 eigenvectors converged)", [], [])
+
+
+def test_laplacian_pe_falls_back_to_lapack_when_arpack_does_not_converge(monkeypatch):
+    graph = random_graph(300, 150, seed=300)
+    expected = laplacian_pe(graph, 8)  # dense LAPACK: 300 ≤ DENSE_EIGEN_MAX_NODES
+    monkeypatch.setattr(encodings, "DENSE_EIGEN_MAX_NODES", 0)  # ARPACK's path ...
+    monkeypatch.setattr(encodings, "eigsh", _stalled_arpack)  # ... and it stalls
+    torch.testing.assert_close(laplacian_pe(graph, 8), expected, rtol=0, atol=0)
+    monkeypatch.setattr(encodings, "DENSE_FALLBACK_MAX_NODES", 299)  # too big for the fallback
+    with pytest.raises(
+        ValueError, match=r"300-node graph: ARPACK did not converge.*laplacian_scope"
+    ):
+        laplacian_pe(graph, 8)
+
+
+@pytest.mark.slow
+def test_a_training_region_of_many_components_gets_its_encodings(km_tiny_store, monkeypatch):
+    """Regression: km-tiny's whole training region as one 2048-node batch (~1,400 nodes in
+    many components) stalled ARPACK (7 of 9 eigenvectors after 15,431 iterations)."""
+    from roma_bench.data.loader import WindowLoader
+    from roma_bench.data.store import TaskStore
+
+    monkeypatch.setenv("ROMA_BENCH_ENCODING_CACHE", "off")
+    with TaskStore(km_tiny_store) as store:
+        store.card.batch.nodes = 2048
+        batch = WindowLoader(store, "train", seed=0).sample()
+    assert batch.num_nodes > encodings.DENSE_EIGEN_MAX_NODES
+    assert torch.isfinite(batch.encodings).all()
+
+
 def test_laplacian_pe_pads_small_graphs():
     graph = dgl.graph(([0, 1, 1, 2], [1, 0, 2, 1]))
     pe = laplacian_pe(graph, 5)
