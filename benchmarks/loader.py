@@ -20,7 +20,6 @@ window starts are random, so little is reused between batches.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -43,7 +42,7 @@ def main() -> None:
 
     from scipy.sparse.csgraph import connected_components
 
-    from roma_bench.data.encoding_cache import CACHE_ENV, EncodingCache
+    from roma_bench.data.encoding_cache import EncodingCache
     from roma_bench.data.loader import WindowLoader
     from roma_bench.data.store import TaskStore
     from roma_bench.graphs import positional_encodings
@@ -56,9 +55,8 @@ def main() -> None:
         path = task_data_path(args.store)
     t_open = time.perf_counter()
     store = TaskStore(path)
-    os.environ[CACHE_ENV] = "off"  # every encoding computed: what a seed's first run pays
     loader = WindowLoader(store, "train", seed=args.seed)
-    del os.environ[CACHE_ENV]
+    loader.encoding_cache.enabled = False  # every encoding computed: what a seed's first run pays
     loader.sample()  # warm-up: loads the graph, split and partition once
     setup = time.perf_counter() - t_open
     card = store.card
