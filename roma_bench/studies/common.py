@@ -275,6 +275,8 @@ def train_missing(
     finished rows outside this plan are not rewritten, and the old CSV is first copied
     aside (:func:`_keep_rows_outside_the_plan`). With ``training.train`` false nothing is
     trained: the finished rows alone are returned (a partial study's plot and summary).
+    A run whose config another finished row of this plan already trained takes that row's
+    result columns instead of training again (:func:`_same_training`).
     """
     from tqdm.auto import tqdm
 
@@ -294,9 +296,47 @@ def train_missing(
                   file=sys.stderr)  # fmt: skip
         return [r for r in rows if r is not None and r.get("status") == "ok"]
     for index in tqdm(todo, desc=f"{training.study} study", dynamic_ncols=True):
-        rows[index] = _train_row(runs[index], training)
+        twin = _same_training(runs, rows, index)
+        rows[index] = (
+            _twin_row(runs, rows, index, twin)
+            if twin is not None
+            else _train_row(runs[index], training)
+        )
         write_csv([r for r in rows if r is not None], files.csv, command)
     return [r for r in rows if r is not None]
+
+
+def _same_training(
+    runs: Sequence[StudyRun], rows: Sequence[dict[str, Any] | None], index: int
+) -> int | None:
+    """Another row of this plan, finished, that trained exactly ``runs[index]``'s config.
+
+    Two rows of one study can be one training: the data axis's fraction-1 arm and the
+    cross-card axis's run of the same card, say. Both run ``roma-bench train`` with the same
+    command (:func:`~roma_bench.training.report.command_for`, the same model, data, seed,
+    budget and every field), so the second row takes the first one's result columns instead
+    of training the same minutes again. Rows made of several runs (``execute``) never match.
+    """
+    from roma_bench.training.report import command_for
+
+    if runs[index].execute is not None:
+        return None
+    wanted = command_for(runs[index].config)
+    for other, (run, row) in enumerate(zip(runs, rows, strict=True)):
+        if (other != index and run.execute is None and row is not None
+                and row.get("status") == "ok" and command_for(run.config) == wanted):  # fmt: skip
+            return other
+    return None
+
+
+def _twin_row(
+    runs: Sequence[StudyRun], rows: Sequence[dict[str, Any] | None], index: int, twin: int
+) -> dict[str, Any]:
+    """``runs[index]``'s identity with the result columns of the finished row ``twin``."""
+    done = rows[twin]
+    assert done is not None
+    result = {k: v for k, v in done.items() if k not in runs[twin].identity}
+    return {**runs[index].identity, **result, "status": "ok"}
 
 
 def _keep_rows_outside_the_plan(

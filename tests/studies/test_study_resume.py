@@ -289,3 +289,21 @@ def test_the_recorded_command_is_the_one_that_trains(monkeypatch) -> None:
     argv = ["/x/bin/roma-bench", "study", "noise", "--task", "km-tiny", "--no-train"]
     monkeypatch.setattr("sys.argv", argv)
     assert current_command() == "roma-bench study noise --task km-tiny"
+
+
+def test_two_rows_of_one_training_config_train_it_once(tmp_path: Path, tracking: str) -> None:
+    """The data axis's fraction-1 arm and the cross-card axis's run of the same card are one
+    ``roma-bench train`` command: trained once, both rows carry its result."""
+    trainer = RecordingTrainer(tmp_path, lambda c: 0.5 if c.train_nodes < 1 else 0.25)
+    base = TrainConfig(model_name="gcn", task="km-tiny", steps=5)
+    rows, _, files = run_scaling_study(
+        base, ["gcn"], width_factors=(), data_fractions=(0.5, 1.0), data_tasks=("km-tiny",),
+        seeds=(0,), tracking_uri=tracking, out_dir=tmp_path, train_fn=trainer, command="c",
+    )  # fmt: skip
+    assert [c.train_nodes for c in trainer.configs] == [0.5, 1.0]  # not a third run
+    by_axis = {(r["axis"], r["train_nodes"]): r for r in rows}
+    whole, card = by_axis[("data", 1.0)], by_axis[("cards", 1.0)]
+    assert card["run_id"] == whole["run_id"] == "run2"
+    assert card["error"] == whole["error"] == 0.25 and card["status"] == "ok"
+    assert card["nodes"] == whole["nodes"] + 128 + 256  # the card's nodes, not its training nodes
+    assert list(read_csv(files.csv)["run_id"]) == ["run1", "run2", "run2"]
