@@ -17,7 +17,8 @@ RESUMES = (
     "study's CSV and trains only the missing and failed ones. A run that the task's board "
     "already trained (<leaderboards>/<task>/runs: a finished result file with the same "
     "`roma-bench train` command, on the same data) is not trained again: its row takes "
-    "that run's test scores and run id."
+    "that run's test scores and run id; so does a row whose command another finished row "
+    "of the study already ran (data fraction 1 and the cross-card run of the same card)."
 )
 STEPS_HELP = (
     "training steps per run (default: the task card's budget: its steps and warm-up, and each "
