@@ -39,6 +39,7 @@ from roma_bench.tracking.runs import parent_run as tracking_parent_run
 from roma_bench.tracking.tags import tag
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.evaluate import evaluate_checkpoint
+from roma_bench.training.report import command_for
 from roma_bench.training.runs import TrainFn, TrainingJob, require_finished, run_training
 
 #: The row columns every study records from a run's config; with the study's own columns
@@ -317,8 +318,6 @@ def _same_training(
     budget and every field), so the second row takes the first one's result columns instead
     of training the same minutes again. Rows made of several runs (``execute``) never match.
     """
-    from roma_bench.training.report import command_for
-
     if runs[index].execute is not None:
         return None
     wanted = command_for(runs[index].config)
