@@ -178,6 +178,22 @@ def _base(args: argparse.Namespace) -> tuple[Any, dict[str, float]]:
     return configs[args.models[0]], {model: c.optim.lr for model, c in configs.items()}
 
 
+def _card_rates(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Each ``--data-tasks`` card's learning rate per model, resolved as ``_base`` resolves
+    ``--task``'s: the card's tuned rate (its board's), beneath ``--config`` and ``--set``."""
+    import copy
+
+    from roma_bench.results import budget_overrides
+
+    rates: dict[str, dict[str, float]] = {}
+    for task in args.data_tasks:
+        card_args = copy.copy(args)
+        card_args.task = task
+        schedule = budget_overrides(task, steps=args.steps)
+        rates[task] = {m: base_config(card_args, m, schedule(m)).optim.lr for m in args.models}
+    return rates
+
+
 def run_transfer(args: argparse.Namespace) -> int:
     from roma_bench.cli import UsageError
     from roma_bench.studies.transfer import run_transfer_study
@@ -226,7 +242,7 @@ def run_scaling(args: argparse.Namespace) -> int:
     base, lrs = _base(args)
     rows, fits, files = run_scaling_study(
         base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
-        data_fractions=args.data_fractions, lrs=lrs,
+        data_fractions=args.data_fractions, lrs=lrs, card_lrs=_card_rates(args),
         seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
     )  # fmt: skip
     for fit in fits:

@@ -164,6 +164,7 @@ def run_scaling_study(
     data_tasks: Sequence[str] = (),
     seeds: Sequence[int] = (0,),
     lrs: Mapping[str, float] | None = None,
+    card_lrs: Mapping[str, Mapping[str, float]] | None = None,
     tracking_uri: str | None = None,
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
@@ -174,7 +175,9 @@ def run_scaling_study(
     axis; ``data_fractions``: data axis (nested training subsets of ``base.task``);
     ``data_tasks``: the cross-card axis (``cards``).
 
-    ``lrs``: each model's learning rate (``base``'s for a model not in it). Resumes: the
+    ``lrs``: each model's learning rate (``base``'s for a model not in it); ``card_lrs``:
+    per cross-card task, each model's rate there (the card's tuned rate, so that a card's
+    run is its board's run; ``lrs`` for a task not in it). Resumes: the
     runs with a finished row in the CSV are kept, not trained again
     (:func:`~roma_bench.studies.common.train_missing`).
     """
@@ -194,7 +197,8 @@ def run_scaling_study(
                 runs.append(_scaling_run("data", model, float(nodes), config))
         for task in data_tasks:
             for seed in seeds:
-                config = model_config(base, model, lrs, seed=seed, task=task)
+                rates = (card_lrs or {}).get(task, lrs)
+                config = model_config(base, model, rates, seed=seed, task=task)
                 runs.append(_scaling_run("cards", model, float(task_nodes(task)), config))
     params = {"task": base.task, "models": ",".join(models), "steps": base.steps,
               "width_factors": ",".join(map(str, width_factors)),
@@ -208,13 +212,28 @@ def run_scaling_study(
         body = (
             f"Budget: {base.steps} steps per run, size {base.size}, seeds "
             f"{','.join(map(str, seeds))}; learning rate per model: "
-            f"{params['lrs'].replace(',', ', ')}; width factors {params['width_factors']}. "
+            f"{params['lrs'].replace(',', ', ')}{_card_rates_text(data_tasks, card_lrs)}; "
+            f"width factors {params['width_factors']}. "
             "Fit L = a·N^(−α) by log-log least squares; ± is the standard error of α.\n\n"
             + markdown_table(fits)
         )
         write_markdown(files, f"Scaling study on {base.task}", command, body)
         log_outputs(parent, files)
     return rows, fits, files
+
+
+def _card_rates_text(
+    data_tasks: Sequence[str], card_lrs: Mapping[str, Mapping[str, float]] | None
+) -> str:
+    """``"; cross-card runs at each card's own rate (km-tiny: roma=0.01, ...)"`` or ``""``."""
+    cards = [t for t in data_tasks if card_lrs and t in card_lrs]
+    if not cards:
+        return ""
+    assert card_lrs is not None
+    each = "; ".join(
+        f"{t}: " + ", ".join(f"{m}={r:g}" for m, r in card_lrs[t].items()) for t in cards
+    )
+    return f"; cross-card runs at each card's own tuned rate ({each})"
 
 
 def _scaling_run(axis: str, model: str, knob: float, config: TrainConfig) -> StudyRun:
