@@ -307,3 +307,20 @@ def test_two_rows_of_one_training_config_train_it_once(tmp_path: Path, tracking:
     assert card["error"] == whole["error"] == 0.25 and card["status"] == "ok"
     assert card["nodes"] == whole["nodes"] + 128 + 256  # the card's nodes, not its training nodes
     assert list(read_csv(files.csv)["run_id"]) == ["run1", "run2", "run2"]
+
+
+def test_the_cross_card_runs_train_at_each_cards_own_tuned_rate(
+    budget_cards: Path, tmp_path: Path, tracking: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--data-tasks``: a card's run is its board's run (the card's tuned rate), not a run at
+    ``--task``'s rates; the summary names the rates."""
+    trainer = study_cli("scaling", "km-nobudget", tmp_path / "cards", tracking, monkeypatch,
+                        "--data-tasks", "km-budget,km-nobudget")  # fmt: skip
+    default = TrainConfig(model_name="gcn", task="km-nobudget").optim.lr
+    rates = {(c.task, c.model_name, c.optim.lr) for c in trainer.configs}
+    assert rates == {
+        ("km-nobudget", "gcn", default), ("km-nobudget", "roma", default),
+        ("km-budget", "gcn", TUNED["gcn"]), ("km-budget", "roma", CARD_LR),
+    }  # fmt: skip
+    md = next((tmp_path / "cards").glob("*.md")).read_text()
+    assert f"km-budget: gcn={TUNED['gcn']:g}, roma={CARD_LR:g}" in md
