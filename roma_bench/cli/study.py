@@ -94,7 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scaling.add_argument(
         "--data-tasks", type=_csv(str), default=[],
         help="cross-card comparison (axis 'cards', reported apart from data scaling): the "
-        "same model on tasks of growing size, e.g. km-tiny,km-38k,km-314k",
+        "same model on tasks of growing size, e.g. km-tiny,km-38k,km-314k, each at that "
+        "card's tuned rate (so a card's run is its board's run)",
     )  # fmt: skip
     scaling.add_argument(
         "--data-fractions", type=_csv(float), default=[],
