@@ -166,7 +166,6 @@ def _base(args: argparse.Namespace) -> tuple[Any, dict[str, float]]:
     """
     from roma_bench.cli import UsageError
     from roma_bench.registry import get_model_class
-    from roma_bench.results import budget_overrides
     from roma_bench.tracking.runs import resolve_tracking_uri
 
     args.tracking_uri = resolve_tracking_uri(args.tracking_uri)
@@ -174,24 +173,26 @@ def _base(args: argparse.Namespace) -> tuple[Any, dict[str, float]]:
         raise UsageError("--models: give at least one model")
     for name in args.models:
         get_model_class(name)
-    schedule = budget_overrides(args.task, steps=args.steps)
-    configs = {model: base_config(args, model, schedule(model)) for model in args.models}
+    configs = _model_configs(args)
     return configs[args.models[0]], {model: c.optim.lr for model, c in configs.items()}
+
+
+def _model_configs(args: argparse.Namespace) -> dict[str, Any]:
+    """Each model's base TrainConfig on ``args.task``: the card's budget (steps, warm-up,
+    the model's tuned rate) beneath ``--config`` and ``--set``."""
+    from roma_bench.results import budget_overrides
+
+    schedule = budget_overrides(args.task, steps=args.steps)
+    return {model: base_config(args, model, schedule(model)) for model in args.models}
 
 
 def _card_rates(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Each ``--data-tasks`` card's learning rate per model, resolved as ``_base`` resolves
     ``--task``'s: the card's tuned rate (its board's), beneath ``--config`` and ``--set``."""
-    import copy
-
-    from roma_bench.results import budget_overrides
-
     rates: dict[str, dict[str, float]] = {}
     for task in args.data_tasks:
-        card_args = copy.copy(args)
-        card_args.task = task
-        schedule = budget_overrides(task, steps=args.steps)
-        rates[task] = {m: base_config(card_args, m, schedule(m)).optim.lr for m in args.models}
+        configs = _model_configs(argparse.Namespace(**{**vars(args), "task": task}))
+        rates[task] = {model: config.optim.lr for model, config in configs.items()}
     return rates
 
 

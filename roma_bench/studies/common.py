@@ -296,8 +296,9 @@ def train_missing(
                   "row and were not trained (--no-train); the outputs show the others",
                   file=sys.stderr)  # fmt: skip
         return [r for r in rows if r is not None and r.get("status") == "ok"]
+    commands = [command_for(run.config) if run.execute is None else None for run in runs]
     for index in tqdm(todo, desc=f"{training.study} study", dynamic_ncols=True):
-        twin = _same_training(runs, rows, index)
+        twin = _same_training(commands, rows, index)
         rows[index] = (
             _twin_row(runs, rows, index, twin)
             if twin is not None
@@ -308,22 +309,22 @@ def train_missing(
 
 
 def _same_training(
-    runs: Sequence[StudyRun], rows: Sequence[dict[str, Any] | None], index: int
+    commands: Sequence[str | None], rows: Sequence[dict[str, Any] | None], index: int
 ) -> int | None:
     """Another row of this plan, finished, that trained exactly ``runs[index]``'s config.
 
     Two rows of one study can be one training: the data axis's fraction-1 arm and the
     cross-card axis's run of the same card, say. Both run ``roma-bench train`` with the same
-    command (:func:`~roma_bench.training.report.command_for`, the same model, data, seed,
-    budget and every field), so the second row takes the first one's result columns instead
-    of training the same minutes again. Rows made of several runs (``execute``) never match.
+    command (``commands``: :func:`~roma_bench.training.report.command_for` of each run's
+    config, the same model, data, seed, budget and every field), so the second row takes the
+    first one's result columns instead of training the same minutes again. Rows made of
+    several runs (``execute``, command ``None``) never match.
     """
-    if runs[index].execute is not None:
+    wanted = commands[index]
+    if wanted is None:
         return None
-    wanted = command_for(runs[index].config)
-    for other, (run, row) in enumerate(zip(runs, rows, strict=True)):
-        if (other != index and run.execute is None and row is not None
-                and row.get("status") == "ok" and command_for(run.config) == wanted):  # fmt: skip
+    for other, (command, row) in enumerate(zip(commands, rows, strict=True)):
+        if other != index and command == wanted and row is not None and row.get("status") == "ok":
             return other
     return None
 

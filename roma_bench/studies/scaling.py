@@ -226,10 +226,9 @@ def _card_rates_text(
     data_tasks: Sequence[str], card_lrs: Mapping[str, Mapping[str, float]] | None
 ) -> str:
     """``"; cross-card runs at each card's own rate (km-tiny: roma=0.01, ...)"`` or ``""``."""
-    cards = [t for t in data_tasks if card_lrs and t in card_lrs]
-    if not cards:
+    cards = [t for t in data_tasks if t in (card_lrs or {})]
+    if not card_lrs or not cards:
         return ""
-    assert card_lrs is not None
     each = "; ".join(
         f"{t}: " + ", ".join(f"{m}={r:g}" for m, r in card_lrs[t].items()) for t in cards
     )
