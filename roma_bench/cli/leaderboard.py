@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "finished one. `show` regenerates both tables from the result files and prints the "
         "table (--from-mlflow first writes the files of runs tracked before result files "
         "existed). Runs of another task version or data checksum are refused. `readme` rewrites the "
-        "generated results sections of README.md and leaderboards/studies/README.md from the "
-        "committed CSVs.",
+        "generated results sections of README.md and leaderboards/studies/README.md and the "
+        "budgets section of tasks/README.md from the committed CSVs and cards.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     run_p = actions.add_parser("run", help="train + evaluate, then write the leaderboard")
@@ -72,11 +72,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "write their result files; `leaderboard show` assembles the board")  # fmt: skip
     readme_p = actions.add_parser(
         "readme",
-        help="regenerate the results sections of README.md and leaderboards/studies/README.md",
+        help="regenerate the results sections of README.md, leaderboards/studies/README.md and "
+        "tasks/README.md",
         description="Rewrite the generated sections (between their <!-- results:begin --> / "
-        "<!-- studies:begin --> markers) from the committed CSVs: leaderboards/<task>.csv and "
-        "leaderboards/studies/*.csv (see roma_bench.results_sections). Run it after every "
-        "board or study CSV change; a test fails while a section is stale.",
+        "<!-- studies:begin --> / <!-- budgets:begin --> markers) from the committed CSVs and "
+        "cards: leaderboards/<task>.csv, leaderboards/studies/*.csv, and each card's budget "
+        "with its doubling check leaderboards/budgets/<task>.csv (see "
+        "roma_bench.results_sections). Run it after every board, study or budget-check CSV "
+        "change; a test fails while a section is stale.",
     )
     readme_p.add_argument("--root", type=Path, default=Path("."),
                           help="the checkout whose READMEs to rewrite (default: .)")  # fmt: skip
