@@ -6,8 +6,8 @@
    validation split's primary metric. The budget is converged for a model when the seed
    mean improves by less than 5 % from ``B`` to ``2B``
    (:func:`roma_bench.convergence.doubling_check`). The rows and verdicts are written to
-   ``leaderboards/budgets/<task>.csv`` (and ``.md``), which the card's ``budget.chosen_by``
-   names.
+   ``leaderboards/budgets/<task>.csv`` (and ``.md``, :mod:`roma_bench.budget_pages`), which
+   the card's ``budget.chosen_by`` names.
 2. **Equal tuning** (``roma-bench budget tune TASK``): every learned model gets the same
    small learning-rate sweep (:data:`LEARNING_RATES`, the card's budget, one seed,
    validation split); the best rate per model is written to
@@ -26,7 +26,6 @@ tests can check the logic without training; the CLI passes :func:`tracked_runner
 from __future__ import annotations
 
 import math
-import re
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from roma_bench.budget_records import COLUMNS, RowKey, mark_chosen, merge_rows, 
 from roma_bench.cards import TaskCard, load_card
 from roma_bench.config import ConfigError
 from roma_bench.convergence import DOUBLING_THRESHOLD, doubling_check
-from roma_bench.files import atomic_write_text
 from roma_bench.paths import leaderboard_dir
 from roma_bench.training.config import OptimConfig, TrainConfig
 from roma_bench.training.evaluate import evaluate_checkpoint
@@ -244,14 +242,6 @@ def doubling_verdicts(rows: Sequence[dict], threshold: float = DOUBLING_THRESHOL
     return verdicts
 
 
-def verdict_text(verdict: dict, yes: str = "yes", no: str = "no") -> str:
-    """``yes``/``no`` for a doubling verdict; a converged one whose 2B mean is worse than
-    B's says so (longer training over-fit or went unstable: more steps do not help)."""
-    if not verdict["converged"]:
-        return no
-    return f"{yes} (2B worse)" if verdict["improvement"] < 0 else yes
-
-
 def budget_check_paths(task: str, folder: Path | None = None) -> tuple[Path, Path]:
     """``leaderboards/budgets/<task>.csv`` (every run) and ``.md`` (the verdicts)."""
     base = (folder or leaderboard_dir()) / "budgets"
@@ -266,55 +256,6 @@ def record_check_rows(task: str, rows: Sequence[dict], folder: Path | None = Non
 def check_rows(task: str, folder: Path | None = None) -> list[dict]:
     """Every recorded check run of ``task`` (``[]`` before the first)."""
     return read_rows(budget_check_paths(task, folder)[0])
-
-
-_WRITTEN_BY = re.compile(r"^Written by `([^`]*)` from every run recorded in", re.MULTILINE)
-
-
-def recorded_commands(md_path: Path) -> list[str]:
-    """The invocations a budget-check page names (``[]`` when there is none yet)."""
-    try:
-        match = _WRITTEN_BY.search(md_path.read_text())
-    except FileNotFoundError:
-        return []
-    return [c for c in match.group(1).split("; ") if c] if match else []
-
-
-def write_budget_check(
-    task: str, rows: Sequence[dict], verdicts: Sequence[dict], command: str,
-    folder: Path | None = None,
-) -> tuple[Path, Path]:  # fmt: skip
-    """Write the runs (CSV, merged with those recorded) and a Markdown table of the
-    verdicts; returns both paths. The page keeps every invocation that wrote it, in order
-    (``command`` is added unless it is there already), so together they reproduce the CSV."""
-    csv_path, md_path = budget_check_paths(task, folder)
-    if rows:
-        record_check_rows(task, rows, folder)
-    commands = recorded_commands(md_path)
-    if command not in commands:
-        commands.append(command)
-    lines = [
-        f"# Budget check on {task}",
-        "",
-        f"Written by `{'; '.join(commands)}` from every run recorded in `{csv_path.name}` (earlier "
-        "invocations and shards included). Validation split, the "
-        f"card's primary metric (lower is better), seed means over the seeds run at both "
-        f"budgets; B is converged when doubling it improves the mean by less than "
-        f"{DOUBLING_THRESHOLD:.0%} (early stopping off, same schedule shape: warm-up doubled, "
-        "cosine decay over the whole run). ± is the paired standard error of the improvement "
-        "over seeds (std of the per-seed differences / (√n · mean at B)): an improvement "
-        "within about two of it of the threshold is not resolved by the seeds run.",
-        "",
-        "| model | lr | B (steps) | seeds | mean at B | mean at 2B | improvement | converged at B |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for v in verdicts:
-        lines.append(
-            f"| {v['model']} | {v['lr']:g} | {v['steps']} | {v['seeds']} | {v['mean_b']:.4g} | "
-            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{se_text(v)} | {verdict_text(v)} |"
-        )
-    atomic_write_text(md_path, "\n".join(lines) + "\n")
-    return csv_path, md_path
 
 
 def tune_learning_rates(
@@ -364,69 +305,3 @@ def tuned_learning_rates(
         for r in tuning_rows(task, folder)
         if r["chosen"] and (steps is None or r["steps"] == steps)
     }
-
-
-def budget_paragraph(task: str, folder: Path | None = None) -> str:
-    """What a board's page says about its training budget: the card's budget, the tuning
-    grid and each model's chosen rate, and the doubling check's verdicts at that budget.
-
-    Empty for a task without a card or without a budget.
-    """
-    try:
-        card = load_card(task)
-    except (ConfigError, FileNotFoundError, KeyError):
-        return ""
-    if card.budget is None:
-        return ""
-    budget = Budget.of_card(card)
-    text = (
-        f"Training budget (rows at {budget.steps} steps): the card's {budget.steps} optimizer "
-        f"steps, {budget.warmup_steps} warm-up steps then cosine decay, early stopping off, "
-        "every learned model alike."
-    )
-    swept_at = card.budget.tuning_steps
-    tuned = [r for r in tuning_rows(task, folder) if r["steps"] == swept_at]
-    if tuned:
-        grid = ", ".join(f"{lr:g}" for lr in sorted({r["lr"] for r in tuned}))
-        chosen = ", ".join(
-            f"{r['model']} {r['lr']:g}" for r in sorted(tuned, key=lambda r: r["model"])
-            if r["chosen"]
-        )  # fmt: skip
-        where = "" if swept_at == budget.steps else f" (the sweep ran at {swept_at} steps)"
-        text += (
-            f" Learning rate per model from `{tuning_path(task, folder).name}`{where}: the "
-            f"same grid ({grid}) for every learned model, one seed ({tuned[0]['seed']}), "
-            f"lowest validation primary metric: {chosen}."
-        )
-        edge = sorted(
-            r["model"] for r in tuned if r["chosen"] and r["lr"] == max(r["lr"] for r in tuned)
-        )
-        if edge:
-            text += (
-                f" At the top of the grid (a higher rate might have done better): "
-                f"{', '.join(edge)}."
-            )
-    else:
-        text += f" Learning rate: the card's {budget.lr:g} (no tuning file)."
-    verdicts = [
-        v for v in doubling_verdicts(check_rows(task, folder)) if v["steps"] >= budget.steps
-    ]
-    if verdicts:
-        said = "; ".join(
-            f"{v['model']} (lr {v['lr']:g}) {v['steps']} → {2 * v['steps']} steps: "
-            f"{v['improvement']:+.1%}{se_text(v)}, "
-            f"{verdict_text(v, 'converged', 'not converged')}"
-            for v in verdicts
-        )
-        text += (
-            f" Doubling check (`budgets/{task}.md`, validation split, {len(verdicts)} "
-            f"verdict(s); converged when doubling improves the seed mean by less than "
-            f"{DOUBLING_THRESHOLD:.0%}; ± the paired standard error over seeds): {said}."
-        )
-    return text
-
-
-def se_text(verdict: dict) -> str:
-    """`` ± 5.8%``: the verdict's paired standard error, or nothing with one seed."""
-    se = verdict.get("improvement_se", math.nan)
-    return f" ± {se:.1%}" if math.isfinite(se) else ""

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from roma_bench.aggregate import mean_std
-from roma_bench.budgets import budget_paragraph
+from roma_bench.budget_pages import budget_paragraph
 from roma_bench.convergence import improving_runs
 from roma_bench.files import atomic_write_text
 from roma_bench.metric_names import BOARD_METRICS as METRICS
@@ -340,7 +340,7 @@ def to_markdown(
 
     ``source`` names what the rows were aggregated from (the result-file folder);
     ``folder`` holds the task's tuning file and budget check
-    (:func:`roma_bench.budgets.budget_paragraph`; default :func:`leaderboard_dir`).
+    (:func:`roma_bench.budget_pages.budget_paragraph`; default :func:`leaderboard_dir`).
 
     Columns: rank, model, size, steps, params, the primary metric, skill vs persistence,
     ratio to ``ar``, then every other metric (sMSPE labelled as the ROMA paper's); a rank

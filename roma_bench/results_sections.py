@@ -31,13 +31,8 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from roma_bench.budgets import (
-    budget_check_paths,
-    check_rows,
-    doubling_verdicts,
-    se_text,
-    verdict_text,
-)
+from roma_bench.budget_pages import se_text, verdict_text
+from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts
 from roma_bench.cards import load_card
 from roma_bench.convergence import DOUBLING_THRESHOLD
 from roma_bench.files import SectionError, markers, replace_section, section_text

@@ -11,6 +11,7 @@ works from every test folder.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -127,3 +128,18 @@ def batch_of(
         encoding_sizes=spec.encoding_sizes,
         future=field[:, lookback:].contiguous() if future else None,
     )
+
+
+def write_budget_card(tmp_path: Path, monkeypatch, name: str, budget: dict) -> dict:
+    """A copy of km-tiny named ``name`` with ``budget``, found through ROMA_BENCH_TASKS."""
+    import yaml
+
+    from roma_bench.config import load_yaml
+    from roma_bench.registry import task_card_path
+
+    card = load_yaml(task_card_path("km-tiny"))
+    card.update(name=name, budget=budget)
+    (tmp_path / "cards").mkdir(exist_ok=True)
+    (tmp_path / "cards" / f"{name}.yaml").write_text(yaml.safe_dump(card))
+    monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path / "cards"))
+    return card

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from kit import write_budget_card
 
-from roma_bench import budget_board, budgets
+from roma_bench import budget_board, budget_pages, budgets
 from roma_bench.budget_records import done_keys
 from roma_bench.budgets import Budget
 from roma_bench.cards import BudgetCard, load_card
@@ -59,45 +60,6 @@ def test_verdicts_say_which_model_converged():
     assert verdicts["gcn"]["converged"] and not verdicts["roma"]["converged"]
     assert verdicts["gcn"]["improvement"] == pytest.approx(1 - 1.005 / 1.01)
     assert verdicts["roma"]["mean_b"] == pytest.approx(0.02)
-
-
-def test_budget_check_files(tmp_path):
-    rows = [
-        {"model": "gcn", "steps": s, "seed": 0, "lr": 1e-3, "val_metric": v}
-        for s, v in ((100, 0.2), (200, 0.1))
-    ]
-    verdicts = budgets.doubling_verdicts(rows)
-    csv_path, md_path = budgets.write_budget_check("km-tiny", rows, verdicts, "cmd", tmp_path)
-    assert csv_path == tmp_path / "budgets" / "km-tiny.csv"
-    assert csv_path.read_text().splitlines()[0] == "model,steps,seed,lr,val_metric"
-    assert "| gcn | 0.001 | 100 | 1 | 0.2 | 0.1 | +50.0% | no |" in md_path.read_text()
-
-
-def test_the_budget_page_keeps_every_invocation_once_in_order(tmp_path):
-    rows = [
-        {"model": "gcn", "steps": s, "seed": 0, "lr": 1e-3, "val_metric": v}
-        for s, v in ((100, 0.2), (200, 0.1))
-    ]
-    verdicts = budgets.doubling_verdicts(rows)
-    for command in ("first --steps 100", "second --steps 200", "first --steps 100"):
-        _, md_path = budgets.write_budget_check("km-tiny", rows, verdicts, command, tmp_path)
-    assert budgets.recorded_commands(md_path) == ["first --steps 100", "second --steps 200"]
-    assert "Written by `first --steps 100; second --steps 200` from every run" in (
-        md_path.read_text()
-    )
-    assert budgets.recorded_commands(tmp_path / "missing.md") == []
-
-
-def test_a_budget_whose_double_is_worse_is_converged_and_says_so(tmp_path):
-    rows = [
-        {"model": "gcn", "steps": s, "seed": 0, "lr": 1e-2, "val_metric": v}
-        for s, v in ((100, 0.05), (200, 0.06))
-    ]
-    (verdict,) = budgets.doubling_verdicts(rows)
-    assert verdict["converged"] and verdict["improvement"] == pytest.approx(-0.2)
-    assert budgets.verdict_text(verdict) == "yes (2B worse)"
-    _, md_path = budgets.write_budget_check("km-tiny", rows, [verdict], "cmd", tmp_path)
-    assert "| gcn | 0.01 | 100 | 1 | 0.05 | 0.06 | -20.0% | yes (2B worse) |" in md_path.read_text()
 
 
 def test_tuning_tries_every_rate_once_and_picks_the_lowest_validation_error(tmp_path):
@@ -172,27 +134,12 @@ def test_budget_check_records_the_budget_it_resolved(km_tiny_store, tmp_path, mo
     monkeypatch.setattr(sys, "argv", ["roma-bench", *args])
     assert main(args) == 0
     md = tmp_path / "boards" / "budgets" / "km-short.md"
-    (command,) = budgets.recorded_commands(md)
+    (command,) = budget_pages.recorded_commands(md)
     assert command == (
         "roma-bench budget check km-short --models gcn --seeds 0 --no-board "
         "--steps 3 --warmup-steps 1"
     )  # the tracking store and --quiet do not change the runs: not recorded
     assert "| gcn | 0.001 | 3 | 1 |" in md.read_text()
-
-
-def write_budget_card(tmp_path: Path, monkeypatch, name: str, budget: dict) -> dict:
-    """A copy of km-tiny named ``name`` with ``budget``, found through ROMA_BENCH_TASKS."""
-    import yaml
-
-    from roma_bench.config import load_yaml
-    from roma_bench.registry import task_card_path
-
-    card = load_yaml(task_card_path("km-tiny"))
-    card.update(name=name, budget=budget)
-    (tmp_path / "cards").mkdir(exist_ok=True)
-    (tmp_path / "cards" / f"{name}.yaml").write_text(yaml.safe_dump(card))
-    monkeypatch.setenv("ROMA_BENCH_TASKS", str(tmp_path / "cards"))
-    return card
 
 
 def record_trainings(monkeypatch) -> list:
@@ -258,7 +205,7 @@ def test_a_card_tuned_at_fewer_steps_trains_its_board_and_check_at_the_sweeps_ra
     }  # fmt: skip
     lrs = budgets.check_learning_rates("km-long", ["gcn"], Budget(400, 2e-3, 20), tmp_path)
     assert lrs == {"gcn": 3e-4}
-    text = budgets.budget_paragraph("km-long", tmp_path)
+    text = budget_pages.budget_paragraph("km-long", tmp_path)
     assert "(the sweep ran at 100 steps)" in text and "gcn 0.0003" in text
     flags = argparse.Namespace(action="tune", steps=None, lr=None, warmup_steps=None)
     assert budget_cli_budget(flags, load_card("km-long")) == Budget(100, 2e-3, 5)  # the sweep's
@@ -363,37 +310,6 @@ def _write_rows(folder, seed):
         budgets.record_check_rows("km-tiny", [row], folder)
 
 
-def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, monkeypatch):
-    from roma_bench.leaderboard import Leaderboard, to_markdown
-
-    write_budget_card(tmp_path, monkeypatch, "km-page",
-                      {"steps": 100, "lr": 2e-3, "warmup_steps": 10})  # fmt: skip
-    assert "Learning rate: the card's 0.002 (no tuning file)." in budgets.budget_paragraph(
-        "km-page", tmp_path
-    )
-    budgets.write_tuning("km-page", [
-        {"model": m, "lr": lr, "steps": s, "seed": 0, "val_metric": v}
-        for m, lr, s, v in (("gcn", 1e-3, 100, 0.2), ("gcn", 3e-3, 100, 0.1),
-                            ("roma", 1e-3, 100, 0.3), ("roma", 3e-3, 100, 0.4),
-                            ("roma", 1e-2, 50, 0.01))  # another budget: not this board's
-    ], tmp_path)  # fmt: skip
-    budgets.record_check_rows("km-page", [
-        {"model": "gcn", "steps": s, "seed": seed, "lr": 2e-3, "val_metric": v}
-        for s, v in ((50, 0.5), (100, 0.2), (200, 0.199)) for seed in (0, 1)
-    ], tmp_path)  # fmt: skip
-    text = budgets.budget_paragraph("km-page", tmp_path)
-    assert "the card's 100 optimizer steps, 10 warm-up steps" in text
-    assert "the same grid (0.001, 0.003) for every learned model, one seed (0)" in text
-    assert "lowest validation primary metric: gcn 0.003, roma 0.001." in text
-    assert "At the top of the grid (a higher rate might have done better): gcn." in text
-    # the verdict at the board's budget (100 → 200), not the earlier 50 → 100
-    assert "1 verdict(s)" in text
-    assert "gcn (lr 0.002) 100 → 200 steps: +0.5% ± 0.0%, converged" in text
-    board = Leaderboard("km-page", "2.0", "abc", rows=[])
-    assert text in to_markdown(board, "files", folder=tmp_path)
-    assert budgets.budget_paragraph("no-such-card", tmp_path) == ""
-
-
 def test_the_check_runs_each_model_at_its_tuned_rate(tmp_path):
     budget = Budget(500, 1e-3, 25)  # km-tiny's sweep ran at 500 steps (card: tuned_at)
     budgets.write_tuning("km-tiny", [
@@ -458,15 +374,3 @@ def test_board_runs_that_match_the_budget_become_check_rows(tmp_path, monkeypatc
     budgets.doubling_runs("km-tiny", ["gcn"], [0, 1], budget, fake_run(log),
                           curve_score({"gcn": 1}), lrs=lrs, done=done)  # fmt: skip
     assert [(c.steps, c.seed) for c in log] == [(200, 0), (200, 1)]
-
-
-def test_the_check_table_shows_the_paired_standard_error(tmp_path):
-    rows = [
-        {"model": "gcn", "steps": s, "seed": seed, "lr": 1e-2, "val_metric": v}
-        for s, values in ((100, (1.0, 1.2, 0.8)), (200, (0.9, 1.0, 0.8)))
-        for seed, v in enumerate(values)
-    ]
-    _, md_path = budgets.write_budget_check(
-        "km-tiny", rows, budgets.doubling_verdicts(rows), "cmd", tmp_path
-    )
-    assert "| gcn | 0.01 | 100 | 3 | 1 | 0.9 | +10.0% ± 5.8% | no |" in md_path.read_text()

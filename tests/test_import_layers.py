@@ -66,6 +66,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
             "roma_bench.convergence",
             "roma_bench.budget_records",
             "roma_bench.budgets",
+            "roma_bench.budget_pages",
             "roma_bench.budget_board",
             "roma_bench.leaderboard",
             "roma_bench.results",

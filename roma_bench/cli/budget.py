@@ -111,7 +111,7 @@ def _explicit(args: argparse.Namespace, budget) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from roma_bench import budget_board, budgets
+    from roma_bench import budget_board, budget_pages, budgets
     from roma_bench.budget_records import done_keys
     from roma_bench.cards import load_card
     from roma_bench.registry import available_models, get_model_class
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         rows = budgets.check_rows(card.name)
         verdicts = budgets.doubling_verdicts(rows)
-        _, md = budgets.write_budget_check(card.name, [], verdicts, _explicit(args, budget))
+        _, md = budget_pages.write_budget_check(card.name, [], verdicts, _explicit(args, budget))
         print(md.read_text(), end="")
         return 0
     models = args.models or [

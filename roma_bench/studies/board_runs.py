@@ -41,7 +41,7 @@ from roma_bench.training.config import TrainConfig
 from roma_bench.training.report import command_for
 
 if TYPE_CHECKING:
-    from roma_bench.studies.common import StudyRun, StudyTraining
+    from roma_bench.studies.resume import StudyRun, StudyTraining
 
 __all__ = ["BoardRun", "board_twin", "board_twin_columns"]
 

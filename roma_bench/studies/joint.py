@@ -21,8 +21,6 @@ from roma_bench.registry import get_model_class
 from roma_bench.studies.common import (
     CONFIG_COLUMNS,
     StudyFiles,
-    StudyRun,
-    StudyTraining,
     config_columns,
     current_command,
     learning_rates_text,
@@ -36,9 +34,9 @@ from roma_bench.studies.common import (
     save_figure,
     study_files,
     test_error,
-    train_missing,
     write_markdown,
 )
+from roma_bench.studies.resume import StudyRun, StudyTraining, train_missing
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.runs import TrainFn
 
@@ -113,7 +111,7 @@ def run_joint_study(
 
     ``lrs``: each model's learning rate (``base``'s for a model not in it). Resumes: the
     runs with a finished row in the CSV are kept, not trained again
-    (:func:`~roma_bench.studies.common.train_missing`).
+    (:func:`~roma_bench.studies.resume.train_missing`).
     """
     command = command or current_command()
     plans = plan_joint(base, models, seeds, lrs)

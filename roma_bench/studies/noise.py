@@ -22,8 +22,6 @@ from roma_bench.cards import load_card
 from roma_bench.studies.common import (
     CONFIG_COLUMNS,
     StudyFiles,
-    StudyRun,
-    StudyTraining,
     config_columns,
     current_command,
     learning_rates_text,
@@ -36,9 +34,9 @@ from roma_bench.studies.common import (
     save_figure,
     study_files,
     test_error,
-    train_missing,
     write_markdown,
 )
+from roma_bench.studies.resume import StudyRun, StudyTraining, train_missing
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.runs import TrainFn
 
@@ -78,7 +76,7 @@ def run_noise_study(
 
     ``sigmas`` defaults to :func:`default_sigmas` of ``base.task``; ``lrs``: each model's
     learning rate (``base``'s for a model not in it). Resumes: the runs with a finished row
-    in the CSV are kept, not trained again (:func:`~roma_bench.studies.common.train_missing`).
+    in the CSV are kept, not trained again (:func:`~roma_bench.studies.resume.train_missing`).
     """
     sigmas = default_sigmas(base.task) if sigmas is None else sigmas
     if any(s < 0 for s in sigmas):

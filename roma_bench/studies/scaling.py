@@ -36,8 +36,6 @@ from roma_bench.registry import get_model_class
 from roma_bench.studies.common import (
     CONFIG_COLUMNS,
     StudyFiles,
-    StudyRun,
-    StudyTraining,
     config_columns,
     current_command,
     learning_rates_text,
@@ -50,9 +48,9 @@ from roma_bench.studies.common import (
     save_figure,
     study_files,
     test_error,
-    train_missing,
     write_markdown,
 )
+from roma_bench.studies.resume import StudyRun, StudyTraining, train_missing
 from roma_bench.sweeps.space import heads_multiple, size_values, width_fields
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.runs import TrainFn
@@ -179,7 +177,7 @@ def run_scaling_study(
     per cross-card task, each model's rate there (the card's tuned rate, so that a card's
     run is its board's run; ``lrs`` for a task not in it). Resumes: the
     runs with a finished row in the CSV are kept, not trained again
-    (:func:`~roma_bench.studies.common.train_missing`).
+    (:func:`~roma_bench.studies.resume.train_missing`).
     """
     command = command or current_command()
     files = study_files("scaling", base.task, out_dir)

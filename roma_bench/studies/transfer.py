@@ -30,8 +30,6 @@ from typing import Any, Literal
 from roma_bench.aggregate import finite_values, mean_std
 from roma_bench.studies.common import (
     StudyFiles,
-    StudyRun,
-    StudyTraining,
     current_command,
     learning_rates_text,
     log_outputs,
@@ -44,11 +42,11 @@ from roma_bench.studies.common import (
     study_files,
     test_error,
     train_in_study,
-    train_missing,
     write_csv,
     write_markdown,
 )
 from roma_bench.studies.joint import run_joint_study
+from roma_bench.studies.resume import StudyRun, StudyTraining, train_missing
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.runs import TrainFn, require_finished
 

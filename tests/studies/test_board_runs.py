@@ -16,7 +16,7 @@ from study_doubles import RecordingTrainer
 from roma_bench.data.store import TaskStore
 from roma_bench.leaderboard import RunRecord
 from roma_bench.results import results_dir, write_result
-from roma_bench.studies import common
+from roma_bench.studies import resume
 from roma_bench.studies.board_runs import board_twin
 from roma_bench.studies.common import model_config, read_csv
 from roma_bench.studies.scaling import run_scaling_study, width_overrides
@@ -118,7 +118,7 @@ def test_a_study_reuses_the_board_run_and_trains_the_others(
         trained.append(config)
         return stand_in(config)
 
-    monkeypatch.setattr(common, "train_in_study", train_in_study)
+    monkeypatch.setattr(resume, "train_in_study", train_in_study)
     rows, _, files = run_scaling_study(
         base_config(), ["gcn"], width_factors=(0.5, 1.0), seeds=(0, 1), tracking_uri=tracking,
         out_dir=tmp_path / "studies", command="c",
