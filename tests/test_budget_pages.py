@@ -49,7 +49,8 @@ def test_a_budget_whose_double_is_worse_is_converged_and_says_so(tmp_path):
 
 
 def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, monkeypatch):
-    from roma_bench.leaderboard import Leaderboard, to_markdown
+    from roma_bench.board_files import to_markdown
+    from roma_bench.leaderboard import Leaderboard
 
     write_budget_card(tmp_path, monkeypatch, "km-page",
                       {"steps": 100, "lr": 2e-3, "warmup_steps": 10})  # fmt: skip

@@ -69,6 +69,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
             "roma_bench.budget_pages",
             "roma_bench.budget_board",
             "roma_bench.leaderboard",
+            "roma_bench.board_files",
             "roma_bench.results",
         ),
         "leaderboards: ranking, convergence flags, budgets, result files",

@@ -7,15 +7,10 @@ import math
 
 import pytest
 
+from roma_bench.board_files import to_markdown, write_leaderboard
 from roma_bench.cards import load_card
 from roma_bench.cli import main
-from roma_bench.leaderboard import (
-    LeaderboardError,
-    build_leaderboard,
-    fetch_runs,
-    to_markdown,
-    write_leaderboard,
-)
+from roma_bench.leaderboard import LeaderboardError, build_leaderboard, fetch_runs
 
 PRIMARY = {"forecast": "delta_nrmse", "effective": "coarse_error"}
 
@@ -241,7 +236,8 @@ def test_each_learning_task_ranks_by_its_own_primary():
 
 def test_rows_whose_mean_std_overlaps_the_best_share_its_rank():
     """Overlap with the best's [m − s, m + s] → rank 1 (tie); others keep their place."""
-    from roma_bench.leaderboard import Leaderboard, to_markdown
+    from roma_bench.board_files import to_markdown
+    from roma_bench.leaderboard import Leaderboard
     from roma_bench.ranking import rank_rows
 
     def row(model, mean, std):

@@ -124,13 +124,9 @@ def regenerate(
     stream = stream or sys.stdout
     from pathlib import Path
 
+    from roma_bench.board_files import to_markdown, write_leaderboard
     from roma_bench.cli import UsageError
-    from roma_bench.leaderboard import (
-        LeaderboardError,
-        build_leaderboard,
-        to_markdown,
-        write_leaderboard,
-    )
+    from roma_bench.leaderboard import LeaderboardError, build_leaderboard
     from roma_bench.results import export_tracked_runs, read_results, results_dir
 
     version, checksum = current_reference(task)

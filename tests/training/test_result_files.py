@@ -11,8 +11,9 @@ import harness_doubles as doubles
 import mlflow
 import pytest
 
+from roma_bench.board_files import to_markdown
 from roma_bench.cli import main
-from roma_bench.leaderboard import RunRecord, build_leaderboard, to_markdown
+from roma_bench.leaderboard import RunRecord, build_leaderboard
 from roma_bench.results import read_results, results_dir, write_result
 
 
