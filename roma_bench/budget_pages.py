@@ -29,7 +29,8 @@ from roma_bench.convergence import DOUBLING_THRESHOLD
 from roma_bench.files import atomic_write_text
 
 __all__ = [
-    "budget_paragraph", "recorded_commands", "se_text", "verdict_text", "write_budget_check",
+    "budget_paragraph", "recorded_commands", "resolved_text", "se_text", "verdict_text",
+    "write_budget_check",
 ]  # fmt: skip
 
 
@@ -76,15 +77,18 @@ def write_budget_check(
         f"{DOUBLING_THRESHOLD:.0%} (early stopping off, same schedule shape: warm-up doubled, "
         "cosine decay over the whole run). ± is the paired standard error of the improvement "
         "over seeds (std of the per-seed differences / (√n · mean at B)): an improvement "
-        "within about two of it of the threshold is not resolved by the seeds run.",
+        "within two of it of the threshold is not resolved by the seeds run (column "
+        "`resolved`; one seed never is).",
         "",
-        "| model | lr | B (steps) | seeds | mean at B | mean at 2B | improvement | converged at B |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | lr | B (steps) | seeds | mean at B | mean at 2B | improvement | converged at B "
+        "| resolved |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for v in verdicts:
         lines.append(
             f"| {v['model']} | {v['lr']:g} | {v['steps']} | {v['seeds']} | {v['mean_b']:.4g} | "
-            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{se_text(v)} | {verdict_text(v)} |"
+            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{se_text(v)} | {verdict_text(v)} | "
+            f"{resolved_text(v)} |"
         )
     atomic_write_text(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
@@ -148,6 +152,13 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
             f"{DOUBLING_THRESHOLD:.0%}; ± the paired standard error over seeds): {said}."
         )
     return text
+
+
+def resolved_text(verdict: dict) -> str:
+    """``yes`` when the seeds resolve the verdict (its improvement lies two paired standard
+    errors or more from the threshold: :attr:`roma_bench.convergence.DoublingVerdict.resolved`),
+    else ``no``."""
+    return "yes" if verdict.get("resolved") else "no"
 
 
 def se_text(verdict: dict) -> str:

@@ -237,7 +237,7 @@ def doubling_verdicts(rows: Sequence[dict], threshold: float = DOUBLING_THRESHOL
                 {"model": model, "lr": lr, "steps": b, "seeds": len(seeds),
                  "mean_b": verdict.mean_b, "mean_2b": verdict.mean_2b,
                  "improvement": verdict.improvement, "converged": verdict.converged,
-                 "improvement_se": verdict.improvement_se}
+                 "improvement_se": verdict.improvement_se, "resolved": verdict.resolved}
             )  # fmt: skip
     return verdicts
 

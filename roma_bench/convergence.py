@@ -91,14 +91,23 @@ def still_improving(
 class DoublingVerdict:
     """Budget ``B`` against ``2B``: seed means, ``improvement = 1 − ē_2B/ē_B``, verdict, and
     ``improvement_se``: the paired standard error of the improvement over seeds,
-    ``std_s(e_B,s − e_2B,s) / (√n · ē_B)`` (NaN with one seed). An improvement within about
-    two of it of the 5 % threshold is not resolved by the seeds run."""
+    ``std_s(e_B,s − e_2B,s) / (√n · ē_B)`` (NaN with one seed). ``resolved``: the verdict
+    stands clear of the seed noise, ``|improvement − threshold| ≥ 2 · improvement_se``; an
+    improvement within two standard errors of the 5 % threshold (or a single seed, whose
+    spread is unknown) is not resolved by the seeds run, whichever side its mean is on."""
 
     mean_b: float
     mean_2b: float
     improvement: float
     converged: bool
     improvement_se: float = math.nan
+    threshold: float = DOUBLING_THRESHOLD
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the seeds resolve the verdict: ``|improvement − threshold| ≥ 2·SE``."""
+        se = self.improvement_se
+        return math.isfinite(se) and abs(self.improvement - self.threshold) >= 2.0 * se
 
 
 def doubling_check(
@@ -119,7 +128,7 @@ def doubling_check(
     if len(errors_b) == len(errors_2b) and len(errors_b) > 1:  # paired by seed
         differences = np.asarray(errors_b, dtype=float) - np.asarray(errors_2b, dtype=float)
         se = float(np.std(differences, ddof=1) / math.sqrt(len(differences)) / mean_b)
-    return DoublingVerdict(mean_b, mean_2b, improvement, improvement < threshold, se)
+    return DoublingVerdict(mean_b, mean_2b, improvement, improvement < threshold, se, threshold)
 
 
 def improving_runs(curves: Iterable[Sequence[Sequence[float]]]) -> tuple[int, int]:

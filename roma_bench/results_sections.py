@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from roma_bench.budget_pages import se_text, verdict_text
+from roma_bench.budget_pages import resolved_text, se_text, verdict_text
 from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts
 from roma_bench.cards import load_card
 from roma_bench.convergence import DOUBLING_THRESHOLD
@@ -201,7 +201,7 @@ def card_budget_summary(card_path: Path, folder: Path, link_prefix: str) -> tupl
         rows.append(
             f"| {name} | {steps} | {v['model']} | {v['lr']:g} | {v['mean_b']:.4g} → "
             f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{se_text(v)} | {v['seeds']} | "
-            f"{verdict_text(v, 'converged', 'not converged')} |"
+            f"{verdict_text(v, 'converged', 'not converged')} | {resolved_text(v)} |"
         )
     return line + "\n", rows
 
@@ -216,7 +216,10 @@ def budgets_section(
         "`leaderboards/budgets/<card>.csv`; do not edit by hand. A budget B is converged for "
         "a model when doubling it to 2B (same schedule shape, early stopping off) improves "
         f"the seed mean of the validation primary metric by less than {DOUBLING_THRESHOLD:.0%}"
-        ' (± the paired standard error over seeds; "2B worse": the longer runs did worse).\n\n'
+        ' (± the paired standard error over seeds; "2B worse": the longer runs did worse). '
+        "Resolved by the seeds: the improvement lies two standard errors or more from the "
+        f"{DOUBLING_THRESHOLD:.0%} threshold, so more seeds would not be expected to flip the "
+        "verdict; otherwise it rests on seed noise.\n\n"
     )
     lines, rows = [], []
     for path in sorted(card_paths):
@@ -227,7 +230,9 @@ def budgets_section(
     if rows:
         text += (
             "\n| card | B → 2B steps | model | lr | validation mean B → 2B | improvement | "
-            "seeds | verdict |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+            "seeds | verdict | resolved by the seeds |\n|---|---|---|---|---|---|---|---|---|\n"
+            + "\n".join(rows)
+            + "\n"
         )
     return text
 

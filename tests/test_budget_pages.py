@@ -18,7 +18,7 @@ def test_budget_check_files(tmp_path):
     csv_path, md_path = budget_pages.write_budget_check("km-tiny", rows, verdicts, "cmd", tmp_path)
     assert csv_path == tmp_path / "budgets" / "km-tiny.csv"
     assert csv_path.read_text().splitlines()[0] == "model,steps,seed,lr,val_metric"
-    assert "| gcn | 0.001 | 100 | 1 | 0.2 | 0.1 | +50.0% | no |" in md_path.read_text()
+    assert "| gcn | 0.001 | 100 | 1 | 0.2 | 0.1 | +50.0% | no | no |" in md_path.read_text()
 
 
 def test_the_budget_page_keeps_every_invocation_once_in_order(tmp_path):
@@ -45,7 +45,10 @@ def test_a_budget_whose_double_is_worse_is_converged_and_says_so(tmp_path):
     assert verdict["converged"] and verdict["improvement"] == pytest.approx(-0.2)
     assert budget_pages.verdict_text(verdict) == "yes (2B worse)"
     _, md_path = budget_pages.write_budget_check("km-tiny", rows, [verdict], "cmd", tmp_path)
-    assert "| gcn | 0.01 | 100 | 1 | 0.05 | 0.06 | -20.0% | yes (2B worse) |" in md_path.read_text()
+    assert (
+        "| gcn | 0.01 | 100 | 1 | 0.05 | 0.06 | -20.0% | yes (2B worse) | no |"
+        in md_path.read_text()
+    )
 
 
 def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, monkeypatch):
@@ -89,4 +92,4 @@ def test_the_check_table_shows_the_paired_standard_error(tmp_path):
     _, md_path = budget_pages.write_budget_check(
         "km-tiny", rows, budgets.doubling_verdicts(rows), "cmd", tmp_path
     )
-    assert "| gcn | 0.01 | 100 | 3 | 1 | 0.9 | +10.0% ± 5.8% | no |" in md_path.read_text()
+    assert "| gcn | 0.01 | 100 | 3 | 1 | 0.9 | +10.0% ± 5.8% | no | no |" in md_path.read_text()

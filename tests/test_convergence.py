@@ -88,3 +88,15 @@ def test_the_doubling_verdict_carries_the_paired_standard_error_over_seeds():
     assert verdict.improvement == pytest.approx(0.1)
     assert verdict.improvement_se == pytest.approx(0.1 / 3**0.5)
     assert math.isnan(doubling_check([1.0], [0.9]).improvement_se)  # one seed: no spread
+
+
+def test_a_verdict_within_two_standard_errors_of_the_threshold_is_not_resolved():
+    # +10 % ± 5.8 %: not converged, but 5 % lies within 2 SE, so the seeds do not settle it
+    noisy = doubling_check([1.0, 1.2, 0.8], [0.9, 1.0, 0.8])
+    assert not noisy.converged and not noisy.resolved
+    # +10 % ± 0.0 %: every seed improved by 10 %: resolved
+    steady = doubling_check([1.0, 1.2, 0.8], [0.9, 1.08, 0.72])
+    assert steady.improvement == pytest.approx(0.1) and steady.resolved
+    # +1 % ± 0.6 %: converged, 4 % below the threshold, about 7 SE: resolved
+    assert doubling_check([1.0, 1.0, 1.0], [0.98, 0.99, 1.0]).resolved
+    assert not doubling_check([1.0], [0.5]).resolved  # one seed: spread unknown
