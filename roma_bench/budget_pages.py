@@ -30,7 +30,7 @@ from roma_bench.files import atomic_write_text
 
 __all__ = [
     "budget_paragraph", "recorded_commands", "resolved_text", "se_text", "verdict_text",
-    "write_budget_check",
+    "verdict_words", "write_budget_check",
 ]  # fmt: skip
 
 
@@ -143,7 +143,7 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
         said = "; ".join(
             f"{v['model']} (lr {v['lr']:g}) {v['steps']} → {2 * v['steps']} steps: "
             f"{v['improvement']:+.1%}{se_text(v)}, "
-            f"{verdict_text(v, 'converged', 'not converged')}"
+            f"{verdict_words(v)}"
             for v in verdicts
         )
         text += (
@@ -152,6 +152,13 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
             f"{DOUBLING_THRESHOLD:.0%}; ± the paired standard error over seeds): {said}."
         )
     return text
+
+
+def verdict_words(verdict: dict) -> str:
+    """``converged`` / ``not converged`` (:func:`verdict_text`), with ``, not resolved by the
+    seeds`` when the improvement lies within two standard errors of the threshold."""
+    words = verdict_text(verdict, "converged", "not converged")
+    return words if verdict.get("resolved") else f"{words}, not resolved by the seeds"
 
 
 def resolved_text(verdict: dict) -> str:

@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from roma_bench.budget_pages import resolved_text, se_text, verdict_text
+from roma_bench.budget_pages import resolved_text, se_text, verdict_text, verdict_words
 from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts
 from roma_bench.cards import load_card
 from roma_bench.convergence import DOUBLING_THRESHOLD
@@ -131,9 +131,7 @@ def _doubling_text(task: str, steps: int, folder: Path, link_prefix: str) -> str
     if not at_board:
         return _no_verdict_text(task, steps, verdicts, link_prefix)
     said = ", ".join(
-        f"{v['model']} {v['improvement']:+.1%}{se_text(v)} "
-        f"({verdict_text(v, 'converged', 'not converged')})"
-        for v in at_board
+        f"{v['model']} {v['improvement']:+.1%}{se_text(v)} ({verdict_words(v)})" for v in at_board
     )
     text = (
         f" Doubling the budget to {2 * steps} steps ([budgets/{task}.md]"
@@ -161,7 +159,7 @@ def _no_verdict_text(task: str, steps: int, verdicts: list[dict], link_prefix: s
         return ""
     said = ", ".join(
         f"{m} {v['improvement']:+.1%}{se_text(v)} from {v['steps']} to {2 * v['steps']} "
-        f"steps: {verdict_text(v, 'converged', 'not converged')}"
+        f"steps: {verdict_words(v)}"
         for m, v in sorted(last.items())
     )
     return (

@@ -71,7 +71,8 @@ def test_board_summary_gives_the_doubling_check_at_the_boards_budget(tmp_path):
     text = board_summary(path)
     assert (
         "Doubling the budget to 400 steps ([budgets/km-x.md](leaderboards/budgets/km-x.md), "
-        "validation, paired SE over seeds): gcn +10.0% ± 5.8% (not converged). "
+        "validation, paired SE over seeds): gcn +10.0% ± 5.8% (not converged, not resolved by "
+        "the seeds). "
         "First converged budget: gcn at 400 steps."
     ) in text
 
