@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from cards_for_tests import micro_card_data, write_card
 
@@ -169,3 +172,14 @@ def test_primary_metric_must_be_scored_for_the_system(tmp_path) -> None:
         load_card(write_card(tmp_path, data))
     with pytest.raises(ConfigError, match=r"metrics\.primary: Field required"):
         load_card(write_card(tmp_path, micro_card_data(metrics={})))
+
+
+def test_card_comments_restate_no_budget_verdict() -> None:
+    """A doubling verdict lives in leaderboards/budgets/<card>.csv and the section of
+    tasks/README.md generated from it; a comment that restates one goes stale unseen."""
+    tasks = Path(__file__).resolve().parents[2] / "tasks"
+    verdict = re.compile(r"converge|\d\s?%")
+    for card in sorted(tasks.glob("*.yaml")):
+        for number, line in enumerate(card.read_text().splitlines(), 1):
+            comment = line.partition("#")[2]
+            assert not verdict.search(comment), f"{card.name}:{number}: {line.strip()}"
