@@ -76,7 +76,11 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
     ),
     ("sweeps", ("roma_bench.sweeps",), "Optuna sweeps over training runs"),
     ("studies", ("roma_bench.studies",), "transfer, scaling, noise, attention studies"),
-    ("reports", ("roma_bench.results_sections",), "README results sections from the CSVs"),
+    (
+        "reports",
+        ("roma_bench.task_sections", "roma_bench.results_sections"),
+        "README results sections from the CSVs",
+    ),
     (
         "interface",
         ("roma_bench.cli", "roma_bench.__main__", "roma_bench"),

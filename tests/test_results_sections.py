@@ -11,7 +11,6 @@ from roma_bench.cli import main
 from roma_bench.results_sections import (
     SectionError,
     board_summary,
-    budgets_section,
     replace_section,
     stale_sections,
     study_summary,
@@ -171,43 +170,3 @@ def test_scaling_summary_gives_each_axis_its_own_n(tmp_path):
         "gcn (data axis, 2 points, training nodes N (nested subsets of one store) = 500…1,000)"
         in text
     )
-
-
-def write_card(folder: Path, name: str, budget: str) -> Path:
-    """km-tiny's card renamed ``name`` with ``budget`` as its budget line (or none)."""
-    text = (ROOT / "tasks" / "km-tiny.yaml").read_text().replace("name: km-tiny", f"name: {name}")
-    lines = [line for line in text.splitlines() if not line.startswith("budget:")]
-    path = folder / "tasks" / f"{name}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines + ([budget] if budget else [])) + "\n")
-    return path
-
-
-def test_budgets_section_gives_every_verdict_and_what_the_budget_lacks(tmp_path):
-    cards = [
-        write_card(tmp_path, "km-x", "budget: {steps: 400, warmup_steps: 20, tuned_at: 200}"),
-        write_card(tmp_path, "km-y", "budget: {steps: 400, chosen_by: somewhere.md}"),
-        write_card(tmp_path, "km-z", ""),
-    ]
-    write_gcn_check(tmp_path)  # gcn on km-x at 200, 400, 800 steps
-    with (tmp_path / "budgets" / "km-x.csv").open("a") as handle:  # roma: 200 -> 400 only
-        handle.write("".join(f"roma,{b},{s},0.001,{v}\n" for b, v in ((200, 2.0), (400, 1.0))
-                             for s in range(2)))  # fmt: skip
-    text = budgets_section(cards, tmp_path)
-    assert (
-        "- **km-x**: 400 steps, 20 warm-up, learning rates swept at 200 steps. Check: "
-        "[budgets/km-x.md](../leaderboards/budgets/km-x.md). Not checked at the budget "
-        "(400 → 800): roma.\n"
-    ) in text
-    assert (
-        "| km-x | 200 → 400 | roma | 0.001 | 2 → 1 | +50.0% ± 0.0% | 2 | not converged | yes |"
-    ) in text
-    at_budget = "| km-x | **400 → 800** (budget) | gcn | 0.01 | 0.9 → 0.89 | +1.1% ± 0.6% | 3 |"
-    assert at_budget + " converged | yes |" in text  # 1.1 % lies 6 SE below 5 %: resolved
-    assert (
-        "- **km-y**: 400 steps, 20 warm-up, learning rates swept at 400 steps. No doubling "
-        "check of km-y has a verdict (`chosen_by`: `somewhere.md`).\n"
-    ) in text
-    assert "km-z" not in text  # no budget, no line
-    (tmp_path / "budgets" / "km-x.csv").write_text("model,steps,seed,lr,val_metric\n")
-    assert "No doubling check of km-x has a verdict.\n" in budgets_section(cards, tmp_path)

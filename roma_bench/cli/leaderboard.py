@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "table (--from-mlflow first writes the files of runs tracked before result files "
         "existed). Runs of another task version or data checksum are refused. `readme` rewrites the "
         "generated results sections of README.md and leaderboards/studies/README.md and the "
-        "budgets section of tasks/README.md from the committed CSVs and cards.",
+        "budgets and floors sections of tasks/README.md from the committed CSVs and cards.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     run_p = actions.add_parser("run", help="train + evaluate, then write the leaderboard")
@@ -75,10 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="regenerate the results sections of README.md, leaderboards/studies/README.md and "
         "tasks/README.md",
         description="Rewrite the generated sections (between their <!-- results:begin --> / "
-        "<!-- studies:begin --> / <!-- budgets:begin --> markers) from the committed CSVs and "
-        "cards: leaderboards/<task>.csv, leaderboards/studies/*.csv, and each card's budget "
-        "with its doubling check leaderboards/budgets/<task>.csv (see "
-        "roma_bench.results_sections). Run it after every board, study or budget-check CSV "
+        "<!-- studies:begin --> / <!-- budgets:begin --> / <!-- floors:begin --> markers) from "
+        "the committed CSVs and cards: leaderboards/<task>.csv (results; its floor rows give "
+        "tasks/README.md's floors), leaderboards/studies/*.csv, and each card's budget with "
+        "its doubling check leaderboards/budgets/<task>.csv (see roma_bench.results_sections "
+        "and roma_bench.task_sections). Run it after every board, study or budget-check CSV "
         "change; a test fails while a section is stale.",
     )
     readme_p.add_argument("--root", type=Path, default=Path("."),

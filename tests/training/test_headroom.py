@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +65,20 @@ def test_bd_tiny_has_headroom(tmp_path) -> None:
     assert nrmse["oracle"] <= 0.5 * nrmse["ar"], nrmse
     assert nrmse["ar"] <= 0.8 * nrmse["persistence"], nrmse
     assert nrmse["linear"] > 1.1 * nrmse["oracle"], nrmse
+
+
+def test_the_km_tiny_boards_floor_rows_are_what_verify_floors_gives(km_tiny_store) -> None:
+    """tasks/README.md's floor tables are the boards' floor rows; they must be the numbers
+    `verify --floors` computes from the store (same evaluator, same test windows)."""
+    board = Path(__file__).resolve().parents[2] / "leaderboards" / "km-tiny.csv"
+    with board.open(newline="") as handle:
+        rows = {r["model"]: r for r in csv.DictReader(handle) if r["learning_task"] == "forecast"}
+    headroom = floor_scores("km-tiny", data_path=km_tiny_store)
+    if headroom.checksum != rows["persistence"]["data_checksum"]:
+        pytest.skip(f"this machine generated km-tiny {headroom.checksum[:12]}…, the board "
+                    f"{rows['persistence']['data_checksum'][:12]}…")  # fmt: skip
+    for model in FLOORS:
+        for metric in headroom.columns():
+            board_value = float(rows[model][f"{metric}_mean"])
+            # the CSV keeps 6 significant digits; the oracle's errors are ~1e-14 … 1e-6
+            assert headroom.scores[model][metric] == pytest.approx(board_value, rel=1e-4, abs=1e-12)
