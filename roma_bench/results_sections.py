@@ -40,7 +40,7 @@ from roma_bench.studies.common import read_csv
 from roma_bench.studies.joint import transfer_section
 from roma_bench.studies.noise import summarize_noise
 from roma_bench.studies.scaling import AXES, fit_rows
-from roma_bench.task_sections import budgets_section, floors_section
+from roma_bench.task_sections import REGENERATE, budgets_section, floors_section
 
 __all__ = [
     "REGENERATE", "SectionError", "board_summary", "markers", "replace_section",
@@ -49,7 +49,6 @@ __all__ = [
 ]  # fmt: skip
 
 ROMA = "roma"
-REGENERATE = "roma-bench leaderboard readme"
 
 
 def _read_board(path: Path) -> list[dict[str, str]]:

@@ -24,8 +24,9 @@ from roma_bench.cards import load_card
 from roma_bench.convergence import DOUBLING_THRESHOLD
 from roma_bench.training.headroom import FLOORS, Headroom
 
-__all__ = ["budgets_section", "card_budget_summary", "floor_table", "floors_section"]
+__all__ = ["REGENERATE", "budgets_section", "card_budget_summary", "floor_table", "floors_section"]
 
+#: The command that writes every generated section (README results, studies, tasks).
 REGENERATE = "roma-bench leaderboard readme"
 
 
