@@ -2,7 +2,8 @@
 
 A study resumes (:func:`train_missing`): a rerun of the same command keeps every row of its
 CSV that finished (status ``ok``) for a run it plans, matched on the columns that identify
-the run (the study's own, e.g. model, seed, σ, and :data:`CONFIG_COLUMNS`), and trains only
+the run (the study's own, e.g. model, seed, σ, and
+:data:`~roma_bench.studies.common.CONFIG_COLUMNS`), and trains only
 the missing and failed runs. The CSV is rewritten after every run, so a crash loses nothing
 written; it holds the rows of the command on its first line (rows of runs the command does
 not plan are dropped, as a new command always did).
