@@ -8,6 +8,7 @@ import torch
 from roma_bench.models.roma.operator import BoundOperator, FourierFeatures, LatentOperator
 from roma_bench.models.roma.pde import (
     burgers_residual,
+    derivatives_from_jet,
     emergent_residual,
     field_derivatives,
     pde_residual,
@@ -135,3 +136,25 @@ def test_jet_derivatives_are_differentiable_in_parameters() -> None:
         )
 
     assert torch.allclose(loss("jet"), loss("reverse"), atol=1e-9)
+
+
+def test_jet_second_derivatives_cover_the_latent_axes_only() -> None:
+    """The latent PDE never uses ∂²u/∂t²: the jet skips it (its second-order tangents are
+    the d latent axes), and those equal the diagonal of the Hessian in y."""
+    torch.manual_seed(0)
+    op = LatentOperator(FourierFeatures(3, 16, 0.5, 0.5), 5, 8, 3, 3, 16, 2).double()
+    n = 6
+    cond, coeffs = torch.randn(n, 5, dtype=torch.float64), torch.randn(n, 24, dtype=torch.float64)
+    tx = points(n, seed=4)
+    u, du, d2u = BoundOperator(op, cond, coeffs).jet(tx, 2)
+    assert du.shape == (4, n, 3) and d2u.shape == (3, n, 3)
+    for row in range(n):
+        for j in range(3):
+
+            def component(x: torch.Tensor, row: int = row, j: int = j) -> torch.Tensor:
+                return op(x.unsqueeze(0), cond[row : row + 1], coeffs[row : row + 1])[0, j]
+
+            hessian = torch.autograd.functional.hessian(component, tx[row])
+            assert torch.allclose(d2u[:, row, j], torch.diagonal(hessian)[1:], atol=1e-10)
+    with pytest.raises(ValueError, match="latent axes"):
+        derivatives_from_jet(u, du, torch.cat([d2u[:1], d2u]))

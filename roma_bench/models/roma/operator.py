@@ -18,8 +18,10 @@ hidden layer, then a linear output. Its LayerNorm is written with elementary ops
 forward-mode derivatives, which the effective-dynamics head needs.
 
 **Jets** (``jet`` methods): the trunk is a fixed sequence of elementary maps, so its
-first and second directional derivatives along the ``K = 1 + d`` coordinate axes of
-``(t, y)`` are propagated alongside the values in one batched pass ("Taylor mode"):
+first directional derivatives along the ``K = 1 + d`` coordinate axes of ``(t, y)`` and
+its second ones along the ``d`` latent axes ``y`` (the latent PDE never uses ``∂²u/∂t²``,
+so it is not computed: a quarter of the second-order work at ``d = 3``) are propagated
+alongside the values in one batched pass ("Taylor mode"):
 for ``y = f(x)``, ``dy = f'(x) dx`` and ``d²y = f''(x) dx² + f'(x) d²x``, with closed
 forms for the Fourier features, linear maps, GELU (``g' = Φ + xφ``, ``g'' = φ(2 − x²)``)
 and the layer norm. This gives exactly what :func:`~.pde.field_derivatives` computes
@@ -45,25 +47,35 @@ def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Te
     return centred * torch.rsqrt(var + eps) * weight + bias
 
 
-Jet = tuple[Tensor, Tensor, Tensor | None]  # value [N, w], d [K, N, w], d² [K, N, w] or None
+#: value [N, w], first derivatives [K, N, w] along (t, y), second [K − 1, N, w] along y or None
+Jet = tuple[Tensor, Tensor, Tensor | None]
 
 _INV_SQRT2 = 1 / math.sqrt(2)
 _INV_SQRT2PI = 1 / math.sqrt(2 * math.pi)
 
 
+def _second_axes(d1: Tensor, d2: Tensor) -> Tensor:
+    """The first derivatives along the axes ``d2`` covers: the last ``d2.shape[0]`` of ``d1``."""
+    return d1[d1.shape[0] - d2.shape[0] :]
+
+
 def gelu_jet(x: Tensor, dx: Tensor, d2x: Tensor | None) -> Jet:
-    """Exact GELU ``g(x) = xΦ(x)`` with its first and second directional derivatives."""
+    """Exact GELU ``g(x) = xΦ(x)`` with its first and second directional derivatives
+    (``d2x`` along the last ``d2x.shape[0]`` axes of ``dx``)."""
     cdf = 0.5 * (1 + torch.erf(x * _INV_SQRT2))
     pdf = torch.exp(-0.5 * x * x) * _INV_SQRT2PI
     g1 = cdf + x * pdf
-    d2 = None if d2x is None else pdf * (2 - x * x) * dx * dx + g1 * d2x
-    return x * cdf, g1 * dx, d2
+    if d2x is None:
+        return x * cdf, g1 * dx, None
+    dxs = _second_axes(dx, d2x)
+    return x * cdf, g1 * dx, pdf * (2 - x * x) * dxs * dxs + g1 * d2x
 
 
 def layer_norm_jet(
     x: Tensor, dx: Tensor, d2x: Tensor | None, weight: Tensor, bias: Tensor, eps: float = 1e-5
 ) -> Jet:
-    """:func:`layer_norm` with first and second directional derivatives."""
+    """:func:`layer_norm` with first and second directional derivatives (``d2x`` along the
+    last ``d2x.shape[0]`` axes of ``dx``)."""
     c = x - x.mean(-1, keepdim=True)
     dc = dx - dx.mean(-1, keepdim=True)
     r = torch.rsqrt((c * c).mean(-1, keepdim=True) + eps)
@@ -72,6 +84,7 @@ def layer_norm_jet(
     out, dout = c * r * weight + bias, (dc * r + c * dr) * weight
     if d2x is None:
         return out, dout, None
+    dc, dv, dr = _second_axes(dc, d2x), _second_axes(dv, d2x), _second_axes(dr, d2x)
     d2c = d2x - d2x.mean(-1, keepdim=True)
     d2v = 2 * (dc * dc + c * d2c).mean(-1, keepdim=True)
     d2r = 0.75 * r**5 * dv * dv - 0.5 * r**3 * d2v
@@ -95,13 +108,15 @@ class FourierFeatures(nn.Module):
         return torch.cat([torch.sin(proj), torch.cos(proj)], dim=-1)
 
     def jet(self, tx: Tensor, order: int = 2) -> Jet:
-        """Values and derivatives along each coordinate axis ``k`` of ``(t, y)``: ``[K, N, ·]``."""
+        """Values, first derivatives along each axis ``k`` of ``(t, y)`` ``[K, N, ·]`` and
+        (``order`` 2) second derivatives along each latent axis ``y_k`` ``[K − 1, N, ·]``."""
         proj = tx @ self.B  # [N, h]
         dp = self.B.unsqueeze(1)  # [K, 1, h]: ∂proj/∂x_k (constant)
         sin, cos = torch.sin(proj), torch.cos(proj)
         value = torch.cat([sin, cos], dim=-1)
         d1 = torch.cat([cos * dp, -sin * dp], dim=-1)
-        d2 = torch.cat([-sin * dp * dp, -cos * dp * dp], dim=-1) if order >= 2 else None
+        dq = dp[1:] * dp[1:]
+        d2 = torch.cat([-sin * dq, -cos * dq], dim=-1) if order >= 2 else None
         return value, d1, d2
 
 
@@ -123,8 +138,9 @@ class ResidualTrunk(nn.Module):
         return self.out(x)
 
     def jet(self, x: Tensor, dx: Tensor, d2x: Tensor | None) -> Jet:
-        """Propagate a jet; ``dx``/``d2x`` ``[K, N, k₀]`` cover the first ``k₀`` input columns
-        (the others are constant in the differentiation variables)."""
+        """Propagate a jet; ``dx`` ``[K, N, k₀]`` / ``d2x`` ``[K', N, k₀]`` (the last ``K'``
+        axes of ``dx``) cover the first ``k₀`` input columns (the others are constant in the
+        differentiation variables)."""
         k0 = dx.shape[-1]
         for i, (linear, w, b) in enumerate(zip(self.hidden, self.ln_weight, self.ln_bias)):
             weight = linear.weight[:, :k0] if i == 0 else linear.weight
@@ -184,7 +200,8 @@ class LatentOperator(nn.Module):
         return torch.einsum("npj,np->nj", b, basis) / math.sqrt(self.p)
 
     def jet(self, tx: Tensor, cond: Tensor, coeffs: Tensor, order: int = 2) -> Jet:
-        """``u`` ``[N, out]`` and its derivatives along each axis of ``(t, y)`` ``[K, N, out]``."""
+        """``u`` ``[N, out]``, its first derivatives along each axis of ``(t, y)`` ``[K, N, out]``
+        and (``order`` 2) its second ones along each latent axis ``y_k`` ``[K − 1, N, out]``."""
         phi, dphi, d2phi = self.fourier.jet(tx, order)
         extra = [cond, coeffs] if self.nonlinear else [cond]
         value, d1, d2 = self.trunk.jet(torch.cat([phi, *extra], dim=-1), dphi, d2phi)
