@@ -1,7 +1,8 @@
 """What the budget checks say: the check's page, a board's budget paragraph, verdict text.
 
 :func:`write_budget_check` writes ``leaderboards/budgets/<task>.md`` (the verdicts of
-:func:`roma_bench.budgets.doubling_verdicts` with the invocations that made them);
+:func:`roma_bench.budgets.doubling_verdicts` with the invocations that made them) and its
+plot ``<task>.png`` (every recorded run's validation score against its budget);
 :func:`budget_paragraph` is the paragraph a board's page gives its budget, tuning and
 doubling check; :func:`verdict_text` and :func:`se_text` are the words both use (and the
 generated README sections, :mod:`roma_bench.results_sections`).
@@ -27,10 +28,11 @@ from roma_bench.cards import load_card
 from roma_bench.config import ConfigError
 from roma_bench.convergence import DOUBLING_THRESHOLD
 from roma_bench.files import atomic_write_text
+from roma_bench.tracking.plots import doubling_curves
 
 __all__ = [
-    "budget_paragraph", "recorded_commands", "resolved_text", "se_text", "verdict_text",
-    "verdict_words", "write_budget_check",
+    "budget_paragraph", "budget_plot", "recorded_commands", "resolved_text", "se_text",
+    "seeds_text", "verdict_text", "verdict_words", "write_budget_check",
 ]  # fmt: skip
 
 
@@ -58,12 +60,14 @@ def write_budget_check(
     task: str, rows: Sequence[dict], verdicts: Sequence[dict], command: str,
     folder: Path | None = None,
 ) -> tuple[Path, Path]:  # fmt: skip
-    """Write the runs (CSV, merged with those recorded) and a Markdown table of the
-    verdicts; returns both paths. The page keeps every invocation that wrote it, in order
-    (``command`` is added unless it is there already), so together they reproduce the CSV."""
+    """Write the runs (CSV, merged with those recorded), a Markdown table of the verdicts
+    and the plot of every recorded run (:func:`budget_plot`); returns the CSV and page
+    paths. The page keeps every invocation that wrote it, in order (``command`` is added
+    unless it is there already), so together they reproduce the CSV."""
     csv_path, md_path = budget_check_paths(task, folder)
     if rows:
         record_check_rows(task, rows, folder)
+    png_path = budget_plot(task, check_rows(task, folder), md_path.with_suffix(".png"))
     commands = recorded_commands(md_path)
     if command not in commands:
         commands.append(command)
@@ -86,12 +90,30 @@ def write_budget_check(
     ]
     for v in verdicts:
         lines.append(
-            f"| {v['model']} | {v['lr']:g} | {v['steps']} | {v['seeds']} | {v['mean_b']:.4g} | "
+            f"| {v['model']} | {v['lr']:g} | {v['steps']} | {seeds_text(v)} | {v['mean_b']:.4g} | "
             f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{se_text(v)} | {verdict_text(v)} | "
             f"{resolved_text(v)} |"
         )
+    lines += [
+        "",
+        "Every recorded run's validation score against its budget (points: seeds; line: "
+        "seed mean ± standard error):",
+        "",
+        f"![Validation score against the budget on {task}]({png_path.name})",
+    ]
     atomic_write_text(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
+
+
+def budget_plot(task: str, rows: Sequence[dict], path: Path) -> Path:
+    """``path`` (PNG): each row's validation score against its steps, one line per model
+    and learning rate (:func:`roma_bench.tracking.plots.doubling_curves`)."""
+    series: dict[str, dict[int, list[float]]] = {}
+    for r in rows:
+        label = f"{r['model']} (lr {float(r['lr']):g})"
+        series.setdefault(label, {}).setdefault(int(r["steps"]), []).append(float(r["val_metric"]))
+    metric = load_card(task).primary_metric("forecast")
+    return doubling_curves(series, path, f"Budget check on {task}", metric)
 
 
 def budget_paragraph(task: str, folder: Path | None = None) -> str:
@@ -166,6 +188,12 @@ def resolved_text(verdict: dict) -> str:
     errors or more from the threshold: :attr:`roma_bench.convergence.DoublingVerdict.resolved`),
     else ``no``."""
     return "yes" if verdict.get("resolved") else "no"
+
+
+def seeds_text(verdict: dict) -> str:
+    """The seeds a verdict rests on, and the seeds whose run failed at B or 2B if any."""
+    failed = verdict.get("failed", 0)
+    return f"{verdict['seeds']}" + (f" ({failed} failed, left out)" if failed else "")
 
 
 def se_text(verdict: dict) -> str:

@@ -216,7 +216,9 @@ def doubling_verdicts(rows: Sequence[dict], threshold: float = DOUBLING_THRESHOL
     """One verdict per model, rate and budget ``B`` whose ``2B`` runs exist too.
 
     The seed means at ``B`` and ``2B`` (over the seeds run at both), the improvement and
-    whether ``B`` converged; a chain ``B, 2B, 4B`` gives two verdicts.
+    whether ``B`` converged; a chain ``B, 2B, 4B`` gives two verdicts. A seed whose run
+    failed at either budget (NaN score) has no paired difference: it is left out of the
+    means and counted in ``failed``; with no seed left there is no verdict.
     """
     groups: dict[tuple[str, float], dict[int, dict[int, float]]] = {}
     for r in rows:
@@ -227,7 +229,8 @@ def doubling_verdicts(rows: Sequence[dict], threshold: float = DOUBLING_THRESHOL
         for b in sorted(by_steps):
             if 2 * b not in by_steps:
                 continue
-            seeds = sorted(set(by_steps[b]) & set(by_steps[2 * b]))
+            both = sorted(set(by_steps[b]) & set(by_steps[2 * b]))
+            seeds = [s for s in both if math.isfinite(by_steps[b][s] + by_steps[2 * b][s])]
             if not seeds:
                 continue
             verdict = doubling_check(
@@ -235,6 +238,7 @@ def doubling_verdicts(rows: Sequence[dict], threshold: float = DOUBLING_THRESHOL
             )
             verdicts.append(
                 {"model": model, "lr": lr, "steps": b, "seeds": len(seeds),
+                 "failed": len(both) - len(seeds),
                  "mean_b": verdict.mean_b, "mean_2b": verdict.mean_2b,
                  "improvement": verdict.improvement, "converged": verdict.converged,
                  "improvement_se": verdict.improvement_se, "resolved": verdict.resolved}

@@ -18,7 +18,7 @@ import csv
 import math
 from pathlib import Path
 
-from roma_bench.budget_pages import resolved_text, se_text, verdict_text
+from roma_bench.budget_pages import resolved_text, se_text, seeds_text, verdict_text
 from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts
 from roma_bench.cards import load_card
 from roma_bench.convergence import DOUBLING_THRESHOLD
@@ -60,7 +60,7 @@ def card_budget_summary(card_path: Path, folder: Path, link_prefix: str) -> tupl
             steps = f"**{steps}** (budget)"
         rows.append(
             f"| {name} | {steps} | {v['model']} | {v['lr']:g} | {v['mean_b']:.4g} → "
-            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{se_text(v)} | {v['seeds']} | "
+            f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{se_text(v)} | {seeds_text(v)} | "
             f"{verdict_text(v, 'converged', 'not converged')} | {resolved_text(v)} |"
         )
     return line + "\n", rows

@@ -93,3 +93,22 @@ def test_the_check_table_shows_the_paired_standard_error(tmp_path):
         "km-tiny", rows, budgets.doubling_verdicts(rows), "cmd", tmp_path
     )
     assert "| gcn | 0.01 | 100 | 3 | 1 | 0.9 | +10.0% ± 5.8% | no | no |" in md_path.read_text()
+
+
+def test_the_budget_page_shows_every_recorded_run_in_its_plot(tmp_path):
+    rows = [
+        {"model": m, "steps": s, "seed": seed, "lr": 1e-2, "val_metric": v * (1 + 0.1 * seed)}
+        for m in ("gcn", "roma") for s, v in ((100, 0.2), (200, 0.1), (400, 0.09))
+        for seed in range(3)
+    ]  # fmt: skip
+    rows[0]["val_metric"] = float("nan")  # a failed run is left out, not plotted as 0
+    verdicts = budgets.doubling_verdicts(rows)
+    _, md_path = budget_pages.write_budget_check("km-tiny", rows, verdicts, "cmd", tmp_path)
+    png = md_path.with_suffix(".png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = md_path.read_text()
+    assert "![Validation score against the budget on km-tiny](km-tiny.png)" in page
+    assert "| gcn | 0.01 | 100 | 2 (1 failed, left out) |" in page
+    # one seed at a budget (no standard error) still plots
+    single = [{"model": "gcn", "steps": 100, "seed": 0, "lr": 1e-2, "val_metric": 0.3}]
+    assert budget_pages.budget_plot("km-tiny", single, tmp_path / "one.png").stat().st_size > 0

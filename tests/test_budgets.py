@@ -374,3 +374,18 @@ def test_board_runs_that_match_the_budget_become_check_rows(tmp_path, monkeypatc
     budgets.doubling_runs("km-tiny", ["gcn"], [0, 1], budget, fake_run(log),
                           curve_score({"gcn": 1}), lrs=lrs, done=done)  # fmt: skip
     assert [(c.steps, c.seed) for c in log] == [(200, 0), (200, 1)]
+
+
+def test_a_failed_run_leaves_its_seed_out_of_the_verdict_and_is_counted():
+    rows = [
+        {"model": "gcn", "steps": s, "seed": seed, "lr": 1e-2, "val_metric": v}
+        for s, vals in ((100, (0.2, 0.3, 0.25)), (200, (0.1, float("nan"), 0.15)))
+        for seed, v in enumerate(vals)
+    ]
+    (verdict,) = budgets.doubling_verdicts(rows)
+    assert verdict["seeds"] == 2 and verdict["failed"] == 1
+    assert verdict["mean_b"] == pytest.approx(0.225) and verdict["mean_2b"] == pytest.approx(0.125)
+    every_seed_failed = [dict(r, val_metric=float("nan")) for r in rows if r["steps"] == 200]
+    assert (
+        budgets.doubling_verdicts([r for r in rows if r["steps"] == 100] + every_seed_failed) == []
+    )

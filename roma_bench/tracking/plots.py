@@ -90,3 +90,37 @@ def order_parameter_curve(
     ax.set_title(title)
     ax.legend()
     return _save(fig, path)
+
+
+def doubling_curves(
+    series: dict[str, dict[int, Sequence[float]]], path: Path, title: str, metric: str
+) -> Path:
+    """A metric against the training budget, one line per series (e.g. a model at its rate).
+
+    ``series[label][steps]`` holds one score per seed (NaN for a failed run, left out):
+    each seed's score is a point, the seed mean ± its standard error (sample std / √n) a line
+    with error bars. Both axes are logarithmic (budgets double).
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for i, (label, by_steps) in enumerate(sorted(series.items())):
+        color = f"C{i % 10}"
+        steps, means, errors = [], [], []
+        for s in sorted(by_steps):
+            values = np.array([v for v in by_steps[s] if np.isfinite(v)], dtype=float)
+            if not len(values):
+                continue
+            ax.plot([s] * len(values), values, ".", color=color, alpha=0.45, ms=6)
+            steps.append(s)
+            means.append(values.mean())
+            errors.append(values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0)
+        if steps:
+            ax.errorbar(steps, means, yerr=errors, fmt="o-", color=color, lw=1.5, capsize=3,
+                        label=f"{label} (seed mean ± SE)")  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("training budget (optimizer steps)")
+    ax.set_ylabel(f"validation {metric}")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
