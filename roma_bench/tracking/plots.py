@@ -118,6 +118,9 @@ def doubling_curves(
             ax.errorbar(steps, means, yerr=errors, fmt="o-", color=color, lw=1.5, capsize=3,
                         label=f"{label} (seed mean ± SE)")  # fmt: skip
     ax.set_xscale("log", base=2)
+    budgets = sorted({s for by_steps in series.values() for s in by_steps})
+    ax.set_xticks(budgets, [str(s) for s in budgets])
+    ax.minorticks_off()
     ax.set_yscale("log")
     ax.set_xlabel("training budget (optimizer steps)")
     ax.set_ylabel(f"validation {metric}")
