@@ -211,6 +211,13 @@ def test_a_card_tuned_at_fewer_steps_trains_its_board_and_check_at_the_sweeps_ra
     assert budget_cli_budget(flags, load_card("km-long")) == Budget(100, 2e-3, 5)  # the sweep's
     flags.action = "check"
     assert budget_cli_budget(flags, load_card("km-long")) == Budget(400, 2e-3, 20)
+    # --steps keeps the card's shape (warm-up 5% of the run), as a doubling chain needs;
+    # --warmup-steps overrides it
+    flags.steps = 1600
+    assert budget_cli_budget(flags, load_card("km-long")) == Budget(1600, 2e-3, 80)
+    flags.warmup_steps = 7
+    assert budget_cli_budget(flags, load_card("km-long")) == Budget(1600, 2e-3, 7)
+    flags.steps, flags.warmup_steps = None, None
     card["budget"]["tuned_at"] = 0
     (tmp_path / "cards" / "km-long.yaml").write_text(yaml.safe_dump(card))
     with pytest.raises(ConfigError, match="tuned_at"):

@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, help="learning rate of check for every model "
                         "(default: each model's tuned rate from leaderboards/TASK.tuning.csv "
                         "at B, else the card's)")  # fmt: skip
-    parser.add_argument("--warmup-steps", type=int, help="warm-up of B (default: the card's)")
+    parser.add_argument("--warmup-steps", type=int, help="warm-up of B (default: the card's, "
+                        "scaled with --steps so that the schedule keeps its shape)")  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=seed_arg, default=[0, 1, 2],
                         help="seeds of check (default 0 1 2)")  # fmt: skip
     parser.add_argument("--lrs", nargs="+", type=float, help="learning rates of tune "
@@ -60,21 +61,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _budget(args: argparse.Namespace, card):
-    """B from the flags over the card's budget; ``tune`` without ``--steps`` sweeps at the
-    card's ``tuned_at`` steps (the sweep the boards take their rates from)."""
+    """B from the flags over the card's budget: ``--steps`` keeps the card's schedule shape
+    (warm-up scaled, :meth:`Budget.over`) unless ``--warmup-steps`` is given; ``tune``
+    without ``--steps`` sweeps at the card's ``tuned_at`` steps (the sweep the boards take
+    their rates from)."""
     from roma_bench.budgets import Budget
 
     if args.steps is None:
         budget = Budget.of_card(card)
         if args.action == "tune":
             budget = budget.over(card.budget.tuning_steps)
+    elif card.budget is not None:
+        # the card's schedule shape over --steps (warm-up scaled), as `leaderboard run
+        # --steps` trains: a doubling chain B, 2B, 4B … keeps one shape without flags
+        budget = Budget.of_card(card).over(args.steps)
     else:
-        default = card.budget
-        budget = Budget(
-            args.steps,
-            default.lr if default else 1e-3,
-            min(default.warmup_steps if default else 20, args.steps - 1),
-        )
+        budget = Budget(args.steps, 1e-3, min(20, args.steps - 1))
     return Budget(
         budget.steps,
         args.lr if args.lr is not None else budget.lr,
