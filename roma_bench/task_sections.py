@@ -48,11 +48,7 @@ def card_budget_summary(card_path: Path, folder: Path, link_prefix: str) -> tupl
         chosen = f" (`chosen_by`: `{b.chosen_by}`)" if b.chosen_by else ""
         return line + f" No doubling check of {name} has a verdict{chosen}.\n", []
     line += f" Check: [budgets/{name}.md]({link_prefix}budgets/{name}.md)."
-    at_budget = {v["model"] for v in verdicts if v["steps"] == b.steps}
-    if not at_budget:
-        line += f" No verdict at the budget ({b.steps} → {2 * b.steps} steps) yet."
-    elif missing := sorted({v["model"] for v in verdicts} - at_budget):
-        line += f" Not checked at the budget ({b.steps} → {2 * b.steps}): {', '.join(missing)}."
+    line += _budget_status(verdicts, b.steps)
     rows = []
     for v in sorted(verdicts, key=lambda v: (v["steps"], v["model"], v["lr"])):
         steps = f"{v['steps']} → {2 * v['steps']}"
@@ -64,6 +60,42 @@ def card_budget_summary(card_path: Path, folder: Path, link_prefix: str) -> tupl
             f"{verdict_text(v, 'converged', 'not converged')} | {resolved_text(v)} |"
         )
     return line + "\n", rows
+
+
+def _budget_status(verdicts: list[dict], steps: int) -> str:
+    """What the verdicts say of the budget ``steps``: per model converged or not there, the
+    checked models without a verdict there, and the smallest budget whose verdicts cover
+    every checked model and all say converged (the one the criterion asks for). A model
+    checked at more than one rate counts once per rate (``model (lr r)``)."""
+    rates: dict[str, set[float]] = {}
+    for v in verdicts:
+        rates.setdefault(v["model"], set()).add(v["lr"])
+
+    def label(v: dict) -> str:
+        return v["model"] if len(rates[v["model"]]) == 1 else f"{v['model']} (lr {v['lr']:g})"
+
+    checked = sorted({label(v) for v in verdicts})
+    by_steps: dict[int, dict[str, dict]] = {}
+    for v in verdicts:
+        by_steps.setdefault(v["steps"], {})[label(v)] = v
+    at = by_steps.get(steps, {})
+    text = f" At the budget ({steps} → {2 * steps}):"
+    if not at:
+        text += " no verdict yet."
+    else:
+        yes = sorted(m for m, v in at.items() if v["converged"])
+        no = sorted(m for m, v in at.items() if not v["converged"])
+        parts = [f"converged for {', '.join(yes)}" if yes else "",
+                 f"not converged for {', '.join(no)}" if no else "",
+                 f"not checked for {', '.join(sorted(set(checked) - set(at)))}"
+                 if set(checked) - set(at) else ""]  # fmt: skip
+        text += " " + "; ".join(p for p in parts if p) + "."
+    converged = [
+        b for b, models in sorted(by_steps.items())
+        if set(models) == set(checked) and all(v["converged"] for v in models.values())
+    ]  # fmt: skip
+    text += f" Smallest budget converged for every checked model ({', '.join(checked)}): "
+    return text + (f"{converged[0]} steps." if converged else "none yet.")
 
 
 def budgets_section(

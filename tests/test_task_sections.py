@@ -32,8 +32,9 @@ def test_budgets_section_gives_every_verdict_and_what_the_budget_lacks(tmp_path)
     text = budgets_section(cards, tmp_path)
     assert (
         "- **km-x**: 400 steps, 20 warm-up, learning rates swept at 200 steps. Check: "
-        "[budgets/km-x.md](../leaderboards/budgets/km-x.md). Not checked at the budget "
-        "(400 → 800): roma.\n"
+        "[budgets/km-x.md](../leaderboards/budgets/km-x.md). At the budget (400 → 800): "
+        "converged for gcn; not checked for roma. Smallest budget converged for every "
+        "checked model (gcn, roma): none yet.\n"
     ) in text
     assert (
         "| km-x | 200 → 400 | roma | 0.001 | 2 → 1 | +50.0% ± 0.0% | 2 | not converged | yes |"
@@ -45,6 +46,13 @@ def test_budgets_section_gives_every_verdict_and_what_the_budget_lacks(tmp_path)
         "check of km-y has a verdict (`chosen_by`: `somewhere.md`).\n"
     ) in text
     assert "km-z" not in text  # no budget, no line
+    with (tmp_path / "budgets" / "km-x.csv").open("a") as handle:  # roma 400 -> 800: converged
+        handle.write("".join(f"roma,{b},{s},0.001,{v}\n" for b, v in ((800, 0.99),)
+                             for s in range(2)))  # fmt: skip
+    assert (
+        "At the budget (400 → 800): converged for gcn, roma. Smallest budget converged for "
+        "every checked model (gcn, roma): 400 steps.\n"
+    ) in budgets_section(cards, tmp_path)
     (tmp_path / "budgets" / "km-x.csv").write_text("model,steps,seed,lr,val_metric\n")
     assert "No doubling check of km-x has a verdict.\n" in budgets_section(cards, tmp_path)
 
