@@ -65,9 +65,8 @@ def write_budget_check(
     paths. The page keeps every invocation that wrote it, in order (``command`` is added
     unless it is there already), so together they reproduce the CSV."""
     csv_path, md_path = budget_check_paths(task, folder)
-    if rows:
-        record_check_rows(task, rows, folder)
-    png_path = budget_plot(task, check_rows(task, folder), md_path.with_suffix(".png"))
+    table = record_check_rows(task, rows, folder) if rows else check_rows(task, folder)
+    png_path = budget_plot(task, table, md_path.with_suffix(".png"))
     commands = recorded_commands(md_path)
     if command not in commands:
         commands.append(command)
