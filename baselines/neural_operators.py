@@ -19,8 +19,10 @@ normalized increments ``Δ`` ``[n, H]`` (the harness decodes them).
   so without that path a node's own drift never reaches its output (it trained to
   persistence on km-tiny's validation nodes); FNO's layers keep the same pointwise ``W``.
 
-Both run without open3d and torch_scatter (GINO's native torch neighbour search and
-segment reductions). Spectral weights are complex; :meth:`num_parameters` counts real numbers.
+Both run without open3d and torch_scatter: GINO's native torch neighbour search, and its
+segment reductions through :mod:`baselines.segments` (one ``index_add`` instead of
+``neuralop``'s per-point loop, whose backward cost a third of a step). Spectral weights are complex;
+:meth:`num_parameters` counts real numbers.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from neuralop.models import FNO, GINO, TFNO
 from pydantic import Field
 from torch import Tensor, nn
 
+from baselines import segments
 from baselines.common import (
     feature_width,
     input_width,
@@ -44,6 +47,8 @@ from roma_bench.config import StrictModel
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import ForecastModel, ModelOutput, TaskSpec
 from roma_bench.registry import register_model
+
+segments.install()
 
 
 class NeuralOperatorModel(ForecastModel):

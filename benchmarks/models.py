@@ -31,9 +31,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's baselines/
 
 from roma_bench.cards import load_card
+from roma_bench.data.generation import generate_task
 from roma_bench.data.loader import WindowLoader
 from roma_bench.data.spec import task_spec
-from roma_bench.data.store import TaskStore, generate_task
+from roma_bench.data.store import TaskStore
 from roma_bench.registry import available_models, build_model
 
 
