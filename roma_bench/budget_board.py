@@ -52,7 +52,8 @@ def board_rows(
                 config.learning_task, config.early_stopping_patience, config.val_every) == (
             want.steps, want.optim.warmup_steps, want.optim.lr, want.size,
             want.learning_task, None, want.val_every)  # fmt: skip
-        row = {"model": record.model, "steps": config.steps, "seed": config.seed,
+        row = {"model": record.model, "steps": config.steps,
+               "warmup_steps": config.optim.warmup_steps, "seed": config.seed,
                "lr": config.optim.lr}  # fmt: skip
         if not same or config.task != task or row_key({**row, "val_metric": 0}) in done:
             continue

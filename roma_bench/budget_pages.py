@@ -18,8 +18,8 @@ from pathlib import Path
 from roma_bench.budgets import (
     Budget,
     budget_check_paths,
+    card_verdicts,
     check_rows,
-    doubling_verdicts,
     record_check_rows,
     tuning_path,
     tuning_rows,
@@ -83,13 +83,14 @@ def write_budget_check(
         "within two of it of the threshold is not resolved by the seeds run (column "
         "`resolved`; one seed never is).",
         "",
-        "| model | lr | B (steps) | seeds | mean at B | mean at 2B | improvement | converged at B "
-        "| resolved |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | lr | B (steps) | warm-up at B | seeds | mean at B | mean at 2B | improvement "
+        "| converged at B | resolved |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for v in verdicts:
         lines.append(
-            f"| {v['model']} | {v['lr']:g} | {v['steps']} | {seeds_text(v)} | {v['mean_b']:.4g} | "
+            f"| {v['model']} | {v['lr']:g} | {v['steps']} | {v['warmup_steps']} | {seeds_text(v)} | "
+            f"{v['mean_b']:.4g} | "
             f"{v['mean_2b']:.4g} | {v['improvement']:+.1%}{se_text(v)} | {verdict_text(v)} | "
             f"{resolved_text(v)} |"
         )
@@ -106,10 +107,17 @@ def write_budget_check(
 
 def budget_plot(task: str, rows: Sequence[dict], path: Path) -> Path:
     """``path`` (PNG): each row's validation score against its steps, one line per model
-    and learning rate (:func:`roma_bench.tracking.plots.doubling_curves`)."""
+    and learning rate (and warm-up fraction, where a model's rate has runs of more than one
+    schedule shape; :func:`roma_bench.tracking.plots.doubling_curves`)."""
     series: dict[str, dict[int, list[float]]] = {}
+    shapes: dict[tuple[str, float], set[float]] = {}
+    for r in rows:
+        fraction = int(r["warmup_steps"]) / int(r["steps"])
+        shapes.setdefault((r["model"], float(r["lr"])), set()).add(round(fraction, 3))
     for r in rows:
         label = f"{r['model']} (lr {float(r['lr']):g})"
+        if len(shapes[r["model"], float(r["lr"])]) > 1:  # tell the schedule shapes apart
+            label = label[:-1] + f", warm-up {int(r['warmup_steps']) / int(r['steps']):.1%})"
         series.setdefault(label, {}).setdefault(int(r["steps"]), []).append(float(r["val_metric"]))
     metric = load_card(task).primary_metric("forecast")
     return doubling_curves(series, path, f"Budget check on {task}", metric)
@@ -157,9 +165,7 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
             )
     else:
         text += f" Learning rate: the card's {budget.lr:g} (no tuning file)."
-    verdicts = [
-        v for v in doubling_verdicts(check_rows(task, folder)) if v["steps"] >= budget.steps
-    ]
+    verdicts = [v for v in card_verdicts(task, folder) if v["steps"] >= budget.steps]
     if verdicts:
         said = "; ".join(
             f"{v['model']} (lr {v['lr']:g}) {v['steps']} → {2 * v['steps']} steps: "

@@ -1,7 +1,9 @@
 """The run tables of ``budget check`` and ``budget tune``: one CSV row per finished training.
 
-A row is ``model, steps, seed, lr, val_metric`` (the tuning table adds ``chosen``); its
-key is ``(model, steps, seed, lr)``. :func:`merge_rows` adds rows to a table under the
+A row is ``model, steps, warmup_steps, seed, lr, val_metric`` (the tuning table adds
+``chosen``); its key is ``(model, steps, warmup_steps, seed, lr)``: two runs of equal length
+with different warm-ups are different runs (the doubling check pairs ``B`` with the ``2B``
+run of twice its warm-up, the same schedule shape). :func:`merge_rows` adds rows to a table under the
 table's file lock and rewrites it atomically, so a crash never loses a finished run, a
 rerun skips what is already there (:func:`done_keys`), and several processes (``--shard
 i/n``) can write one table at once.
@@ -20,22 +22,26 @@ from roma_bench.files import atomic_write_text
 from roma_bench.locks import file_lock
 
 #: Columns every run table has, in order.
-COLUMNS = ("model", "steps", "seed", "lr", "val_metric")
+COLUMNS = ("model", "steps", "warmup_steps", "seed", "lr", "val_metric")
 
-RowKey = tuple[str, int, int, float]
+RowKey = tuple[str, int, int, int, float]
 
 
 def row_key(row: dict) -> RowKey:
-    """``(model, steps, seed, lr)`` of a row (read from a CSV or freshly made)."""
-    return (str(row["model"]), int(row["steps"]), int(row["seed"]), float(row["lr"]))
+    """``(model, steps, warmup_steps, seed, lr)`` of a row (read from a CSV or freshly made)."""
+    return (
+        str(row["model"]), int(row["steps"]), int(row["warmup_steps"]), int(row["seed"]),
+        float(row["lr"]),
+    )  # fmt: skip
 
 
 def _typed(row: dict, path: Path, line: int) -> dict:
     try:
         typed = dict(row)
         typed.update(
-            model=str(row["model"]), steps=int(row["steps"]), seed=int(row["seed"]),
-            lr=float(row["lr"]), val_metric=float(row["val_metric"]),
+            model=str(row["model"]), steps=int(row["steps"]),
+            warmup_steps=int(row["warmup_steps"]), seed=int(row["seed"]), lr=float(row["lr"]),
+            val_metric=float(row["val_metric"]),
         )  # fmt: skip
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{path}, line {line}: {error}") from None
@@ -55,7 +61,13 @@ def read_rows(path: Path, required: Sequence[str] = COLUMNS) -> list[dict]:
         reader = csv.DictReader(handle)
         missing = set(required) - set(reader.fieldnames or ())
         if missing:
-            raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+            hint = (
+                " (a table from before warm-ups were recorded: add the column with each "
+                "run's optim.warmup_steps)"
+                if "warmup_steps" in missing
+                else ""
+            )
+            raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}{hint}")
         return [_typed(row, path, line) for line, row in enumerate(reader, 2)]
 
 
@@ -80,7 +92,7 @@ def merge_rows(
     before it is written, e.g. to mark each model's chosen rate. Returns what was written.
     """
     with file_lock(path):
-        merged = {row_key(row): row for row in read_rows(path, ())}
+        merged = {row_key(row): row for row in read_rows(path)}
         merged.update((row_key(row), dict(row)) for row in rows)
         table = finish([merged[key] for key in sorted(merged)])
         if table:
@@ -94,7 +106,7 @@ def done_keys(rows: Iterable[dict]) -> set[RowKey]:
 
 
 def mark_chosen(rows: list[dict]) -> list[dict]:
-    """Per ``(model, steps, seed)``: ``chosen`` on the row with the lowest finite metric.
+    """Per ``(model, steps, warmup_steps, seed)``: ``chosen`` on the row with the lowest finite metric.
 
     The first of equal values wins (rows are in key order, so the lower rate); a model
     whose every rate diverged has none chosen.
@@ -103,7 +115,8 @@ def mark_chosen(rows: list[dict]) -> list[dict]:
         row["chosen"] = False
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault((row["model"], int(row["steps"]), int(row["seed"])), []).append(row)
+        key = (row["model"], int(row["steps"]), int(row["warmup_steps"]), int(row["seed"]))
+        groups.setdefault(key, []).append(row)
     for group in groups.values():
         finite = [r for r in group if math.isfinite(float(r["val_metric"]))]
         if finite:

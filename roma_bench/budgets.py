@@ -182,7 +182,7 @@ def run_plan(
 ) -> list[dict]:
     """Train and score the plan's entries of shard ``i`` of ``n`` (entry ``k`` belongs to
     shard ``k mod n + 1``) that are not in ``done``; returns the new rows
-    ``model, steps, seed, lr, val_metric`` (NaN for a failed run). ``on_row`` sees each
+    ``model, steps, warmup_steps, seed, lr, val_metric`` (NaN for a failed run). ``on_row`` sees each
     row as soon as it is scored, so the caller can write it before the next run starts.
     """
     index, count = shard
@@ -190,7 +190,8 @@ def run_plan(
         raise ValueError(f"shard {index}/{count}: expected 1 ≤ i ≤ n")
     rows = []
     for k, config in enumerate(plan):
-        row = {"model": config.model_name, "steps": config.steps, "seed": config.seed,
+        row = {"model": config.model_name, "steps": config.steps,
+               "warmup_steps": config.optim.warmup_steps, "seed": config.seed,
                "lr": config.optim.lr}  # fmt: skip
         if k % count != index - 1 or row_key({**row, "val_metric": 0}) in done:
             continue
@@ -212,32 +213,40 @@ def doubling_runs(
     return run_plan(plan, run, score, **options)
 
 
-def doubling_verdicts(rows: Sequence[dict], threshold: float = DOUBLING_THRESHOLD) -> list[dict]:
-    """One verdict per model, rate and budget ``B`` whose ``2B`` runs exist too.
+def doubling_verdicts(
+    rows: Sequence[dict], threshold: float = DOUBLING_THRESHOLD, shape: Budget | None = None
+) -> list[dict]:
+    """One verdict per model, rate and budget ``B`` (steps, warm-up ``w``) whose ``2B`` runs
+    (``2·steps`` steps, warm-up ``2w``: the same schedule shape) exist too.
 
     The seed means at ``B`` and ``2B`` (over the seeds run at both), the improvement and
     whether ``B`` converged; a chain ``B, 2B, 4B`` gives two verdicts. A seed whose run
     failed at either budget (NaN score) has no paired difference: it is left out of the
-    means and counted in ``failed``; with no seed left there is no verdict.
+    means and counted in ``failed``; with no seed left there is no verdict. Runs whose
+    warm-up does not double with the steps are never paired. ``shape``: only the runs with
+    that budget's schedule shape (warm-up ``shape.over(steps).warmup_steps``), e.g. the
+    card's, whose verdicts say whether a board's budget converged.
     """
-    groups: dict[tuple[str, float], dict[int, dict[int, float]]] = {}
+    groups: dict[tuple[str, float], dict[tuple[int, int], dict[int, float]]] = {}
     for r in rows:
-        by_steps = groups.setdefault((r["model"], float(r["lr"])), {})
-        by_steps.setdefault(int(r["steps"]), {})[int(r["seed"])] = float(r["val_metric"])
+        if shape is not None and int(r["warmup_steps"]) != shape.over(int(r["steps"])).warmup_steps:
+            continue
+        by_budget = groups.setdefault((r["model"], float(r["lr"])), {})
+        budget = (int(r["steps"]), int(r["warmup_steps"]))
+        by_budget.setdefault(budget, {})[int(r["seed"])] = float(r["val_metric"])
     verdicts = []
-    for (model, lr), by_steps in groups.items():
-        for b in sorted(by_steps):
-            if 2 * b not in by_steps:
+    for (model, lr), by_budget in groups.items():
+        for b, warmup in sorted(by_budget):
+            at_b, at_2b = by_budget[b, warmup], by_budget.get((2 * b, 2 * warmup))
+            if at_2b is None:
                 continue
-            both = sorted(set(by_steps[b]) & set(by_steps[2 * b]))
-            seeds = [s for s in both if math.isfinite(by_steps[b][s] + by_steps[2 * b][s])]
+            both = sorted(set(at_b) & set(at_2b))
+            seeds = [s for s in both if math.isfinite(at_b[s] + at_2b[s])]
             if not seeds:
                 continue
-            verdict = doubling_check(
-                [by_steps[b][s] for s in seeds], [by_steps[2 * b][s] for s in seeds], threshold
-            )
+            verdict = doubling_check([at_b[s] for s in seeds], [at_2b[s] for s in seeds], threshold)
             verdicts.append(
-                {"model": model, "lr": lr, "steps": b, "seeds": len(seeds),
+                {"model": model, "lr": lr, "steps": b, "warmup_steps": warmup, "seeds": len(seeds),
                  "failed": len(both) - len(seeds),
                  "mean_b": verdict.mean_b, "mean_2b": verdict.mean_2b,
                  "improvement": verdict.improvement, "converged": verdict.converged,
@@ -260,6 +269,18 @@ def record_check_rows(task: str, rows: Sequence[dict], folder: Path | None = Non
 def check_rows(task: str, folder: Path | None = None) -> list[dict]:
     """Every recorded check run of ``task`` (``[]`` before the first)."""
     return read_rows(budget_check_paths(task, folder)[0])
+
+
+def card_verdicts(task: str, folder: Path | None = None) -> list[dict]:
+    """The doubling verdicts of ``task``'s recorded check runs that have its card budget's
+    schedule shape (:func:`doubling_verdicts` with ``shape``); every verdict when no card
+    of that name, or none with a budget, is found."""
+    try:
+        card = load_card(task)
+    except (ConfigError, FileNotFoundError, KeyError):
+        card = None
+    shape = Budget.of_card(card) if card is not None and card.budget is not None else None
+    return doubling_verdicts(check_rows(task, folder), shape=shape)
 
 
 def tune_learning_rates(

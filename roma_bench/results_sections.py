@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from roma_bench.budget_pages import se_text, verdict_words
-from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts
+from roma_bench.budgets import budget_check_paths, card_verdicts
 from roma_bench.cards import load_card
 from roma_bench.files import SectionError, markers, replace_section, section_text
 from roma_bench.ranking import RATIO_REFERENCE, SKILL_REFERENCE, format_ratio, format_skill
@@ -124,7 +124,7 @@ def _doubling_text(task: str, steps: int, folder: Path, link_prefix: str) -> str
     verdict at the board's ``steps``, and the first budget at which it converged."""
     if not budget_check_paths(task, folder)[0].is_file():
         return ""
-    verdicts = doubling_verdicts(check_rows(task, folder))
+    verdicts = card_verdicts(task, folder)
     at_board = [v for v in verdicts if v["steps"] == steps]
     if not at_board:
         return _no_verdict_text(task, steps, verdicts, link_prefix)

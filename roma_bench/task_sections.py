@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 
 from roma_bench.budget_pages import resolved_text, se_text, seeds_text, verdict_text
-from roma_bench.budgets import budget_check_paths, check_rows, doubling_verdicts
+from roma_bench.budgets import budget_check_paths, card_verdicts
 from roma_bench.cards import load_card
 from roma_bench.convergence import DOUBLING_THRESHOLD
 from roma_bench.training.headroom import FLOORS, Headroom
@@ -43,7 +43,7 @@ def card_budget_summary(card_path: Path, folder: Path, link_prefix: str) -> tupl
     )
     verdicts = []
     if budget_check_paths(name, folder)[0].is_file():
-        verdicts = doubling_verdicts(check_rows(name, folder))
+        verdicts = card_verdicts(name, folder)
     if not verdicts:
         chosen = f" (`chosen_by`: `{b.chosen_by}`)" if b.chosen_by else ""
         return line + f" No doubling check of {name} has a verdict{chosen}.\n", []

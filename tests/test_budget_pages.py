@@ -11,19 +11,33 @@ from roma_bench import budget_pages, budgets
 
 def test_budget_check_files(tmp_path):
     rows = [
-        {"model": "gcn", "steps": s, "seed": 0, "lr": 1e-3, "val_metric": v}
+        {
+            "model": "gcn",
+            "steps": s,
+            "warmup_steps": s // 10,
+            "seed": 0,
+            "lr": 1e-3,
+            "val_metric": v,
+        }
         for s, v in ((100, 0.2), (200, 0.1))
     ]
     verdicts = budgets.doubling_verdicts(rows)
     csv_path, md_path = budget_pages.write_budget_check("km-tiny", rows, verdicts, "cmd", tmp_path)
     assert csv_path == tmp_path / "budgets" / "km-tiny.csv"
-    assert csv_path.read_text().splitlines()[0] == "model,steps,seed,lr,val_metric"
-    assert "| gcn | 0.001 | 100 | 1 | 0.2 | 0.1 | +50.0% | no | no |" in md_path.read_text()
+    assert csv_path.read_text().splitlines()[0] == "model,steps,warmup_steps,seed,lr,val_metric"
+    assert "| gcn | 0.001 | 100 | 10 | 1 | 0.2 | 0.1 | +50.0% | no | no |" in md_path.read_text()
 
 
 def test_the_budget_page_keeps_every_invocation_once_in_order(tmp_path):
     rows = [
-        {"model": "gcn", "steps": s, "seed": 0, "lr": 1e-3, "val_metric": v}
+        {
+            "model": "gcn",
+            "steps": s,
+            "warmup_steps": s // 10,
+            "seed": 0,
+            "lr": 1e-3,
+            "val_metric": v,
+        }
         for s, v in ((100, 0.2), (200, 0.1))
     ]
     verdicts = budgets.doubling_verdicts(rows)
@@ -38,7 +52,14 @@ def test_the_budget_page_keeps_every_invocation_once_in_order(tmp_path):
 
 def test_a_budget_whose_double_is_worse_is_converged_and_says_so(tmp_path):
     rows = [
-        {"model": "gcn", "steps": s, "seed": 0, "lr": 1e-2, "val_metric": v}
+        {
+            "model": "gcn",
+            "steps": s,
+            "warmup_steps": s // 10,
+            "seed": 0,
+            "lr": 1e-2,
+            "val_metric": v,
+        }
         for s, v in ((100, 0.05), (200, 0.06))
     ]
     (verdict,) = budgets.doubling_verdicts(rows)
@@ -46,7 +67,7 @@ def test_a_budget_whose_double_is_worse_is_converged_and_says_so(tmp_path):
     assert budget_pages.verdict_text(verdict) == "yes (2B worse)"
     _, md_path = budget_pages.write_budget_check("km-tiny", rows, [verdict], "cmd", tmp_path)
     assert (
-        "| gcn | 0.01 | 100 | 1 | 0.05 | 0.06 | -20.0% | yes (2B worse) | no |"
+        "| gcn | 0.01 | 100 | 10 | 1 | 0.05 | 0.06 | -20.0% | yes (2B worse) | no |"
         in md_path.read_text()
     )
 
@@ -61,13 +82,13 @@ def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, mon
         "km-page", tmp_path
     )
     budgets.write_tuning("km-page", [
-        {"model": m, "lr": lr, "steps": s, "seed": 0, "val_metric": v}
+        {"model": m, "lr": lr, "steps": s, "warmup_steps": s // 10, "seed": 0, "val_metric": v}
         for m, lr, s, v in (("gcn", 1e-3, 100, 0.2), ("gcn", 3e-3, 100, 0.1),
                             ("roma", 1e-3, 100, 0.3), ("roma", 3e-3, 100, 0.4),
                             ("roma", 1e-2, 50, 0.01))  # another budget: not this board's
     ], tmp_path)  # fmt: skip
     budgets.record_check_rows("km-page", [
-        {"model": "gcn", "steps": s, "seed": seed, "lr": 2e-3, "val_metric": v}
+        {"model": "gcn", "steps": s, "warmup_steps": s // 10, "seed": seed, "lr": 2e-3, "val_metric": v}
         for s, v in ((50, 0.5), (100, 0.2), (200, 0.199)) for seed in (0, 1)
     ], tmp_path)  # fmt: skip
     text = budget_pages.budget_paragraph("km-page", tmp_path)
@@ -85,19 +106,28 @@ def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, mon
 
 def test_the_check_table_shows_the_paired_standard_error(tmp_path):
     rows = [
-        {"model": "gcn", "steps": s, "seed": seed, "lr": 1e-2, "val_metric": v}
+        {
+            "model": "gcn",
+            "steps": s,
+            "warmup_steps": s // 10,
+            "seed": seed,
+            "lr": 1e-2,
+            "val_metric": v,
+        }
         for s, values in ((100, (1.0, 1.2, 0.8)), (200, (0.9, 1.0, 0.8)))
         for seed, v in enumerate(values)
     ]
     _, md_path = budget_pages.write_budget_check(
         "km-tiny", rows, budgets.doubling_verdicts(rows), "cmd", tmp_path
     )
-    assert "| gcn | 0.01 | 100 | 3 | 1 | 0.9 | +10.0% ± 5.8% | no | no |" in md_path.read_text()
+    assert (
+        "| gcn | 0.01 | 100 | 10 | 3 | 1 | 0.9 | +10.0% ± 5.8% | no | no |" in md_path.read_text()
+    )
 
 
 def test_the_budget_page_shows_every_recorded_run_in_its_plot(tmp_path):
     rows = [
-        {"model": m, "steps": s, "seed": seed, "lr": 1e-2, "val_metric": v * (1 + 0.1 * seed)}
+        {"model": m, "steps": s, "warmup_steps": s // 10, "seed": seed, "lr": 1e-2, "val_metric": v * (1 + 0.1 * seed)}
         for m in ("gcn", "roma") for s, v in ((100, 0.2), (200, 0.1), (400, 0.09))
         for seed in range(3)
     ]  # fmt: skip
@@ -108,7 +138,36 @@ def test_the_budget_page_shows_every_recorded_run_in_its_plot(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = md_path.read_text()
     assert "![Validation score against the budget on km-tiny](km-tiny.png)" in page
-    assert "| gcn | 0.01 | 100 | 2 (1 failed, left out) |" in page
+    assert "| gcn | 0.01 | 100 | 10 | 2 (1 failed, left out) |" in page
     # one seed at a budget (no standard error) still plots
-    single = [{"model": "gcn", "steps": 100, "seed": 0, "lr": 1e-2, "val_metric": 0.3}]
+    single = [
+        {"model": "gcn", "steps": 100, "warmup_steps": 10, "seed": 0, "lr": 1e-2, "val_metric": 0.3}
+    ]
     assert budget_pages.budget_plot("km-tiny", single, tmp_path / "one.png").stat().st_size > 0
+
+
+def test_a_board_counts_only_the_verdicts_with_its_cards_schedule_shape(tmp_path, monkeypatch):
+    """Check runs with another warm-up (here 20 % instead of the card's 10 %) are paired
+    among themselves on the check's page, never with the card's, and the board's paragraph
+    leaves them out; the plot tells the two shapes apart."""
+    write_budget_card(tmp_path, monkeypatch, "km-shape",
+                      {"steps": 100, "lr": 2e-3, "warmup_steps": 10})  # fmt: skip
+    rows = [
+        {"model": "gcn", "steps": s, "warmup_steps": w, "seed": 0, "lr": 2e-3, "val_metric": v}
+        for s, w, v in ((100, 10, 0.2), (200, 20, 0.19), (100, 20, 0.3), (200, 40, 0.1))
+    ]  # fmt: skip
+    verdicts = budgets.doubling_verdicts(rows)
+    assert [(v["warmup_steps"], round(v["improvement"], 3)) for v in verdicts] == [
+        (10, 0.05), (20, 0.667)
+    ]  # fmt: skip
+    _, md_path = budget_pages.write_budget_check("km-shape", rows, verdicts, "cmd", tmp_path)
+    page = md_path.read_text()
+    assert "| gcn | 0.002 | 100 | 10 | 1 | 0.2 | 0.19 |" in page
+    assert "| gcn | 0.002 | 100 | 20 | 1 | 0.3 | 0.1 |" in page
+    text = budget_pages.budget_paragraph("km-shape", tmp_path)
+    assert "1 verdict(s)" in text and "+5.0%" in text and "+66.7%" not in text
+    labels = []
+    monkeypatch.setattr(budget_pages, "doubling_curves",
+                        lambda series, path, *a: labels.extend(series) or path)  # fmt: skip
+    budget_pages.budget_plot("km-shape", rows, tmp_path / "shape.png")
+    assert sorted(labels) == ["gcn (lr 0.002, warm-up 10.0%)", "gcn (lr 0.002, warm-up 20.0%)"]

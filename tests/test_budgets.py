@@ -86,7 +86,14 @@ def test_a_broken_tuning_file_is_named(tmp_path):
     path.write_text("model,lr,steps,seed,val_metric\ngcn,0.001,100,0,0.5\n")
     with pytest.raises(ConfigError, match=r"km-tiny.tuning.csv: missing column\(s\) chosen"):
         budgets.tuned_learning_rates("km-tiny", tmp_path)
-    path.write_text("model,lr,steps,seed,val_metric,chosen\ngcn,fast,100,0,0.5,True\n")
+    path.write_text("model,lr,steps,seed,val_metric,chosen\ngcn,0.001,100,0,0.5,True\n")
+    with pytest.raises(
+        ConfigError, match=r"missing column\(s\) warmup_steps \(a table from before"
+    ):
+        budgets.tuned_learning_rates("km-tiny", tmp_path)
+    path.write_text(
+        "model,lr,steps,warmup_steps,seed,val_metric,chosen\ngcn,fast,100,5,0,0.5,True\n"
+    )
     with pytest.raises(ConfigError, match=r"km-tiny.tuning.csv, line 2: .*'fast'"):
         budgets.tuned_learning_rates("km-tiny", tmp_path)
 
@@ -116,7 +123,7 @@ def test_budget_check_command_trains_and_scores_for_real(km_tiny_store, tmp_path
     )  # fmt: skip
     assert code == 0
     rows = (tmp_path / "boards" / "budgets" / "km-tiny.csv").read_text().splitlines()
-    assert len(rows) == 3 and rows[1].startswith("gcn,4,0,") and rows[2].startswith("gcn,8,0,")
+    assert len(rows) == 3 and rows[1].startswith("gcn,4,1,0,") and rows[2].startswith("gcn,8,2,0,")
     assert all(0 < float(r.split(",")[-1]) < 10 for r in rows[1:])
 
 
@@ -158,9 +165,9 @@ def test_a_board_trains_at_the_card_budget_with_each_models_tuned_rate(tmp_path,
     write_budget_card(tmp_path, monkeypatch, "km-budget",
                       {"steps": 120, "lr": 2e-3, "warmup_steps": 12})  # fmt: skip
     budgets.write_tuning("km-budget", [
-        {"model": "gcn", "lr": 3e-4, "steps": 120, "seed": 0, "val_metric": 0.1},
-        {"model": "gcn", "lr": 2e-3, "steps": 120, "seed": 0, "val_metric": 0.2},
-        {"model": "roma", "lr": 3e-4, "steps": 60, "seed": 0, "val_metric": 0.1},
+        {"model": "gcn", "lr": 3e-4, "steps": 120, "warmup_steps": 12, "seed": 0, "val_metric": 0.1},
+        {"model": "gcn", "lr": 2e-3, "steps": 120, "warmup_steps": 12, "seed": 0, "val_metric": 0.2},
+        {"model": "roma", "lr": 3e-4, "steps": 60, "warmup_steps": 6, "seed": 0, "val_metric": 0.1},
     ], tmp_path)  # fmt: skip
     trained = record_trainings(monkeypatch)
     results.run_leaderboard("km-budget", ["gcn", "roma"], seeds=1, folder=tmp_path)
@@ -194,9 +201,9 @@ def test_a_card_tuned_at_fewer_steps_trains_its_board_and_check_at_the_sweeps_ra
     card = write_budget_card(tmp_path, monkeypatch, "km-long", {
         "steps": 400, "lr": 2e-3, "warmup_steps": 20, "tuned_at": 100})  # fmt: skip
     budgets.write_tuning("km-long", [
-        {"model": "gcn", "lr": 3e-4, "steps": 100, "seed": 0, "val_metric": 0.1},
-        {"model": "gcn", "lr": 2e-3, "steps": 100, "seed": 0, "val_metric": 0.2},
-        {"model": "gcn", "lr": 1e-2, "steps": 400, "seed": 0, "val_metric": 0.01},
+        {"model": "gcn", "lr": 3e-4, "steps": 100, "warmup_steps": 5, "seed": 0, "val_metric": 0.1},
+        {"model": "gcn", "lr": 2e-3, "steps": 100, "warmup_steps": 5, "seed": 0, "val_metric": 0.2},
+        {"model": "gcn", "lr": 1e-2, "steps": 400, "warmup_steps": 20, "seed": 0, "val_metric": 0.01},
     ], tmp_path)  # fmt: skip
     trained = record_trainings(monkeypatch)
     results.run_leaderboard("km-long", ["gcn", "roma"], seeds=1, folder=tmp_path)
@@ -288,10 +295,12 @@ def test_a_failed_run_is_a_nan_row_and_never_chosen(tmp_path):
 
 def test_a_chain_of_doublings_gives_a_verdict_per_budget():
     rows = [
-        {"model": "gcn", "steps": b, "seed": s, "lr": 1e-3, "val_metric": v + s * 1e-3}
+        {"model": "gcn", "steps": b, "warmup_steps": b // 20, "seed": s, "lr": 1e-3, "val_metric": v + s * 1e-3}
         for b, v in ((100, 0.4), (200, 0.2), (400, 0.195)) for s in (0, 1)
     ]  # fmt: skip
-    rows.append({"model": "gcn", "steps": 800, "seed": 0, "lr": 1e-3, "val_metric": 0.1})
+    rows.append(
+        {"model": "gcn", "steps": 800, "warmup_steps": 40, "seed": 0, "lr": 1e-3, "val_metric": 0.1}
+    )
     verdicts = budgets.doubling_verdicts(rows)
     assert [(v["steps"], v["seeds"], v["converged"]) for v in verdicts] == [
         (100, 2, False), (200, 2, True), (400, 1, False)
@@ -313,14 +322,21 @@ def test_concurrent_writers_keep_every_row(tmp_path):
 
 def _write_rows(folder, seed):
     for steps in range(1, 11):
-        row = {"model": "gcn", "steps": steps, "seed": seed, "lr": 1e-3, "val_metric": 0.5}
+        row = {
+            "model": "gcn",
+            "steps": steps,
+            "warmup_steps": 0,
+            "seed": seed,
+            "lr": 1e-3,
+            "val_metric": 0.5,
+        }
         budgets.record_check_rows("km-tiny", [row], folder)
 
 
 def test_the_check_runs_each_model_at_its_tuned_rate(tmp_path):
     budget = Budget(500, 1e-3, 25)  # km-tiny's sweep ran at 500 steps (card: tuned_at)
     budgets.write_tuning("km-tiny", [
-        {"model": "gcn", "steps": 500, "seed": 0, "lr": lr, "val_metric": v}
+        {"model": "gcn", "steps": 500, "warmup_steps": 25, "seed": 0, "lr": lr, "val_metric": v}
         for lr, v in ((1e-3, 0.3), (3e-3, 0.1), (1e-2, 0.2))
     ], tmp_path)  # fmt: skip
     lrs = budgets.check_learning_rates("km-tiny", ["gcn", "roma"], budget, tmp_path)
@@ -371,7 +387,7 @@ def test_board_runs_that_match_the_budget_become_check_rows(tmp_path, monkeypatc
     rows = budget_board.board_rows("km-tiny", ["gcn"], budget, lrs, score, folder=tmp_path,
                               runs_root=tmp_path / "runs")  # fmt: skip
     assert rows == [
-        {"model": "gcn", "steps": 100, "seed": s, "lr": 3e-3, "val_metric": 0.5 + s} for s in (0, 1)
+        {"model": "gcn", "steps": 100, "warmup_steps": 5, "seed": s, "lr": 3e-3, "val_metric": 0.5 + s} for s in (0, 1)
     ]  # fmt: skip
     # recorded rows are not scored again, and the check then trains only what is missing
     done = done_keys(rows)
@@ -385,7 +401,14 @@ def test_board_runs_that_match_the_budget_become_check_rows(tmp_path, monkeypatc
 
 def test_a_failed_run_leaves_its_seed_out_of_the_verdict_and_is_counted():
     rows = [
-        {"model": "gcn", "steps": s, "seed": seed, "lr": 1e-2, "val_metric": v}
+        {
+            "model": "gcn",
+            "steps": s,
+            "warmup_steps": s // 20,
+            "seed": seed,
+            "lr": 1e-2,
+            "val_metric": v,
+        }
         for s, vals in ((100, (0.2, 0.3, 0.25)), (200, (0.1, float("nan"), 0.15)))
         for seed, v in enumerate(vals)
     ]

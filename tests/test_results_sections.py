@@ -53,8 +53,8 @@ def write_gcn_check(folder: Path) -> None:
     """A doubling check of gcn on km-x at 200, 400 and 800 steps (3 seeds each)."""
     (folder / "budgets").mkdir()
     (folder / "budgets" / "km-x.csv").write_text(
-        "model,steps,seed,lr,val_metric\n"
-        + "".join(f"gcn,{b},{s},0.01,{v}\n" for b, values in
+        "model,steps,warmup_steps,seed,lr,val_metric\n"
+        + "".join(f"gcn,{b},{b // 20},{s},0.01,{v}\n" for b, values in
                   ((200, (1.0, 1.2, 0.8)), (400, (0.9, 1.0, 0.8)), (800, (0.9, 0.98, 0.79)))
                   for s, v in enumerate(values))
     )  # fmt: skip
@@ -150,7 +150,7 @@ def test_a_tuning_file_beside_the_boards_is_not_a_board(tmp_path):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tmp_path / rel)
     (tmp_path / "leaderboards" / "km-x.tuning.csv").write_text(
-        "model,steps,seed,lr,val_metric,chosen\ngcn,500,0,0.01,0.05,True\n"
+        "model,steps,warmup_steps,seed,lr,val_metric,chosen\ngcn,500,25,0,0.01,0.05,True\n"
     )
     assert main(["leaderboard", "readme", "--root", str(tmp_path)]) == 0
     assert "km-x" not in (tmp_path / "README.md").read_text()

@@ -27,7 +27,7 @@ def test_budgets_section_gives_every_verdict_and_what_the_budget_lacks(tmp_path)
     ]
     write_gcn_check(tmp_path)  # gcn on km-x at 200, 400, 800 steps
     with (tmp_path / "budgets" / "km-x.csv").open("a") as handle:  # roma: 200 -> 400 only
-        handle.write("".join(f"roma,{b},{s},0.001,{v}\n" for b, v in ((200, 2.0), (400, 1.0))
+        handle.write("".join(f"roma,{b},{b // 20},{s},0.001,{v}\n" for b, v in ((200, 2.0), (400, 1.0))
                              for s in range(2)))  # fmt: skip
     text = budgets_section(cards, tmp_path)
     assert (
@@ -47,13 +47,13 @@ def test_budgets_section_gives_every_verdict_and_what_the_budget_lacks(tmp_path)
     ) in text
     assert "km-z" not in text  # no budget, no line
     with (tmp_path / "budgets" / "km-x.csv").open("a") as handle:  # roma 400 -> 800: converged
-        handle.write("".join(f"roma,{b},{s},0.001,{v}\n" for b, v in ((800, 0.99),)
+        handle.write("".join(f"roma,{b},{b // 20},{s},0.001,{v}\n" for b, v in ((800, 0.99),)
                              for s in range(2)))  # fmt: skip
     assert (
         "At the budget (400 → 800): converged for gcn, roma. Smallest budget converged for "
         "every checked model (gcn, roma): 400 steps.\n"
     ) in budgets_section(cards, tmp_path)
-    (tmp_path / "budgets" / "km-x.csv").write_text("model,steps,seed,lr,val_metric\n")
+    (tmp_path / "budgets" / "km-x.csv").write_text("model,steps,warmup_steps,seed,lr,val_metric\n")
     assert "No doubling check of km-x has a verdict.\n" in budgets_section(cards, tmp_path)
 
 
