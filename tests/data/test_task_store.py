@@ -252,3 +252,23 @@ def test_a_store_pickles_by_path(micro_store) -> None:
             np.testing.assert_array_equal(
                 copy.read_field([1, 2], 0, 5), store.read_field([1, 2], 0, 5)
             )
+
+
+def test_the_field_in_memory_reads_what_the_chunked_reads_give(micro_store) -> None:
+    """A small complete store's field is read whole once; every read equals the chunked
+    HDF5 path's (nodes in any order, repeated), and ``memory_bytes=0`` never holds it."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    with TaskStore(micro_store) as memory, TaskStore(micro_store, memory_bytes=0) as chunked:
+        for _ in range(5):
+            nodes = rng.integers(0, memory.num_nodes, size=37)  # repeats and any order
+            start = int(rng.integers(0, memory.num_frames - 1))
+            stop = int(rng.integers(start + 1, memory.num_frames + 1))
+            got = memory.read_field(nodes, start, stop)
+            assert got.dtype == np.float32 and got.shape == (37, stop - start)
+            np.testing.assert_array_equal(got, chunked.read_field(nodes, start, stop))
+        assert memory._field is not None and chunked._field is None
+        with pytest.raises(ValueError, match="outside"):
+            memory.read_field([0], 0, memory.num_frames + 1)
+        assert pickle.loads(pickle.dumps(chunked))._memory_bytes == 0
