@@ -19,14 +19,16 @@ forward-mode derivatives, which the effective-dynamics head needs.
 
 **Jets** (``jet`` methods): the trunk is a fixed sequence of elementary maps, so its
 first directional derivatives along the ``K = 1 + d`` coordinate axes of ``(t, y)`` and
-its second ones along the ``d`` latent axes ``y`` (the latent PDE never uses ``∂²u/∂t²``,
-so it is not computed: a quarter of the second-order work at ``d = 3``) are propagated
-alongside the values in one batched pass ("Taylor mode"):
-for ``y = f(x)``, ``dy = f'(x) dx`` and ``d²y = f''(x) dx² + f'(x) d²x``, with closed
-forms for the Fourier features, linear maps, GELU (``g' = Φ + xφ``, ``g'' = φ(2 − x²)``)
-and the layer norm. This gives exactly what :func:`~.pde.field_derivatives` computes
-with nested ``torch.func.jvp`` (tested) at a fraction of the cost, and stays
-differentiable with respect to the parameters.
+its Laplacian in the latent axes, ``Δ_y = Σ_k ∂²/∂y_k²``, are propagated alongside the
+values in one batched pass ("Taylor mode" for the first derivatives, the "forward
+Laplacian" for the second): for ``y = f(x)``, ``dy_k = f'(x) dx_k`` and
+``Δy = f''(x) Σ_k dx_k² + f'(x) Δx`` (sum over the latent axes ``k``), with closed forms
+for the Fourier features, linear maps, GELU (``g' = Φ + xφ``, ``g'' = φ(2 − x²)``) and the
+layer norm. The latent PDE uses ``Δ_y u`` only (never ``∂²u/∂t²`` nor a single
+``∂²u/∂y_k²``), so one second-order tangent is carried instead of ``d``. This gives
+exactly what :func:`~.pde.field_derivatives` computes with nested ``torch.func.jvp``
+(tested) at a fraction of the cost, and stays differentiable with respect to the
+parameters.
 """
 
 from __future__ import annotations
@@ -47,48 +49,53 @@ def layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Te
     return centred * torch.rsqrt(var + eps) * weight + bias
 
 
-#: value [N, w], first derivatives [K, N, w] along (t, y), second [K − 1, N, w] along y or None
+#: value [N, w], first derivatives [K, N, w] along (t, y), Laplacian in y [1, N, w] or None
 Jet = tuple[Tensor, Tensor, Tensor | None]
 
 _INV_SQRT2 = 1 / math.sqrt(2)
 _INV_SQRT2PI = 1 / math.sqrt(2 * math.pi)
 
 
-def _second_axes(d1: Tensor, d2: Tensor) -> Tensor:
-    """The first derivatives along the axes ``d2`` covers: the last ``d2.shape[0]`` of ``d1``."""
-    return d1[d1.shape[0] - d2.shape[0] :]
+def _latent(d1: Tensor) -> Tensor:
+    """The first derivatives along the latent axes ``y``: all but the first (``t``)."""
+    return d1[1:]
 
 
-def gelu_jet(x: Tensor, dx: Tensor, d2x: Tensor | None) -> Jet:
-    """Exact GELU ``g(x) = xΦ(x)`` with its first and second directional derivatives
-    (``d2x`` along the last ``d2x.shape[0]`` axes of ``dx``)."""
+def gelu_jet(x: Tensor, dx: Tensor, lap: Tensor | None) -> Jet:
+    """Exact GELU ``g(x) = xΦ(x)`` with its directional derivatives ``g' dx_k`` and its
+    Laplacian ``g'' Σ_k dx_k² + g' Δx`` (``k`` over the latent axes, ``dx[1:]``)."""
     cdf = 0.5 * (1 + torch.erf(x * _INV_SQRT2))
     pdf = torch.exp(-0.5 * x * x) * _INV_SQRT2PI
     g1 = cdf + x * pdf
-    if d2x is None:
+    if lap is None:
         return x * cdf, g1 * dx, None
-    dxs = _second_axes(dx, d2x)
-    return x * cdf, g1 * dx, pdf * (2 - x * x) * dxs * dxs + g1 * d2x
+    dy = _latent(dx)
+    return x * cdf, g1 * dx, pdf * (2 - x * x) * (dy * dy).sum(0, keepdim=True) + g1 * lap
 
 
 def layer_norm_jet(
-    x: Tensor, dx: Tensor, d2x: Tensor | None, weight: Tensor, bias: Tensor, eps: float = 1e-5
+    x: Tensor, dx: Tensor, lap: Tensor | None, weight: Tensor, bias: Tensor, eps: float = 1e-5
 ) -> Jet:
-    """:func:`layer_norm` with first and second directional derivatives (``d2x`` along the
-    last ``d2x.shape[0]`` axes of ``dx``)."""
+    """:func:`layer_norm` with its directional derivatives and its latent Laplacian.
+
+    With ``c = x − mean x``, ``v = mean c²``, ``r = (v + ε)^(−1/2)``: per axis ``k``
+    ``dv_k = 2 mean(c dc_k)``, ``dr_k = −½ r³ dv_k``, ``d(c r)_k = dc_k r + c dr_k``; summed
+    over the latent axes, ``Δv = 2 mean(Σ_k dc_k² + c Δc)``,
+    ``Δr = ¾ r⁵ Σ_k dv_k² − ½ r³ Δv`` and ``Δ(c r) = Δc r + 2 Σ_k dc_k dr_k + c Δr``.
+    """
     c = x - x.mean(-1, keepdim=True)
     dc = dx - dx.mean(-1, keepdim=True)
     r = torch.rsqrt((c * c).mean(-1, keepdim=True) + eps)
     dv = 2 * (c * dc).mean(-1, keepdim=True)
     dr = -0.5 * r**3 * dv
     out, dout = c * r * weight + bias, (dc * r + c * dr) * weight
-    if d2x is None:
+    if lap is None:
         return out, dout, None
-    dc, dv, dr = _second_axes(dc, d2x), _second_axes(dv, d2x), _second_axes(dr, d2x)
-    d2c = d2x - d2x.mean(-1, keepdim=True)
-    d2v = 2 * (dc * dc + c * d2c).mean(-1, keepdim=True)
-    d2r = 0.75 * r**5 * dv * dv - 0.5 * r**3 * d2v
-    return out, dout, (d2c * r + 2 * dc * dr + c * d2r) * weight
+    dc, dv, dr = _latent(dc), _latent(dv), _latent(dr)
+    lap_c = lap - lap.mean(-1, keepdim=True)
+    lap_v = 2 * ((dc * dc).sum(0, keepdim=True) + c * lap_c).mean(-1, keepdim=True)
+    lap_r = 0.75 * r**5 * (dv * dv).sum(0, keepdim=True) - 0.5 * r**3 * lap_v
+    return out, dout, (lap_c * r + 2 * (dc * dr).sum(0, keepdim=True) + c * lap_r) * weight
 
 
 class FourierFeatures(nn.Module):
@@ -109,15 +116,16 @@ class FourierFeatures(nn.Module):
 
     def jet(self, tx: Tensor, order: int = 2) -> Jet:
         """Values, first derivatives along each axis ``k`` of ``(t, y)`` ``[K, N, ·]`` and
-        (``order`` 2) second derivatives along each latent axis ``y_k`` ``[K − 1, N, ·]``."""
+        (``order`` 2) the latent Laplacian ``[1, N, ·]``: ``Δ_y sin(p) = −sin(p) Σ_k B_k²``
+        (``p`` linear in ``y``), likewise for ``cos``."""
         proj = tx @ self.B  # [N, h]
         dp = self.B.unsqueeze(1)  # [K, 1, h]: ∂proj/∂x_k (constant)
         sin, cos = torch.sin(proj), torch.cos(proj)
         value = torch.cat([sin, cos], dim=-1)
         d1 = torch.cat([cos * dp, -sin * dp], dim=-1)
-        dq = dp[1:] * dp[1:]
-        d2 = torch.cat([-sin * dq, -cos * dq], dim=-1) if order >= 2 else None
-        return value, d1, d2
+        dq = (dp[1:] * dp[1:]).sum(0, keepdim=True)  # [1, 1, h]: Σ_k B_k²
+        lap = torch.cat([-sin * dq, -cos * dq], dim=-1) if order >= 2 else None
+        return value, d1, lap
 
 
 class ResidualTrunk(nn.Module):
@@ -138,9 +146,9 @@ class ResidualTrunk(nn.Module):
         return self.out(x)
 
     def jet(self, x: Tensor, dx: Tensor, d2x: Tensor | None) -> Jet:
-        """Propagate a jet; ``dx`` ``[K, N, k₀]`` / ``d2x`` ``[K', N, k₀]`` (the last ``K'``
-        axes of ``dx``) cover the first ``k₀`` input columns (the others are constant in the
-        differentiation variables)."""
+        """Propagate a jet; ``dx`` ``[K, N, k₀]`` / the latent Laplacian ``d2x`` ``[1, N, k₀]``
+        cover the first ``k₀`` input columns (the others are constant in the differentiation
+        variables)."""
         k0 = dx.shape[-1]
         for i, (linear, w, b) in enumerate(zip(self.hidden, self.ln_weight, self.ln_bias)):
             weight = linear.weight[:, :k0] if i == 0 else linear.weight
@@ -201,7 +209,7 @@ class LatentOperator(nn.Module):
 
     def jet(self, tx: Tensor, cond: Tensor, coeffs: Tensor, order: int = 2) -> Jet:
         """``u`` ``[N, out]``, its first derivatives along each axis of ``(t, y)`` ``[K, N, out]``
-        and (``order`` 2) its second ones along each latent axis ``y_k`` ``[K − 1, N, out]``."""
+        and (``order`` 2) its latent Laplacian ``Δ_y u`` ``[1, N, out]``."""
         phi, dphi, d2phi = self.fourier.jet(tx, order)
         extra = [cond, coeffs] if self.nonlinear else [cond]
         value, d1, d2 = self.trunk.jet(torch.cat([phi, *extra], dim=-1), dphi, d2phi)

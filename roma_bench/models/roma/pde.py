@@ -11,8 +11,8 @@ computed with forward-mode autograd (``torch.func.jvp``: one directional derivat
 for ``t`` and one nested pair per ``y_k``), so they stay differentiable with respect
 to the model's parameters. ``method="reverse"`` uses ``torch.autograd.grad`` instead
 (slower; a cross-check). If ``u_fn`` has a ``jet(tx, order)`` method returning
-``(u [N, d_u], ∂u [K, N, d_u], ∂²u [d, N, d_u])``, first derivatives along the ``K = 1 + d``
-axes and second ones along the ``d`` latent axes only (e.g.
+``(u [N, d_u], ∂u [K, N, d_u], Δ_y u [1, N, d_u])``, first derivatives along the
+``K = 1 + d`` axes and the Laplacian in the latent axes (e.g.
 :class:`~.operator.BoundOperator`), ``method="auto"`` uses it (much faster).
 
 Residual forms (``F``, ``ν`` are learned right-hand sides evaluated at the same points):
@@ -78,15 +78,15 @@ def _direction(tx: Tensor, k: int) -> Tensor:
 Method = Literal["auto", "jet", "forward", "reverse"]
 
 
-def derivatives_from_jet(u: Tensor, du: Tensor, d2u: Tensor) -> FieldDerivatives:
+def derivatives_from_jet(u: Tensor, du: Tensor, lap: Tensor) -> FieldDerivatives:
     """Assemble :class:`FieldDerivatives` from first derivatives ``du`` ``[K, N, d_u]`` along
-    ``(t, y)`` (axis 0 = t) and second derivatives ``d2u`` ``[d, N, d_u]`` along ``y``."""
-    if d2u.shape[0] != du.shape[0] - 1:
+    ``(t, y)`` (axis 0 = t) and the latent Laplacian ``lap`` ``[1, N, d_u]``."""
+    if lap.shape[0] != 1:
         raise ValueError(
-            f"second derivatives along the {du.shape[0] - 1} latent axes expected, got "
-            f"{d2u.shape[0]} (a jet's ∂²u covers y only)"
+            f"a jet's second-order part is the latent Laplacian [1, N, d_u], got "
+            f"{lap.shape[0]} second-order tangents"
         )
-    return FieldDerivatives(u=u, u_t=du[0], grad_y=du[1:].permute(1, 2, 0), lap_y=d2u.sum(0))
+    return FieldDerivatives(u=u, u_t=du[0], grad_y=du[1:].permute(1, 2, 0), lap_y=lap[0])
 
 
 def field_derivatives(
