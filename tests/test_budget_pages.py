@@ -9,18 +9,14 @@ from kit import write_budget_card
 from roma_bench import budget_pages, budgets
 
 
+def row(model: str, steps: int, seed: int, lr: float, value: float) -> dict:
+    """A check run's row, trained with warm-up 10 % of its steps (the test cards' shape)."""
+    return {"model": model, "steps": steps, "warmup_steps": steps // 10, "seed": seed, "lr": lr,
+            "val_metric": value}  # fmt: skip
+
+
 def test_budget_check_files(tmp_path):
-    rows = [
-        {
-            "model": "gcn",
-            "steps": s,
-            "warmup_steps": s // 10,
-            "seed": 0,
-            "lr": 1e-3,
-            "val_metric": v,
-        }
-        for s, v in ((100, 0.2), (200, 0.1))
-    ]
+    rows = [row("gcn", s, 0, 1e-3, v) for s, v in ((100, 0.2), (200, 0.1))]
     verdicts = budgets.doubling_verdicts(rows)
     csv_path, md_path = budget_pages.write_budget_check("km-tiny", rows, verdicts, "cmd", tmp_path)
     assert csv_path == tmp_path / "budgets" / "km-tiny.csv"
@@ -29,17 +25,7 @@ def test_budget_check_files(tmp_path):
 
 
 def test_the_budget_page_keeps_every_invocation_once_in_order(tmp_path):
-    rows = [
-        {
-            "model": "gcn",
-            "steps": s,
-            "warmup_steps": s // 10,
-            "seed": 0,
-            "lr": 1e-3,
-            "val_metric": v,
-        }
-        for s, v in ((100, 0.2), (200, 0.1))
-    ]
+    rows = [row("gcn", s, 0, 1e-3, v) for s, v in ((100, 0.2), (200, 0.1))]
     verdicts = budgets.doubling_verdicts(rows)
     for command in ("first --steps 100", "second --steps 200", "first --steps 100"):
         _, md_path = budget_pages.write_budget_check("km-tiny", rows, verdicts, command, tmp_path)
@@ -51,17 +37,7 @@ def test_the_budget_page_keeps_every_invocation_once_in_order(tmp_path):
 
 
 def test_a_budget_whose_double_is_worse_is_converged_and_says_so(tmp_path):
-    rows = [
-        {
-            "model": "gcn",
-            "steps": s,
-            "warmup_steps": s // 10,
-            "seed": 0,
-            "lr": 1e-2,
-            "val_metric": v,
-        }
-        for s, v in ((100, 0.05), (200, 0.06))
-    ]
+    rows = [row("gcn", s, 0, 1e-2, v) for s, v in ((100, 0.05), (200, 0.06))]
     (verdict,) = budgets.doubling_verdicts(rows)
     assert verdict["converged"] and verdict["improvement"] == pytest.approx(-0.2)
     assert budget_pages.verdict_text(verdict) == "yes (2B worse)"
@@ -88,7 +64,7 @@ def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, mon
                             ("roma", 1e-2, 50, 0.01))  # another budget: not this board's
     ], tmp_path)  # fmt: skip
     budgets.record_check_rows("km-page", [
-        {"model": "gcn", "steps": s, "warmup_steps": s // 10, "seed": seed, "lr": 2e-3, "val_metric": v}
+        row("gcn", s, seed, 2e-3, v)
         for s, v in ((50, 0.5), (100, 0.2), (200, 0.199)) for seed in (0, 1)
     ], tmp_path)  # fmt: skip
     text = budget_pages.budget_paragraph("km-page", tmp_path)
@@ -106,14 +82,7 @@ def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, mon
 
 def test_the_check_table_shows_the_paired_standard_error(tmp_path):
     rows = [
-        {
-            "model": "gcn",
-            "steps": s,
-            "warmup_steps": s // 10,
-            "seed": seed,
-            "lr": 1e-2,
-            "val_metric": v,
-        }
+        row("gcn", s, seed, 1e-2, v)
         for s, values in ((100, (1.0, 1.2, 0.8)), (200, (0.9, 1.0, 0.8)))
         for seed, v in enumerate(values)
     ]
@@ -127,7 +96,7 @@ def test_the_check_table_shows_the_paired_standard_error(tmp_path):
 
 def test_the_budget_page_shows_every_recorded_run_in_its_plot(tmp_path):
     rows = [
-        {"model": m, "steps": s, "warmup_steps": s // 10, "seed": seed, "lr": 1e-2, "val_metric": v * (1 + 0.1 * seed)}
+        row(m, s, seed, 1e-2, v * (1 + 0.1 * seed))
         for m in ("gcn", "roma") for s, v in ((100, 0.2), (200, 0.1), (400, 0.09))
         for seed in range(3)
     ]  # fmt: skip
@@ -140,9 +109,7 @@ def test_the_budget_page_shows_every_recorded_run_in_its_plot(tmp_path):
     assert "![Validation score against the budget on km-tiny](km-tiny.png)" in page
     assert "| gcn | 0.01 | 100 | 10 | 2 (1 failed, left out) |" in page
     # one seed at a budget (no standard error) still plots
-    single = [
-        {"model": "gcn", "steps": 100, "warmup_steps": 10, "seed": 0, "lr": 1e-2, "val_metric": 0.3}
-    ]
+    single = [row("gcn", 100, 0, 1e-2, 0.3)]
     assert budget_pages.budget_plot("km-tiny", single, tmp_path / "one.png").stat().st_size > 0
 
 
@@ -153,7 +120,7 @@ def test_a_board_counts_only_the_verdicts_with_its_cards_schedule_shape(tmp_path
     write_budget_card(tmp_path, monkeypatch, "km-shape",
                       {"steps": 100, "lr": 2e-3, "warmup_steps": 10})  # fmt: skip
     rows = [
-        {"model": "gcn", "steps": s, "warmup_steps": w, "seed": 0, "lr": 2e-3, "val_metric": v}
+        {**row("gcn", s, 0, 2e-3, v), "warmup_steps": w}
         for s, w, v in ((100, 10, 0.2), (200, 20, 0.19), (100, 20, 0.3), (200, 40, 0.1))
     ]  # fmt: skip
     verdicts = budgets.doubling_verdicts(rows)
