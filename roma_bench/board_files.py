@@ -115,6 +115,8 @@ def to_markdown(
             f"up to {board.train_time_total_s / 60:.1f} min).",
             "",
         ]
+    if board.code_commits:
+        lines += [code_line(board.code_commits), ""]
     for learning_task in sorted({r["learning_task"] for r in board.rows}):
         rows = [r for r in board.rows if r["learning_task"] == learning_task]
         primary = board.primary[learning_task]
@@ -164,3 +166,15 @@ def write_leaderboard(
     atomic_write_text(csv_path, to_csv(board))
     atomic_write_text(md_path, to_markdown(board, source, show_command, folder))
     return csv_path, md_path
+
+
+def code_line(commits: dict[str, int]) -> str:
+    """Which code trained the counted runs: each ``git_commit`` (12 characters; ``-dirty``:
+    uncommitted changes on top) with its number of runs, the most runs first."""
+    said = ", ".join(
+        f"`{commit.split('-')[0][:12]}{'-dirty' if commit.endswith('-dirty') else ''}` ({n})"
+        if commit
+        else f"unrecorded ({n})"
+        for commit, n in commits.items()
+    )
+    return f"Code that trained the runs (git commit, runs): {said}."

@@ -26,7 +26,7 @@ board's files (CSV and Markdown page) are written by :mod:`roma_bench.board_file
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -166,6 +166,8 @@ class Leaderboard:
     train_time_total_s: float = float("nan")
     #: finished runs the times are over
     timed_runs: int = 0
+    #: ``{code commit: runs}`` of the counted runs (``git_commit`` tag; "" when unknown)
+    code_commits: dict[str, int] = field(default_factory=dict)
 
 
 def board_times(records: Sequence[RunRecord]) -> tuple[float, float]:
@@ -272,5 +274,7 @@ def build_leaderboard(
     rows = rank_rows(rows, primary)
     counted = list(per_seed.values())
     wall, total = board_times(counted)
+    commits = Counter(r.code_commit for r in counted)
     return Leaderboard(task, version, checksum, rows, excluded=other, primary=primary,
-                       wall_time_s=wall, train_time_total_s=total, timed_runs=len(counted))  # fmt: skip
+                       wall_time_s=wall, train_time_total_s=total, timed_runs=len(counted),
+                       code_commits=dict(commits.most_common()))  # fmt: skip

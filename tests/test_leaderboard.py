@@ -320,6 +320,15 @@ def test_the_board_states_its_measured_wall_time(store, tmp_path):
     text = to_markdown(board, "files")
     assert "Measured time to run this board: 2.5 min wall clock from the first run's start to " \
         "the last run's end (2 runs," in text and "add up to 1.0 min)" in text  # fmt: skip
+    mixed = [dataclasses.replace(shifted[0], code_commit="0123456789abcdef" * 2 + "-dirty"),
+             dataclasses.replace(shifted[1], code_commit="")]  # fmt: skip
+    assert build_leaderboard(task, mixed, primary=PRIMARY).code_commits == {
+        "0123456789abcdef" * 2 + "-dirty": 1, "": 1
+    }  # fmt: skip
+    assert (
+        "Code that trained the runs (git commit, runs): `0123456789ab-dirty` (1), unrecorded (1)."
+        in to_markdown(build_leaderboard(task, mixed, primary=PRIMARY), "files")
+    )
     unknown = [dataclasses.replace(first, end_time=0), second]
     assert math.isnan(board_times(unknown)[0])
     assert "Measured time" not in to_markdown(
