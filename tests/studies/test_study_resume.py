@@ -153,10 +153,10 @@ def budget_cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ROMA_BENCH_TASKS", str(cards))
     monkeypatch.setenv("ROMA_BENCH_LEADERBOARDS", str(boards))
     budgets.write_tuning("km-budget", [
-        {"model": "gcn", "lr": 3e-4, "steps": 120, "seed": 0, "val_metric": 0.1},
-        {"model": "gcn", "lr": 2e-3, "steps": 120, "seed": 0, "val_metric": 0.2},
-        {"model": "don-pi", "lr": 1e-3, "steps": 120, "seed": 0, "val_metric": 0.1},
-        {"model": "roma", "lr": 3e-4, "steps": 60, "seed": 0, "val_metric": 0.1},
+        {"model": "gcn", "lr": 3e-4, "steps": 120, "warmup_steps": 12, "seed": 0, "val_metric": 0.1},
+        {"model": "gcn", "lr": 2e-3, "steps": 120, "warmup_steps": 12, "seed": 0, "val_metric": 0.2},
+        {"model": "don-pi", "lr": 1e-3, "steps": 120, "warmup_steps": 12, "seed": 0, "val_metric": 0.1},
+        {"model": "roma", "lr": 3e-4, "steps": 60, "warmup_steps": 6, "seed": 0, "val_metric": 0.1},
     ], boards)  # fmt: skip
     return boards
 
