@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    import torch
     from scipy.sparse.csgraph import connected_components
 
     from roma_bench.data.encoding_cache import EncodingCache
@@ -50,6 +51,7 @@ def main() -> None:
     from roma_bench.graphs import positional_encodings
     from roma_bench.graphs.backend import NID
     from roma_bench.graphs.encodings import adjacency
+    from roma_bench.graphs.sampler import stepwise_walks
     from roma_bench.paths import task_data_path
 
     path = Path(args.store)
@@ -79,10 +81,21 @@ def main() -> None:
     sampling, reads, read_cpu, fancy, encodings, per_component, components, chunk_reads = (
         [] for _ in range(8)
     )
-    for batch in batches:
-        t0 = time.perf_counter()
-        sampler.sample()
-        sampling.append(time.perf_counter() - t0)
+    stepwise = []  # the same samples with the reference walks (one torch op per step)
+    numpy_walks = sampler._walks
+
+    def reference_walks(roots, generator):
+        return stepwise_walks(
+            sampler._indptr, sampler._indices, roots, sampler.walk_length, generator
+        )
+
+    for k, batch in enumerate(batches):
+        for walks, times in ((numpy_walks, sampling), (reference_walks, stepwise)):
+            sampler._walks = walks
+            t0 = time.perf_counter()
+            sampler.sample(torch.Generator().manual_seed(k))
+            times.append(time.perf_counter() - t0)
+        sampler._walks = numpy_walks
         ids = batch.node_ids.numpy()
         frame = round(batch.t0 / store.frame_dt)
         start, stop = frame - kappa + 1, frame + horizon + 1
@@ -111,6 +124,8 @@ def main() -> None:
     )
     print(f"train batch (total)     {_ms(totals)}; CPU time {_ms(cpu)}")
     print(f"  subgraph sampling     {_ms(sampling)}")
+    ratio = statistics.median(sampling) / statistics.median(stepwise)
+    print(f"    reference: stepwise torch walks {_ms(stepwise)}; ours/reference {ratio:.2f}")
     memory = "whole field in memory" if store._field is not None else "chunked: field too large"
     print(f"  field read (ours)     {_ms(reads)}; CPU time {_ms(read_cpu)} ({memory})")
     print(

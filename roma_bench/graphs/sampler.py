@@ -176,6 +176,10 @@ class RandomWalkSampler:
         self.original_ids = self.graph.ndata[NID]
         self._indptr, self._indices = backend.csr(self.graph)
         self._degree = self._indptr[1:] - self._indptr[:-1]
+        # NumPy views of the CSR (shared memory) for the walks' small per-step arithmetic
+        self._indptr_np, self._indices_np, self._degree_np = (
+            t.numpy() for t in (self._indptr, self._indices, self._degree)
+        )
         self._generator = torch.Generator().manual_seed(seed)
         # distinct nodes per walk, measured once on a pilot of walks (fixed afterwards so a
         # sample depends on its generator only)
@@ -188,19 +192,29 @@ class RandomWalkSampler:
         self._nodes_per_walk = max(distinct / len(pilot_roots), 1.0)
 
     def _walks(self, roots: Tensor, generator: torch.Generator) -> Tensor:
-        """``[r, walk_length + 1]`` local node ids of walks from ``roots``."""
-        trace = [roots]
-        current = roots
-        for _ in range(self.walk_length):
-            degree = self._degree[current]
-            offset = (torch.rand(len(current), generator=generator) * degree).to(torch.int64)
-            offset = torch.minimum(offset, (degree - 1).clamp_min(0))
-            step = self._indices[
-                (self._indptr[current] + offset).clamp_max(max(len(self._indices) - 1, 0))
-            ]
-            current = torch.where(degree > 0, step, current) if len(self._indices) else current
-            trace.append(current)
-        return torch.stack(trace, dim=1)
+        """``[r, walk_length + 1]`` local node ids of walks from ``roots``.
+
+        Step ``t`` of walk ``i`` moves from ``x`` to ``indices[indptr[x] + ⌊u_ti · deg(x)⌋]``
+        (``u_ti`` float32 uniform, clamped to the last neighbour); the ``u`` are drawn as one
+        ``[walk_length, r]`` block, the same numbers, in the same order, as ``walk_length``
+        draws of ``r``. The arithmetic runs in NumPy on views of the CSR: ``r`` is a few dozen
+        walks, where a torch op's dispatch costs more than its work.
+        """
+        count = len(roots)
+        uniform = torch.rand((self.walk_length, count), generator=generator).numpy()
+        trace = np.empty((self.walk_length + 1, count), dtype=np.int64)
+        trace[0] = current = roots.numpy()
+        indptr, indices, degree = self._indptr_np, self._indices_np, self._degree_np
+        last = max(len(indices) - 1, 0)
+        for t in range(self.walk_length):
+            deg = degree[current]
+            offset = (uniform[t] * deg.astype(np.float32)).astype(np.int64)
+            np.minimum(offset, np.maximum(deg - 1, 0), out=offset)
+            if len(indices):
+                step = indices[np.minimum(indptr[current] + offset, last)]
+                current = np.where(deg > 0, step, current)
+            trace[t + 1] = current
+        return torch.from_numpy(trace.T.copy())
 
     def sample_nodes(self, generator: torch.Generator | None = None) -> Tensor:
         """Local ids (into the allowed-only graph) of one sample, in order of first visit."""
@@ -226,9 +240,32 @@ class RandomWalkSampler:
         return sub
 
 
+def stepwise_walks(
+    indptr: Tensor, indices: Tensor, roots: Tensor, walk_length: int, generator: torch.Generator
+) -> Tensor:
+    """The walk rule of :class:`RandomWalkSampler`, one torch op per step: the reference its
+    NumPy walks equal draw for draw (tests) and are timed against (``benchmarks/loader.py``).
+
+    Step ``t`` draws ``u ~ U[0, 1)`` (float32, one per walk) and moves each walk from ``x`` to
+    ``indices[indptr[x] + min(⌊u · deg(x)⌋, deg(x) − 1)]``; a node without neighbours stays.
+    Returns ``[r, walk_length + 1]`` node ids.
+    """
+    degree = indptr[1:] - indptr[:-1]
+    trace, current = [roots], roots
+    for _ in range(walk_length):
+        deg = degree[current]
+        offset = torch.minimum(
+            (torch.rand(len(current), generator=generator) * deg).to(torch.int64),
+            (deg - 1).clamp_min(0),
+        )
+        if len(indices):
+            step = indices[(indptr[current] + offset).clamp_max(len(indices) - 1)]
+            current = torch.where(deg > 0, step, current)
+        trace.append(current)
+    return torch.stack(trace, dim=1)
+
+
 def _first_visit_unique(sequence: Tensor) -> Tensor:
     """Distinct values of ``sequence`` ``[m]`` in order of first occurrence."""
-    values, inverse = torch.unique(sequence, return_inverse=True)
-    first = torch.full((len(values),), len(sequence), dtype=torch.int64)
-    first.scatter_reduce_(0, inverse, torch.arange(len(sequence)), reduce="amin")
-    return values[torch.argsort(first)]
+    _, first = np.unique(sequence.numpy(), return_index=True)
+    return sequence[torch.from_numpy(np.sort(first))]

@@ -11,9 +11,11 @@ from scipy.sparse.csgraph import connected_components
 
 from roma_bench.graphs.sampler import (
     RandomWalkSampler,
+    _first_visit_unique,
     induced_subgraph,
     nested_region,
     node_split,
+    stepwise_walks,
 )
 
 
@@ -132,3 +134,28 @@ def test_nested_regions_are_connected_and_nested(graph):
     for bad in (0.0, 1.5, -0.1):
         with pytest.raises(ValueError, match="expected 0 < fraction ≤ 1"):
             nested_region(graph, train, bad, seed=0)
+
+
+@pytest.mark.parametrize("walk_length", [0, 1, 16])
+def test_walks_follow_the_stepwise_rule_draw_for_draw(graph, walk_length):
+    """The NumPy walks (one block of draws) equal the step-by-step rule, and leave the
+    generator where it would leave it: the boards' batches depend on both."""
+    allowed = torch.arange(0, graph.num_nodes(), 2)  # a checkerboard: many dead ends
+    for subset in (None, allowed):
+        sampler = RandomWalkSampler(graph, batch_nodes=64, walk_length=walk_length, allowed=subset)
+        roots = torch.randint(sampler.graph.num_nodes(), (37,), generator=torch.Generator())
+        a, b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+        assert torch.equal(
+            sampler._walks(roots, a),
+            stepwise_walks(sampler._indptr, sampler._indices, roots, walk_length, b),
+        )
+        assert torch.equal(torch.rand(4, generator=a), torch.rand(4, generator=b))
+
+
+def test_sampled_nodes_are_distinct_in_order_of_first_visit(graph):
+    sampler = RandomWalkSampler(graph, batch_nodes=200, walk_length=8)
+    nodes = sampler.sample_nodes(torch.Generator().manual_seed(1))
+    assert len(nodes) == len(torch.unique(nodes)) == 200
+    walks = sampler._walks(torch.tensor([5, 7]), torch.Generator().manual_seed(2)).reshape(-1)
+    first = [int(v) for i, v in enumerate(walks) if int(v) not in walks[:i].tolist()]
+    assert _first_visit_unique(walks).tolist() == first
