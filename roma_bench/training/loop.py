@@ -240,7 +240,9 @@ class TrainingLoop:
         grad_norm = math.nan
         if config.optim.grad_clip is not None:
             params = [p for p in self.model.parameters() if p.requires_grad]
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip))
+            grad_norm = float(
+                torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip, foreach=True)
+            )
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
