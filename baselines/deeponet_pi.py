@@ -45,7 +45,12 @@ from roma_bench.models.roma.latent_pde import (
     pde_loss_terms,
     supervised_points,
 )
-from roma_bench.models.roma.operator import BoundOperator, FourierFeatures, LatentOperator
+from roma_bench.models.roma.operator import (
+    BoundOperator,
+    FourierFeatures,
+    LatentOperator,
+    SharedPointsField,
+)
 from roma_bench.registry import register_model
 
 
@@ -119,7 +124,12 @@ class PhysicsInformedDeepONet(DeepONetBase):
         n, d, horizon = coeffs.shape[0], self.config.latent_dim, batch.horizon
         tx = supervised_points(n, horizon, d, coeffs.dtype, coeffs.device)
         coeffs_rep = coeffs.repeat_interleave(horizon, dim=0)
-        field = BoundOperator(self.operator, tx.new_zeros(tx.shape[0], 0), coeffs_rep)
+        # The trunk of a linear head sees (τ, y) alone: its jet runs on the H points once.
+        field = (
+            BoundOperator(self.operator, tx.new_zeros(tx.shape[0], 0), coeffs_rep)
+            if self.nonlinear
+            else SharedPointsField(self.operator, coeffs_rep, horizon)
+        )
         c = self.config
         w_gpde = gradient_penalty_weight(c.w_gpde, c.t_freq_std)
         aux: dict[str, Tensor] = {}

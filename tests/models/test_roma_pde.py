@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from roma_bench.models.roma.operator import BoundOperator, FourierFeatures, LatentOperator
+from roma_bench.models.roma.latent_pde import supervised_points
+from roma_bench.models.roma.operator import (
+    BoundOperator,
+    FourierFeatures,
+    LatentOperator,
+    SharedPointsField,
+)
 from roma_bench.models.roma.pde import (
     burgers_residual,
     derivatives_from_jet,
@@ -160,3 +166,38 @@ def test_the_jets_second_order_part_is_the_latent_laplacian() -> None:
             assert torch.allclose(lap[0, row, j], latent_trace, atol=1e-10)
     with pytest.raises(ValueError, match="latent Laplacian"):
         derivatives_from_jet(u, du, torch.cat([lap, lap, lap]))
+
+
+@pytest.mark.parametrize("out_dim", [3, 1])
+def test_shared_points_jet_equals_the_per_row_jet(out_dim: int) -> None:
+    """A DeepONet without per-row conditioning evaluated at the same H points for every
+    node: the trunk's jet on the H points gives the per-row jet's values, derivatives and
+    parameter gradients (the ``-pi`` baselines' fast path)."""
+    torch.manual_seed(0)
+    op = LatentOperator(FourierFeatures(3, 16, 0.5, 0.5), 0, 8, 3, out_dim, 16, 2).double()
+    n, H = 7, 4
+    coeffs = torch.randn(n, 24, dtype=torch.float64).repeat_interleave(H, 0)
+    tx = supervised_points(n, H, 3, torch.float64, torch.device("cpu"))
+    tx[:, 1:] = torch.randn(H, 3, dtype=torch.float64).repeat(n, 1)  # any shared points
+    shared = SharedPointsField(op, coeffs, H)
+    per_row = BoundOperator(op, tx.new_zeros(n * H, 0), coeffs)
+
+    def jet_and_grads(field: BoundOperator) -> list[torch.Tensor]:
+        op.zero_grad()
+        u, du, lap = field.jet(tx, 2)
+        (u.square().sum() + du.square().sum() + lap.square().sum()).backward()
+        return [u, du, lap, *(p.grad.clone() for p in op.parameters() if p.grad is not None)]
+
+    got, want = jet_and_grads(shared), jet_and_grads(per_row)
+    assert len(got) == len(want) > 3
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-12)
+    assert torch.allclose(shared(tx), per_row(tx))
+    other = tx.clone()
+    other[H, 0] += 1.0  # node 1 at a different time: not shared points
+    with pytest.raises(ValueError, match="same 4 points"):
+        shared.jet(other, 2)
+    with pytest.raises(ValueError, match="without per-row conditioning"):
+        LatentOperator(FourierFeatures(3, 16, 0.5, 0.5), 2, 8, 3, 3, 16, 2).shared_jet(
+            tx[:H].float(), torch.randn(n, 24)
+        )

@@ -194,6 +194,7 @@ class LatentOperator(nn.Module):
         self.fourier = fourier
         self.p, self.coeff_dim, self.out_dim = p, coeff_dim, out_dim
         self.nonlinear = nonlinear
+        self.cond_dim = cond_dim
         in_dim = fourier.out_dim + cond_dim + (p * coeff_dim if nonlinear else 0)
         self.trunk = ResidualTrunk(in_dim, out_dim if nonlinear else p, width, layers)
 
@@ -202,10 +203,7 @@ class LatentOperator(nn.Module):
         if self.nonlinear:
             return self.trunk(torch.cat([phi, cond, coeffs], dim=-1))
         basis = self.trunk(torch.cat([phi, cond], dim=-1))  # [N, p]
-        b = coeffs.view(-1, self.p, self.coeff_dim)
-        if self.out_dim == 1 and self.coeff_dim != 1:
-            b = b.mean(-1, keepdim=True)
-        return torch.einsum("npj,np->nj", b, basis) / math.sqrt(self.p)
+        return torch.einsum("npj,np->nj", self._coefficients(coeffs), basis) / math.sqrt(self.p)
 
     def jet(self, tx: Tensor, cond: Tensor, coeffs: Tensor, order: int = 2) -> Jet:
         """``u`` ``[N, out]``, its first derivatives along each axis of ``(t, y)`` ``[K, N, out]``
@@ -215,14 +213,41 @@ class LatentOperator(nn.Module):
         value, d1, d2 = self.trunk.jet(torch.cat([phi, *extra], dim=-1), dphi, d2phi)
         if self.nonlinear:
             return value, d1, d2
-        b = coeffs.view(-1, self.p, self.coeff_dim)
-        if self.out_dim == 1 and self.coeff_dim != 1:
-            b = b.mean(-1, keepdim=True)
+        b = self._coefficients(coeffs)
         scale = 1 / math.sqrt(self.p)
         u = torch.einsum("npj,np->nj", b, value) * scale
         du = torch.einsum("npj,knp->knj", b, d1) * scale
         d2u = None if d2 is None else torch.einsum("npj,knp->knj", b, d2) * scale
         return u, du, d2u
+
+    def shared_jet(self, points: Tensor, coeffs: Tensor, order: int = 2) -> Jet:
+        """:meth:`jet` at the same ``H`` points for each of ``n`` nodes, rows node-major
+        (row ``i·H + h`` is node ``i`` at ``points[h]``), for a DeepONet without per-row
+        conditioning: the trunk depends on the point alone, so its jet runs on ``H`` rows
+        instead of ``n·H`` and only the branch contraction
+        ``u_{ih} = (1/√p) Σ_k b_ikj τ_k(points_h)`` is per node. ``coeffs`` ``[n, p·d_b]``."""
+        if self.nonlinear or self.cond_dim:
+            raise ValueError(
+                "shared_jet needs a linear (DeepONet) operator without per-row conditioning"
+            )
+        phi, dphi, d2phi = self.fourier.jet(points, order)
+        value, d1, d2 = self.trunk.jet(phi, dphi, d2phi)  # [H, p], [K, H, p], [1, H, p]
+        b = self._coefficients(coeffs)  # [n, p, j]
+        n, h, scale = b.shape[0], points.shape[0], 1 / math.sqrt(self.p)
+        u = torch.einsum("npj,hp->nhj", b, value).reshape(n * h, -1) * scale
+        du = torch.einsum("npj,khp->knhj", b, d1).reshape(d1.shape[0], n * h, -1) * scale
+        d2u = None
+        if d2 is not None:
+            d2u = torch.einsum("npj,khp->knhj", b, d2).reshape(1, n * h, -1) * scale
+        return u, du, d2u
+
+    def _coefficients(self, coeffs: Tensor) -> Tensor:
+        """Branch coefficients ``[N, p·d_b]`` → ``[N, p, d_b]`` (averaged over ``d_b`` for a
+        scalar output)."""
+        b = coeffs.view(-1, self.p, self.coeff_dim)
+        if self.out_dim == 1 and self.coeff_dim != 1:
+            b = b.mean(-1, keepdim=True)
+        return b
 
 
 class BoundOperator:
@@ -240,6 +265,38 @@ class BoundOperator:
 
     def jet(self, tx: Tensor, order: int = 2) -> Jet:
         return self.operator.jet(tx, self.cond, self.coeffs, order)
+
+
+class SharedPointsField(BoundOperator):
+    """A :class:`BoundOperator` of a DeepONet without per-row conditioning whose rows are the
+    same ``horizon`` points for every node, node-major (:func:`~.latent_pde.supervised_points`).
+
+    Calling it is the per-row operator; :meth:`jet` checks that ``tx`` has that layout and
+    runs the trunk's jet on the ``horizon`` distinct points
+    (:meth:`LatentOperator.shared_jet`): the same numbers as the per-row jet at a
+    fraction of the cost. ``coeffs`` ``[n·H, p·d_b]`` (node-major rows, as the per-row field).
+    """
+
+    def __init__(self, operator: LatentOperator, coeffs: Tensor, horizon: int):
+        if coeffs.shape[0] % horizon:
+            raise ValueError(f"{coeffs.shape[0]} coefficient rows are not a multiple of {horizon}")
+        super().__init__(operator, coeffs.new_zeros(coeffs.shape[0], 0), coeffs)
+        self.horizon = horizon
+
+    def jet(self, tx: Tensor, order: int = 2) -> Jet:
+        h = self.horizon
+        rows = tx.view(-1, h, tx.shape[1]) if tx.shape[0] % h == 0 else None
+        if (
+            rows is None
+            or tx.shape[0] != self.coeffs.shape[0]
+            or not torch.equal(rows, rows[:1].expand_as(rows))
+        ):
+            raise ValueError(
+                f"SharedPointsField.jet: tx {tuple(tx.shape)} is not the same {h} points "
+                f"for each of the {self.coeffs.shape[0] // h} nodes (node-major)"
+            )
+        nodes = self.coeffs.view(-1, h, self.coeffs.shape[1])[:, 0]
+        return self.operator.shared_jet(tx[:h], nodes, order)
 
 
 class Reduction(nn.Module):
