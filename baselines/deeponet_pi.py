@@ -134,8 +134,9 @@ class PhysicsInformedDeepONet(DeepONetBase):
         w_gpde = gradient_penalty_weight(c.w_gpde, c.t_freq_std)
         aux: dict[str, Tensor] = {}
         diagnostics: dict[str, Tensor] = {}
-        # The residual is a loss in training (unless both weights are 0), a diagnostic always.
-        if c.w_pde > 0 or w_gpde > 0 or not self.training:
+        # The residual is a loss in training (unless both weights are 0), a diagnostic in
+        # evaluation unless the caller reads forecasts only (models.base.forecasts_only).
+        if (c.w_pde > 0 or w_gpde > 0) if self.training else self.wants_diagnostics:
             result = self.latent_pde.residual(
                 field, tx, z.repeat_interleave(horizon, dim=0), coeffs_rep, w_gpde > 0
             )

@@ -9,6 +9,8 @@ config values (``SIZES``); ``--set key=value`` overrides apply on top.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -63,6 +65,8 @@ class ForecastModel(nn.Module):
     Config: ClassVar[type[StrictModel]] = EmptyConfig
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {"tiny": {}}
     learnable: ClassVar[bool] = True
+    #: False inside :func:`forecasts_only`: skip work that only feeds ``diagnostics``.
+    wants_diagnostics: bool = True
 
     def __init__(self, config: StrictModel, spec: TaskSpec) -> None:
         super().__init__()
@@ -138,3 +142,23 @@ def load_checkpoint(
     except (KeyError, TypeError, RuntimeError) as err:
         raise CheckpointError(f"checkpoint {path}: damaged or incomplete ({err})") from None
     return model, payload.get("extra", {})
+
+
+@contextlib.contextmanager
+def forecasts_only(model: nn.Module) -> Iterator[None]:
+    """Within the block, every :class:`ForecastModel` in ``model`` may skip what only feeds
+    ``ModelOutput.diagnostics`` outside training (ROMA's and the ``-pi`` baselines' latent-PDE
+    residual in evaluation), for a caller that reads the prediction alone (the validation
+    loss). Predictions are the same (up to float rounding)."""
+    models = [m for m in model.modules() if isinstance(m, ForecastModel)]
+    before = [m.__dict__.get("wants_diagnostics") for m in models]  # None: the class default
+    for m in models:
+        m.wants_diagnostics = False
+    try:
+        yield
+    finally:
+        for m, value in zip(models, before):
+            if value is None:
+                m.__dict__.pop("wants_diagnostics", None)
+            else:
+                m.wants_diagnostics = value

@@ -25,7 +25,7 @@ from roma_bench.data.batch import Batch
 from roma_bench.data.datasets import TrainWindows
 from roma_bench.data.windows import step_seed
 from roma_bench.graphs import backend as graph_backend
-from roma_bench.models.base import load_checkpoint, save_checkpoint
+from roma_bench.models.base import forecasts_only, load_checkpoint, save_checkpoint
 from roma_bench.tracking.environment import cpu_peak_memory_mb, gpu_peak_memory_mb
 from roma_bench.tracking.tags import tag
 from roma_bench.training.checkpointing import (
@@ -96,7 +96,8 @@ def validation_loss(
         values = []
         for batch in batches[: config.val_batches]:
             batch = batch.to(device)
-            forward = model.run(batch)
+            with forecasts_only(model):  # the data loss needs no PDE-residual diagnostic
+                forward = model.run(batch)
             _, parts = training_loss(forward, batch, config.loss, model.spec.learning_task)
             values.append(parts["data_loss"])
     finally:

@@ -10,6 +10,7 @@ import pytest
 import torch
 from roma_helpers import behind_harness, make_batch, make_spec
 
+from roma_bench.models.base import forecasts_only
 from roma_bench.models.roma.latent_pde import (
     LatentPDE,
     gradient_penalty_weight,
@@ -116,3 +117,28 @@ def test_gradient_penalty_penalizes_explicit_t_dependence_only() -> None:
     assert implicit == 0.0
     # order one relative to F itself: 0.17 here (the former w_gpde = 1e-2 made it 4e-4)
     assert explicit > 0.05 * scale, (explicit, scale)
+
+
+@pytest.mark.parametrize("name", PDE_MODELS)
+def test_forecasts_only_skips_the_evaluation_residual(name: str, monkeypatch) -> None:
+    """In evaluation the residual is a diagnostic; a caller that reads forecasts only (the
+    validation loss) skips it and gets the same prediction; training still computes it."""
+    spec = make_spec("kuramoto")
+    torch.manual_seed(0)
+    model = behind_harness(build_model(name, spec, "tiny")).eval()
+    batch = make_batch(spec)
+    calls = _record_residual_calls(monkeypatch)
+    with torch.no_grad():
+        full = model.run(batch).decoded
+        assert len(calls) == 1 and "pde_residual" in full.diagnostics
+        with forecasts_only(model):
+            with forecasts_only(model):  # nested: the outer block still skips after it
+                pass
+            fast = model.run(batch).decoded
+        assert len(calls) == 1 and "pde_residual" not in fast.diagnostics
+        assert torch.allclose(fast.prediction, full.prediction, rtol=1e-5, atol=1e-6)
+        assert "pde_residual" in model.run(batch).decoded.diagnostics  # restored after
+    model.train()
+    with forecasts_only(model):
+        model.run(batch)
+    assert len(calls) == 3  # training computes the loss term regardless

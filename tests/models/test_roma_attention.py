@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
 from roma_bench.models.roma.attention import (
     AttentionBlock,
     Lifting,
     MultiscaleTransformer,
     TokenEmbedding,
+    attention,
     coarse_fine_summary,
 )
 
@@ -80,3 +82,22 @@ def test_token_embedding_switches() -> None:
     out = only_index(hist, ctx, [10, 3])
     assert torch.allclose(out[9], only_index.index[1])
     assert torch.allclose(out[10], only_index.index[8])
+
+
+def test_attention_and_its_gradients_equal_torch_sdpa() -> None:
+    """The CPU attention with re-arranged products: same output and q, k, v gradients as
+    ``F.scaled_dot_product_attention`` (float64, so only the formulas can differ)."""
+    torch.manual_seed(2)
+    q, k, v = (torch.randn(3, 11, 5, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    grad = torch.randn(3, 11, 5, dtype=torch.float64)
+
+    def values(fn) -> list[torch.Tensor]:
+        for x in (q, k, v):
+            x.grad = None
+        out = fn(q, k, v)
+        out.backward(grad)
+        return [out.detach(), q.grad.clone(), k.grad.clone(), v.grad.clone()]
+
+    for ours, reference in zip(values(attention), values(F.scaled_dot_product_attention)):
+        assert torch.allclose(ours, reference, atol=1e-12)
+    assert torch.autograd.gradcheck(attention, (q, k, v))

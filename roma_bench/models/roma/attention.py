@@ -53,6 +53,41 @@ class Lifting(nn.Module):
         return (basis @ self.amplitude).flatten(-2)  # [T, κ·L]
 
 
+class _Attention(torch.autograd.Function):
+    """``softmax(q kᵀ/√d_h) v`` for ``q, k, v`` ``[heads, T, d_h]``, every product arranged so
+    that its output has ``T`` columns.
+
+    On one CPU thread MKL multiplies ``[T, T] @ [T, d_h]`` with a small ``d_h`` (roma-tiny:
+    9) 3–4× slower than the transposed ``[d_h, T] @ [T, T]``; torch's attention and its
+    autograd use the slow form for ``A v`` and for three of the four backward products.
+    Same formulas (``benchmarks/attention.py`` times both and checks they agree)."""
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor) -> Tensor:  # type: ignore[override]
+        q = q * (1.0 / math.sqrt(q.shape[-1]))
+        weights = torch.softmax(q @ k.transpose(-1, -2), dim=-1)  # [heads, T, T]
+        ctx.save_for_backward(q, k, v, weights)
+        return (v.transpose(-1, -2) @ weights.transpose(-1, -2)).transpose(-1, -2)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, Tensor]:  # type: ignore[override]
+        q, k, v, weights = ctx.saved_tensors
+        grad_v = (grad.transpose(-1, -2) @ weights).transpose(-1, -2)
+        grad_w = grad @ v.transpose(-1, -2)
+        grad_s = torch._softmax_backward_data(grad_w, weights, -1, weights.dtype)
+        grad_q = (k.transpose(-1, -2) @ grad_s.transpose(-1, -2)).transpose(-1, -2)
+        grad_k = (q.transpose(-1, -2) @ grad_s).transpose(-1, -2)
+        return grad_q * (1.0 / math.sqrt(q.shape[-1])), grad_k, grad_v
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Multi-head attention ``softmax(q kᵀ/√d_h) v`` ``[heads, T, d_h]`` (no mask, no dropout):
+    :class:`_Attention` on the CPU, ``F.scaled_dot_product_attention`` elsewhere."""
+    if q.device.type != "cpu":
+        return F.scaled_dot_product_attention(q, k, v)
+    return _Attention.apply(q, k, v)
+
+
 class AttentionBlock(nn.Module):
     """Pre-norm block: ``h + MHA(LN h)`` then ``h + W₂ GELU(W₁ LN h)``; no attention biases."""
 
@@ -80,7 +115,7 @@ class AttentionBlock(nn.Module):
             weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
             attended = weights @ v
         else:
-            attended = F.scaled_dot_product_attention(q, k, v)
+            attended = attention(q, k, v)
         h = h + self.proj(attended.transpose(0, 1).reshape(T, width))
         return h + self.ffn(self.norm2(h)), weights
 

@@ -243,8 +243,9 @@ class Roma(ForecastModel):
         u_fn = BoundOperator(self.decoder, cond, coeffs_rep)
         w_gpde = gradient_penalty_weight(cfg.w_gpde, cfg.t_freq_std)
         # The residual is a loss in training (unless both weights are 0), a diagnostic always
-        # in evaluation (so forecast-only runs report it too: the transfer study's column).
-        if cfg.w_pde > 0 or w_gpde > 0 or not self.training:
+        # in evaluation (so forecast-only runs report it too: the transfer study's column),
+        # except where the caller reads forecasts only (models.base.forecasts_only).
+        if (cfg.w_pde > 0 or w_gpde > 0) if self.training else self.wants_diagnostics:
             if cfg.pde_context:
                 pde_tokens = self.tokens(histories, contexts, level_sizes, context=1)
                 pde_coeffs = self.branch(pde_tokens)[0][:n].repeat_interleave(H, dim=0)

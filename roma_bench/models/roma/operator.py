@@ -70,7 +70,8 @@ def gelu_jet(x: Tensor, dx: Tensor, lap: Tensor | None) -> Jet:
     if lap is None:
         return x * cdf, g1 * dx, None
     dy = _latent(dx)
-    return x * cdf, g1 * dx, pdf * (2 - x * x) * (dy * dy).sum(0, keepdim=True) + g1 * lap
+    g2 = pdf * (2 - x * x)
+    return x * cdf, g1 * dx, torch.addcmul(g1 * lap, g2, (dy * dy).sum(0, keepdim=True))
 
 
 def layer_norm_jet(
@@ -79,23 +80,26 @@ def layer_norm_jet(
     """:func:`layer_norm` with its directional derivatives and its latent Laplacian.
 
     With ``c = x − mean x``, ``v = mean c²``, ``r = (v + ε)^(−1/2)``: per axis ``k``
-    ``dv_k = 2 mean(c dc_k)``, ``dr_k = −½ r³ dv_k``, ``d(c r)_k = dc_k r + c dr_k``; summed
-    over the latent axes, ``Δv = 2 mean(Σ_k dc_k² + c Δc)``,
-    ``Δr = ¾ r⁵ Σ_k dv_k² − ½ r³ Δv`` and ``Δ(c r) = Δc r + 2 Σ_k dc_k dr_k + c Δr``.
+    ``dv_k = 2 mean(c dc_k) = 2 mean(c dx_k)`` (``mean c = 0``), ``dr_k = −½ r³ dv_k``,
+    ``d(c r)_k = dc_k r + c dr_k``; summed over the latent axes,
+    ``Δv = 2 mean(Σ_k dc_k² + c Δc)``, ``Δr = ¾ r⁵ Σ_k dv_k² − ½ r³ Δv`` and
+    ``Δ(c r) = Δc r + 2 Σ_k dc_k dr_k + c Δr``. Written with the row factors ``r·weight``
+    and ``c·weight`` so that each ``[K, N, w]`` tangent takes few full-size passes.
     """
     c = x - x.mean(-1, keepdim=True)
+    r = torch.rsqrt((c * c).mean(-1, keepdim=True) + eps)  # [N, 1]
+    rw, cw = r * weight, c * weight  # [N, w]
     dc = dx - dx.mean(-1, keepdim=True)
-    r = torch.rsqrt((c * c).mean(-1, keepdim=True) + eps)
-    dv = 2 * (c * dc).mean(-1, keepdim=True)
+    dv = (2.0 / x.shape[-1]) * (dx * c).sum(-1, keepdim=True)  # [K, N, 1]
     dr = -0.5 * r**3 * dv
-    out, dout = c * r * weight + bias, (dc * r + c * dr) * weight
+    out, dout = torch.addcmul(bias, cw, r), torch.addcmul(dr * cw, dc, rw)
     if lap is None:
         return out, dout, None
     dc, dv, dr = _latent(dc), _latent(dv), _latent(dr)
     lap_c = lap - lap.mean(-1, keepdim=True)
     lap_v = 2 * ((dc * dc).sum(0, keepdim=True) + c * lap_c).mean(-1, keepdim=True)
     lap_r = 0.75 * r**5 * (dv * dv).sum(0, keepdim=True) - 0.5 * r**3 * lap_v
-    return out, dout, (lap_c * r + 2 * (dc * dr).sum(0, keepdim=True) + c * lap_r) * weight
+    return out, dout, lap_c * rw + (2 * (dc * dr).sum(0, keepdim=True) + c * lap_r) * weight
 
 
 class FourierFeatures(nn.Module):
