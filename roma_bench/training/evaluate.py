@@ -31,7 +31,7 @@ from roma_bench.config import ConfigError
 from roma_bench.data.batch import Batch
 from roma_bench.dynamics.observables import coarse_observables
 from roma_bench.metric_names import ROLLOUT_HORIZONS, rollout_metric_name
-from roma_bench.models.base import ForecastModel, TaskSpec, load_checkpoint
+from roma_bench.models.base import ForecastModel, TaskSpec, forecasts_only, load_checkpoint
 from roma_bench.training import data as task_data
 from roma_bench.training import metrics
 from roma_bench.training.evaluators import TaskEvaluator
@@ -75,7 +75,8 @@ def rollout(model: ForecastModel, batch: Batch, frames: int, first: Tensor | Non
         if done == 0 and first is not None:
             prediction = first.float()
         else:
-            prediction = model(step_batch).prediction.float()
+            with forecasts_only(model):  # a rollout reads predictions, not diagnostics
+                prediction = model(step_batch).prediction.float()
         chunks.append(prediction)
         history = torch.cat([history, prediction.to(history.dtype)], dim=1)[:, -lookback:]
         t0 = t0 + horizon * batch.frame_dt

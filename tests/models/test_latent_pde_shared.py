@@ -142,3 +142,22 @@ def test_forecasts_only_skips_the_evaluation_residual(name: str, monkeypatch) ->
     with forecasts_only(model):
         model.run(batch)
     assert len(calls) == 3  # training computes the loss term regardless
+
+
+def test_a_rollout_computes_no_residual_after_the_one_step_forecast(monkeypatch) -> None:
+    """Scoring computes the residual once (the one-step forecast's diagnostic); the
+    rollout's further calls read predictions only (``forecasts_only``)."""
+    from dataclasses import replace
+
+    from roma_bench.training.evaluate import rollout
+
+    spec = make_spec("kuramoto")
+    torch.manual_seed(0)
+    model = behind_harness(build_model("roma", spec, "tiny")).eval()
+    batch = make_batch(spec)
+    batch = replace(batch, future=batch.target.repeat(1, 4))  # 4 calls of H frames
+    calls = _record_residual_calls(monkeypatch)
+    predicted = rollout(model, batch, 4 * spec.horizon)
+    assert predicted.shape == (batch.num_nodes, 4 * spec.horizon)
+    assert calls == []
+    assert "pde_residual" in model(batch).diagnostics and len(calls) == 1
