@@ -43,6 +43,7 @@ from roma_bench.models.roma.latent_pde import (
     LatentPDE,
     gradient_penalty_weight,
     pde_loss_terms,
+    residual_wanted,
     supervised_points,
 )
 from roma_bench.models.roma.operator import (
@@ -134,9 +135,7 @@ class PhysicsInformedDeepONet(DeepONetBase):
         w_gpde = gradient_penalty_weight(c.w_gpde, c.t_freq_std)
         aux: dict[str, Tensor] = {}
         diagnostics: dict[str, Tensor] = {}
-        # The residual is a loss in training (unless both weights are 0), a diagnostic in
-        # evaluation unless the caller reads forecasts only (models.base.forecasts_only).
-        if (c.w_pde > 0 or w_gpde > 0) if self.training else self.wants_diagnostics:
+        if residual_wanted(self, c.w_pde, w_gpde):  # a loss, or the evaluation diagnostic
             result = self.latent_pde.residual(
                 field, tx, z.repeat_interleave(horizon, dim=0), coeffs_rep, w_gpde > 0
             )

@@ -151,14 +151,11 @@ def forecasts_only(model: nn.Module) -> Iterator[None]:
     residual in evaluation), for a caller that reads the prediction alone (the validation
     loss). Predictions are the same (up to float rounding)."""
     models = [m for m in model.modules() if isinstance(m, ForecastModel)]
-    before = [m.__dict__.get("wants_diagnostics") for m in models]  # None: the class default
+    before = [m.wants_diagnostics for m in models]
     for m in models:
         m.wants_diagnostics = False
     try:
         yield
     finally:
         for m, value in zip(models, before):
-            if value is None:
-                m.__dict__.pop("wants_diagnostics", None)
-            else:
-                m.wants_diagnostics = value
+            m.wants_diagnostics = value

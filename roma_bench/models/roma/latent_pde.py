@@ -95,6 +95,16 @@ class LatentPDE(nn.Module):
         return pde_residual(field, self.right_hand_side(cond, coeffs), tx, self.form, with_gradient)
 
 
+def residual_wanted(model: nn.Module, w_pde: float, w_gpde: float) -> bool:
+    """Whether ``model``'s forward computes the residual (one rule for every PDE model): in
+    training when a PDE weight is > 0 (a loss term); in evaluation always (a diagnostic,
+    so forecast-only runs report it too), except inside
+    :func:`~roma_bench.models.base.forecasts_only`."""
+    if model.training:
+        return w_pde > 0 or w_gpde > 0
+    return getattr(model, "wants_diagnostics", True)
+
+
 def pde_loss_terms(
     result: PDEResidual, w_pde: float, w_gpde: float
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:

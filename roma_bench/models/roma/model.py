@@ -58,6 +58,7 @@ from roma_bench.models.roma.latent_pde import (
     LatentPDE,
     gradient_penalty_weight,
     pde_loss_terms,
+    residual_wanted,
     supervised_points,
 )
 from roma_bench.models.roma.manifold import PoincareBall
@@ -242,10 +243,7 @@ class Roma(ForecastModel):
 
         u_fn = BoundOperator(self.decoder, cond, coeffs_rep)
         w_gpde = gradient_penalty_weight(cfg.w_gpde, cfg.t_freq_std)
-        # The residual is a loss in training (unless both weights are 0), a diagnostic always
-        # in evaluation (so forecast-only runs report it too: the transfer study's column),
-        # except where the caller reads forecasts only (models.base.forecasts_only).
-        if (cfg.w_pde > 0 or w_gpde > 0) if self.training else self.wants_diagnostics:
+        if residual_wanted(self, cfg.w_pde, w_gpde):  # a loss, or the evaluation diagnostic
             if cfg.pde_context:
                 pde_tokens = self.tokens(histories, contexts, level_sizes, context=1)
                 pde_coeffs = self.branch(pde_tokens)[0][:n].repeat_interleave(H, dim=0)
