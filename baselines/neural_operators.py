@@ -19,7 +19,10 @@ normalized increments ``Δ`` ``[n, H]`` (the harness decodes them).
   so without that path a node's own drift never reaches its output (it trained to
   persistence on km-tiny's validation nodes); FNO's layers keep the same pointwise ``W``.
 
-Both run without open3d and torch_scatter: GINO's native torch neighbour search, and its
+The FNO/TFNO spectral convolutions are ``neuralop``'s with their FFTs along the short window
+written as DFT matrix products (:class:`baselines.spectral.WindowSpectralConv`: the same
+weights and numbers, a tenth less time per training step; ``benchmarks/spectral.py``).
+The wrappers run without open3d and torch_scatter: GINO's native torch neighbour search, and its
 segment reductions through :mod:`baselines.segments` (one ``index_add`` instead of
 ``neuralop``'s per-point loop, whose backward cost a third of a step). Spectral weights are complex;
 :meth:`num_parameters` counts real numbers.
@@ -43,6 +46,7 @@ from baselines.common import (
     poincare_disk,
     real_parameter_count,
 )
+from baselines.spectral import WindowSpectralConv
 from roma_bench.config import StrictModel
 from roma_bench.data.batch import Batch
 from roma_bench.models.base import ForecastModel, ModelOutput, TaskSpec
@@ -99,6 +103,7 @@ class WindowFNO(NeuralOperatorModel):
             out_channels=spec.horizon,
             hidden_channels=config.hidden_channels,
             n_layers=config.n_layers,
+            conv_module=WindowSpectralConv,
             **kwargs,
         )
         self.readout = nn.Linear(spec.lookback, 1)
