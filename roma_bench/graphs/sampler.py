@@ -176,10 +176,7 @@ class RandomWalkSampler:
         self.original_ids = self.graph.ndata[NID]
         self._indptr, self._indices = backend.csr(self.graph)
         self._degree = self._indptr[1:] - self._indptr[:-1]
-        # NumPy views of the CSR (shared memory) for the walks' small per-step arithmetic
-        self._indptr_np, self._indices_np, self._degree_np = (
-            t.numpy() for t in (self._indptr, self._indices, self._degree)
-        )
+        self._walk_tables = _walk_tables(self._indptr, self._indices)
         self._generator = torch.Generator().manual_seed(seed)
         # distinct nodes per walk, measured once on a pilot of walks (fixed afterwards so a
         # sample depends on its generator only)
@@ -197,22 +194,18 @@ class RandomWalkSampler:
         Step ``t`` of walk ``i`` moves from ``x`` to ``indices[indptr[x] + ⌊u_ti · deg(x)⌋]``
         (``u_ti`` float32 uniform, clamped to the last neighbour); the ``u`` are drawn as one
         ``[walk_length, r]`` block, the same numbers, in the same order, as ``walk_length``
-        draws of ``r``. The arithmetic runs in NumPy on views of the CSR: ``r`` is a few dozen
-        walks, where a torch op's dispatch costs more than its work.
+        draws of ``r``. The arithmetic runs in NumPy on :func:`_walk_tables`: ``r`` is a few
+        dozen walks, where a torch op's dispatch costs more than its work.
         """
         count = len(roots)
         uniform = torch.rand((self.walk_length, count), generator=generator).numpy()
         trace = np.empty((self.walk_length + 1, count), dtype=np.int64)
         trace[0] = current = roots.numpy()
-        indptr, indices, degree = self._indptr_np, self._indices_np, self._degree_np
-        last = max(len(indices) - 1, 0)
+        start, span, last, targets = self._walk_tables
         for t in range(self.walk_length):
-            deg = degree[current]
-            offset = (uniform[t] * deg.astype(np.float32)).astype(np.int64)
-            np.minimum(offset, np.maximum(deg - 1, 0), out=offset)
-            if len(indices):
-                step = indices[np.minimum(indptr[current] + offset, last)]
-                current = np.where(deg > 0, step, current)
+            offset = (uniform[t] * span[current]).astype(np.int64)
+            np.minimum(offset, last[current], out=offset)
+            current = targets[start[current] + offset]
             trace[t + 1] = current
         return torch.from_numpy(trace.T.copy())
 
@@ -263,6 +256,28 @@ def stepwise_walks(
             current = torch.where(deg > 0, step, current)
         trace.append(current)
     return torch.stack(trace, dim=1)
+
+
+def _walk_tables(
+    indptr: Tensor, indices: Tensor
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The walk rule of :func:`stepwise_walks` as four NumPy lookups per step.
+
+    Returns ``(start, span, last, targets)`` ``[N]``, ``[N]``, ``[N]``, ``[E + N₀]``: a node
+    without neighbours (``N₀`` of them) gets one appended neighbour, itself, so "a node
+    without neighbours stays" needs no branch; ``span = max(deg, 1)`` (float32, the factor of
+    ``u``), ``last = span − 1``. A step is
+    ``x ← targets[start[x] + min(⌊u · span[x]⌋, last[x])]``: for ``deg(x) > 0`` the same
+    float32 product and index as the rule, for ``deg(x) = 0`` ``x`` itself.
+    """
+    indptr_np, indices_np = indptr.numpy(), indices.numpy()
+    degree = np.diff(indptr_np)
+    isolated = np.flatnonzero(degree == 0)
+    start = indptr_np[:-1].astype(np.int64, copy=True)
+    start[isolated] = len(indices_np) + np.arange(len(isolated))
+    targets = np.concatenate([indices_np.astype(np.int64, copy=False), isolated])
+    span = np.maximum(degree, 1)
+    return start, span.astype(np.float32), (span - 1).astype(np.int64), targets
 
 
 def _first_visit_unique(sequence: Tensor) -> Tensor:

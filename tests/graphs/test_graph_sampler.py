@@ -141,7 +141,8 @@ def test_walks_follow_the_stepwise_rule_draw_for_draw(graph, walk_length):
     """The NumPy walks (one block of draws) equal the step-by-step rule, and leave the
     generator where it would leave it: the boards' batches depend on both."""
     allowed = torch.arange(0, graph.num_nodes(), 2)  # a checkerboard: many dead ends
-    for subset in (None, allowed):
+    isolated = torch.tensor([0, 2, 4, 61, 62])  # 0 and 4 have no allowed neighbour
+    for subset in (None, allowed, isolated):
         sampler = RandomWalkSampler(graph, batch_nodes=64, walk_length=walk_length, allowed=subset)
         roots = torch.randint(sampler.graph.num_nodes(), (37,), generator=torch.Generator())
         a, b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
@@ -150,6 +151,15 @@ def test_walks_follow_the_stepwise_rule_draw_for_draw(graph, walk_length):
             stepwise_walks(sampler._indptr, sampler._indices, roots, walk_length, b),
         )
         assert torch.equal(torch.rand(4, generator=a), torch.rand(4, generator=b))
+
+
+def test_walks_on_a_graph_without_edges_stay_put():
+    sampler = RandomWalkSampler(dgl.graph(([], []), num_nodes=5), batch_nodes=3, walk_length=4)
+    roots = torch.tensor([4, 0, 2])
+    a, b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    walks = sampler._walks(roots, a)
+    assert torch.equal(walks, roots[:, None].expand(3, 5))
+    assert torch.equal(walks, stepwise_walks(sampler._indptr, sampler._indices, roots, 4, b))
 
 
 def test_sampled_nodes_are_distinct_in_order_of_first_visit(graph):
