@@ -13,23 +13,12 @@ and gradients (they must agree to float32 rounding).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from timing import median_ms
 from torch.nn import functional as F
 
 from roma_bench.models.roma.attention import attention
-
-
-def _timed(fn, grad: torch.Tensor, repeats: int) -> float:
-    times = []
-    for i in range(repeats + 3):
-        start = time.perf_counter()
-        fn().backward(grad)
-        if i >= 3:  # three untimed warm-up passes
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ours = values(attention)
     reference = values(F.scaled_dot_product_attention)
     worst = max(float((a - b).abs().max()) for a, b in zip(ours, reference))
-    t_ours = _timed(lambda: attention(q, k, v), grad, args.repeats)
-    t_ref = _timed(lambda: F.scaled_dot_product_attention(q, k, v), grad, args.repeats)
+    t_ours = median_ms(lambda: attention(q, k, v).backward(grad), args.repeats)
+    t_ref = median_ms(lambda: F.scaled_dot_product_attention(q, k, v).backward(grad), args.repeats)
     print(f"attention {shape} (heads, T, d_h), forward + backward, {args.threads} thread(s), "
           f"median of {args.repeats}")  # fmt: skip
     print(f"  torch SDPA  {t_ref:7.2f} ms")

@@ -12,12 +12,12 @@ parameter gradients (they must agree to float32 rounding).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+from functools import partial
 
 import torch
 from neuralop.layers.spectral_convolution import SpectralConv
 from neuralop.models import FNO, TFNO
+from timing import median_ms
 
 from baselines.neural_operators import WindowFNOModel, WindowTFNOModel
 from baselines.spectral import WindowSpectralConv
@@ -39,15 +39,9 @@ def _operator(name: str, conv: type[SpectralConv], channels: int, horizon: int, 
     )
 
 
-def _timed(model: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor, repeats: int) -> float:
-    times = []
-    for i in range(repeats + 3):
-        start = time.perf_counter()
-        model.zero_grad(set_to_none=True)
-        model(x).backward(grad)
-        if i >= 3:  # three untimed warm-up passes
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+def _step(model: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
+    model.zero_grad(set_to_none=True)
+    model(x).backward(grad)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             float((a - b).abs().max() / b.abs().max().clamp_min(1e-12)) for a, b in zip(*outputs)
         )
         worst_overall = max(worst_overall, worst)
-        t_ref = _timed(reference, x, grad, args.repeats)
-        t_ours = _timed(ours, x, grad, args.repeats)
+        t_ref = median_ms(partial(_step, reference, x, grad), args.repeats)
+        t_ours = median_ms(partial(_step, ours, x, grad), args.repeats)
         print(f"{name} tiny on [{args.nodes}, {channels}, {args.lookback}], forward + backward, "
               f"{args.threads} thread(s), median of {args.repeats}")  # fmt: skip
         print(f"  neuralop SpectralConv (FFT)        {t_ref:7.2f} ms")
