@@ -14,8 +14,8 @@ from roma_bench.registry import build_model
 @pytest.mark.parametrize("factorization", [None, "tucker", "cp"])
 @pytest.mark.parametrize(
     ("length", "n_modes"),
-    [(16, 8), (16, 16), (16, 3), (7, 7), (6, 6)],
-    ids=["kept-5-of-9", "nyquist-even", "few-modes", "odd-length", "short-nyquist"],
+    [(16, 8), (16, 16), (16, 3), (7, 7), (6, 6), (8, 16)],
+    ids=["kept-5-of-9", "nyquist-even", "few-modes", "odd-length", "short-nyquist", "short-input"],
 )
 def test_equals_neuralops_fft_path(factorization: str | None, length: int, n_modes: int) -> None:
     """Outputs and gradients (input and every weight) agree to float32 rounding."""
