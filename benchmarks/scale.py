@@ -178,8 +178,11 @@ def on_arrays(store, sampler=None) -> dict[str, int]:
     """Bytes of the O(N) arrays a process holding ``store`` (and ``sampler``) keeps.
 
     ``graph``: the whole task graph (formats, ndata), ``nodes``: coords, partition and the
-    node split, ``sampler``: the random-walk sampler's training-node graph and its CSR.
+    node split, ``sampler``: the random-walk sampler's training-node graph, its CSR and its
+    walk tables.
     """
+    import torch
+
     seen: set[int] = set()
     out = {
         "graph": tensor_bytes(graph_tensors(store.graph), seen),
@@ -191,7 +194,7 @@ def on_arrays(store, sampler=None) -> dict[str, int]:
     if sampler is not None:
         out["sampler"] = tensor_bytes(
             [*graph_tensors(sampler.graph), sampler.original_ids, sampler._indptr,
-             sampler._indices, sampler._degree],
+             sampler._indices, *map(torch.from_numpy, sampler._walk_tables)],
             seen,
         )  # fmt: skip
     return out

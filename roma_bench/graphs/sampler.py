@@ -175,7 +175,6 @@ class RandomWalkSampler:
         self.graph = backend.node_subgraph(graph, allowed)  # ndata[NID] = original ids
         self.original_ids = self.graph.ndata[NID]
         self._indptr, self._indices = backend.csr(self.graph)
-        self._degree = self._indptr[1:] - self._indptr[:-1]
         self._walk_tables = _walk_tables(self._indptr, self._indices)
         self._generator = torch.Generator().manual_seed(seed)
         # distinct nodes per walk, measured once on a pilot of walks (fixed afterwards so a
