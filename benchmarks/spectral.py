@@ -39,9 +39,12 @@ def _operator(name: str, conv: type[SpectralConv], channels: int, horizon: int, 
     )
 
 
-def _step(model: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
+def _step(model: torch.nn.Module, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """One forward + backward from zeroed gradients; returns the (detached) output."""
     model.zero_grad(set_to_none=True)
-    model(x).backward(grad)
+    out = model(x)
+    out.backward(grad)
+    return out.detach()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,10 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         grad = torch.randn(args.nodes, args.horizon, args.lookback)
         outputs = []
         for model in (reference, ours):
-            model.zero_grad(set_to_none=True)
-            out = model(x)
-            out.backward(grad)
-            outputs.append([out.detach()] + [p.grad for p in model.parameters()])
+            out = _step(model, x, grad)
+            outputs.append([out] + [p.grad for p in model.parameters()])
         worst = max(
             float((a - b).abs().max() / b.abs().max().clamp_min(1e-12)) for a, b in zip(*outputs)
         )
