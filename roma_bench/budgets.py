@@ -16,7 +16,9 @@
 
 Both record each run as soon as it is scored (:mod:`roma_bench.budget_records`: one CSV row
 per run, merged under the file's lock), skip the runs already recorded, and split their
-runs with ``--shard i/n`` so that several processes share one table. They train through a
+runs with ``--shard i/n`` so that several processes share one table; a run cut off halfway
+continues from its last checkpoint (every :data:`CHECKPOINT_EVERY` steps) when the check
+is rerun. They train through a
 ``run`` callable (``TrainConfig → checkpoint path``, ``None`` for a failed run) and score
 through a ``score`` callable (``(checkpoint, config) → validation primary metric``), so
 tests can check the logic without training; the CLI passes :func:`tracked_runner` and
@@ -48,6 +50,9 @@ from roma_bench.training.runs import TrainingJob, run_training
 LEARNING_RATES: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
 #: Validation points per run (``val_every = steps // VALIDATIONS_PER_RUN``).
 VALIDATIONS_PER_RUN = 20
+#: Steps between two training-state checkpoints of a check's run: a run cut off halfway
+#: continues from the last one when the check is rerun (:mod:`roma_bench.training.unfinished`).
+CHECKPOINT_EVERY = 500
 
 RunFn = Callable[[TrainConfig], "Path | None"]
 ScoreFn = Callable[[Path, TrainConfig], float]
@@ -102,7 +107,7 @@ def budget_config(
         optim=OptimConfig(lr=budget.lr if lr is None else lr, warmup_steps=budget.warmup_steps),
         early_stopping_patience=None,
         val_every=max(1, budget.steps // VALIDATIONS_PER_RUN),
-        checkpoint_every=budget.steps,
+        checkpoint_every=min(budget.steps, CHECKPOINT_EVERY),
         evaluate_test=False,
         plots=False,
     )
@@ -115,7 +120,9 @@ def tracked_runner(tracking_uri: str | None, progress: bool = False) -> RunFn:
     """
 
     def run(config: TrainConfig) -> Path | None:
-        result = run_training(TrainingJob(config), tracking_uri=tracking_uri, progress=progress)
+        result = run_training(
+            TrainingJob(config, resumable=True), tracking_uri=tracking_uri, progress=progress
+        )
         if result.status != "FINISHED":
             print(f"warning: {config.model_name} on {config.task} (lr {config.optim.lr:g}, "
                   f"{config.steps} steps, seed {config.seed}) {result.status}: "

@@ -223,7 +223,8 @@ def run_leaderboard(
     Seeds are ``0 … seeds-1``; each run is tagged for the task's leaderboard and writes its
     result file under ``results_dir(board or task, folder)`` (:mod:`roma_bench.results`).
     A (model, size, seed) with a finished result file at these steps is skipped, so an
-    interrupted board resumes. A run that fails (e.g. diverges) is recorded as FAILED and
+    interrupted board resumes; the run it was training continues from its last checkpoint
+    (:mod:`roma_bench.training.unfinished`). A run that fails (e.g. diverges) is recorded as FAILED and
     the others go on.
     """
 
@@ -239,8 +240,9 @@ def run_leaderboard(
             fields = {"model_name": model, "task": task, "size": size, "seed": seed,
                       "steps": steps, "learning_task": learning_task, "device": device}  # fmt: skip
             config = build_train_config(None, fields, [*schedule(model), *overrides])
+            # finished earlier: its result file stands; cut off halfway: it continues
             if (learning_task, model, size, config.steps, seed) not in done:
-                yield TrainingJob(config, tags)  # else finished earlier: its result file stands
+                yield TrainingJob(config, tags, resumable=True)
 
     def record(job: TrainingJob, result: Any) -> None:
         record_run(result.run_id, task, tracking_uri, runs_folder)

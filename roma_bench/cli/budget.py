@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "every model at the budget with each of the same learning rates (one seed) and keep the best on the "
         "validation split in leaderboards/TASK.tuning.csv, which `leaderboard run` reads. "
         "Both write each run's row as soon as it is scored and skip the runs already in "
-        "their file, so a rerun resumes; processes started with --shard 1/N … N/N split "
+        "their file, so a rerun resumes (a run cut off halfway continues from its last "
+        "checkpoint, every 500 steps); processes started with --shard 1/N … N/N split "
         "the runs and share the file.",
     )
     parser.add_argument("action", choices=["check", "tune"])

@@ -153,7 +153,7 @@ def train_in_study(
 ) -> Any:
     """``config`` trained as a run of ``study`` nested under ``parent``
     (:func:`roma_bench.training.runs.run_training`)."""
-    job = TrainingJob(config, {tag("study"): study}, run_name, out_dir)
+    job = TrainingJob(config, {tag("study"): study}, run_name, out_dir, resumable=True)
     return run_training(
         job, tracking_uri=tracking_uri, parent=parent, train_fn=train_fn, progress=False
     )

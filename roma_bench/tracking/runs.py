@@ -164,8 +164,10 @@ class TrackedRun:
             run_experiment = self.client.get_run(run_id).info.experiment_id
             mlflow.set_experiment(experiment_id=run_experiment)
             self._run = mlflow.start_run(run_id=run_id, nested=nested and active is not None)
-            if alive:
-                self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in alive.items()])
+            # the tags of this session (a continued board run joins the new board's parent)
+            fresh = {**dict(tags or {}), **alive}
+            if fresh:
+                self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in fresh.items()])
         else:
             experiment_id = ensure_experiment(experiment, self.tracking_uri)
             if nested and active is not None:

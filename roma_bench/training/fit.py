@@ -15,9 +15,10 @@ as an uninterrupted run. Models with ``learnable = False`` are only evaluated.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,10 @@ from roma_bench.models.base import load_checkpoint
 from roma_bench.paths import runs_dir
 from roma_bench.registry import build_model, get_model_class
 from roma_bench.tracking.environment import environment_tags, reset_cpu_peak_memory
-from roma_bench.tracking.runs import TrackedRun
+from roma_bench.tracking.runs import TrackedRun, resolve_tracking_uri
 from roma_bench.tracking.tags import tag
 from roma_bench.training import data as task_data
+from roma_bench.training import unfinished
 from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.distributed import (
@@ -93,6 +95,7 @@ def train(
     progress: bool = True,
     resume: bool = False,
     out_dir: Path | None = None,
+    resumable: bool = False,
 ) -> TrainResult:
     """Train ``config.model_name`` on ``config.task`` in one MLflow run; see the module docstring.
 
@@ -103,8 +106,45 @@ def train(
     Under ``torchrun`` (``WORLD_SIZE > 1``) every rank calls this; see
     :mod:`roma_bench.training.distributed`. Ranks other than 0 return a result without test
     metrics; ``out_dir`` must then be on a file system every rank sees for ``resume``.
+
+    ``resumable=True`` (a run of a board, study or budget check; not for a sweep's trial, an
+    explicit ``out_dir`` or ``resume``, or under torchrun, where it is ignored): continue the
+    interrupted run of this same configuration and store when there is one, see
+    :mod:`roma_bench.training.unfinished`.
     """
     options = RunOptions(tracking_uri, run_name, nested, tags, trial, progress, resume, out_dir)
+    if not (resumable and out_dir is None and not resume and trial is None
+            and int(os.environ.get("WORLD_SIZE", "1")) == 1):  # fmt: skip
+        return _train_on_device(config, options)
+    with unfinished.claim(config, resolve_tracking_uri(tracking_uri)) as held:
+        if held is not None and held.folder is not None and _reopenable(held.folder, tracking_uri):
+            print(f"{config.model_name} on {config.task} (seed {config.seed}): continuing the "
+                  f"interrupted run in {held.folder}", file=sys.stderr)  # fmt: skip
+            options = replace(options, resume=True, out_dir=held.folder)
+        result = _train_on_device(config, replace(options, claim=held))
+        if held is not None:  # finished or failed: either way nothing is left to continue
+            held.release()
+        return result
+
+
+def _reopenable(folder: Path, tracking_uri: str | None) -> bool:
+    """True when ``folder``'s MLflow run is in the store and not deleted (it can be
+    continued); else a warning, and the configuration trains as a new run."""
+    from mlflow import MlflowClient
+
+    try:
+        run = MlflowClient(resolve_tracking_uri(tracking_uri)).get_run(resume_run_id_of(folder))
+        if run.info.lifecycle_stage == "deleted":
+            raise LookupError(f"its MLflow run {run.info.run_id} was deleted")
+        return True
+    except Exception as err:  # no such run, a damaged run.json or state: start over
+        print(f"warning: not continuing the interrupted run in {folder} ({err}); "
+              "training it again from step 0", file=sys.stderr)  # fmt: skip
+        return False
+
+
+def _train_on_device(config: TrainConfig, options: RunOptions) -> TrainResult:
+    """:func:`train` once its options are settled: the device and process group around it."""
     started = time.perf_counter()
     device = resolve_device(config.device)
     context, device = init_distributed(device)  # torchrun: join the group, cuda:LOCAL_RANK
@@ -126,6 +166,8 @@ class RunOptions:
     progress: bool = True
     resume: bool = False
     out_dir: Path | None = None
+    #: Where a resumable run registers its folder (:mod:`roma_bench.training.unfinished`).
+    claim: unfinished.Claim | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +278,8 @@ def _fit(
     run.log_params({"resolved_model": model.config.model_dump(mode="json")})
     if context.is_main:
         write_run_record(out_dir, run.run_id, config)
+    if options.claim is not None:  # from here on a killed run can be continued
+        options.claim.register(out_dir)
     loop = TrainingLoop(config, model, data, where.device, run, out_dir, options.trial,
                         options.progress, _learnable(model), context)  # fmt: skip
     if options.resume and (out_dir / STATE_FILE).exists():  # else: killed before 1st checkpoint

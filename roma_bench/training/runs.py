@@ -24,7 +24,7 @@ from roma_bench.training.fit import train
 from roma_bench.training.loop import TrainResult
 
 #: ``train``'s signature: ``train_fn(config, *, tracking_uri, run_name, nested, tags,
-#: progress, out_dir[, trial]) -> TrainResult`` (tests pass recording doubles).
+#: progress, out_dir[, trial][, resumable]) -> TrainResult`` (tests pass recording doubles).
 TrainFn = Callable[..., Any]
 
 
@@ -38,6 +38,10 @@ class TrainingJob:
     out_dir: Path | None = None
     #: An ``optuna.Trial`` that receives validation losses and may prune the run.
     trial: Any = None
+    #: Continue this configuration's interrupted run, if any, instead of starting over
+    #: (:mod:`roma_bench.training.unfinished`): for the runs of boards, studies and budget
+    #: checks, whose reruns resume.
+    resumable: bool = False
 
 
 def run_trainings(
@@ -59,6 +63,8 @@ def run_trainings(
     results = []
     for job in jobs:
         extra = {} if job.trial is None else {"trial": job.trial}
+        if job.resumable:
+            extra["resumable"] = True
         result = train_fn(
             job.config,
             tracking_uri=tracking_uri,

@@ -1,0 +1,88 @@
+"""Continue an interrupted training of a multi-run command instead of starting it over.
+
+Boards, studies and budget checks resume at the level of runs: a rerun skips every run
+whose result is recorded. A run that was cut off halfway (a killed process, a session
+that ended, a crash of the host) would otherwise start again from step 0 — hours lost
+for a long run. Such runs are *resumable* (:class:`~roma_bench.training.runs.TrainingJob`
+``resumable``): while one trains, ``<runs>/unfinished/<key>.json`` names its run folder,
+``key`` a digest of its configuration and tracking store (:func:`resume_key`). The entry is
+removed when the run ends (finished or diverged); a killed run leaves it, and the next
+training of the same configuration into the same store continues that folder and MLflow
+run from its last checkpoint (``last.safetensors``, every ``checkpoint_every`` steps). As
+every batch and every RNG draw is a function of ``(seed, step)``, it ends with the weights
+an uninterrupted run would have (:mod:`roma_bench.training.fit`).
+
+While a run trains, its process holds the entry's file lock (:mod:`roma_bench.locks`), so
+two processes never continue the same folder: a second process training the same
+configuration at the same time trains a run of its own, neither resuming nor registering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from roma_bench.files import atomic_write_text
+from roma_bench.locks import LockTimeoutError, file_lock
+from roma_bench.paths import runs_dir
+from roma_bench.training.checkpointing import STATE_FILE
+from roma_bench.training.config import TrainConfig
+from roma_bench.training.run_record import RUN_FILE
+
+#: Sub-folder of the runs folder holding one entry per unfinished resumable run.
+UNFINISHED_DIR = "unfinished"
+
+
+def resume_key(config: TrainConfig, tracking_uri: str | None) -> str:
+    """``sha256(config as sorted JSON, tracking URI)``, 24 hex digits: the runs that may
+    continue each other (an MLflow run can only be reopened in its own store)."""
+    text = json.dumps(config.model_dump(mode="json"), sort_keys=True) + f"\n{tracking_uri}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to train one configuration: ``folder`` is the interrupted run to continue
+    (None: start a new run, then :meth:`register` its folder)."""
+
+    entry: Path
+    folder: Path | None
+
+    def register(self, out_dir: Path) -> None:
+        """Name ``out_dir`` as this configuration's unfinished run (atomically)."""
+        atomic_write_text(self.entry, json.dumps({"out_dir": str(Path(out_dir).resolve())}))
+
+    def release(self) -> None:
+        """The run ended (finished or failed): nothing left to continue."""
+        self.entry.unlink(missing_ok=True)
+
+
+def _interrupted_folder(entry: Path) -> Path | None:
+    """The folder ``entry`` names when it still holds a run to continue (its ``run.json`` or
+    training state), else None (no entry, a damaged one, or the folder was deleted)."""
+    try:
+        folder = Path(json.loads(entry.read_text())["out_dir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return folder if (folder / STATE_FILE).is_file() or (folder / RUN_FILE).is_file() else None
+
+
+@contextmanager
+def claim(
+    config: TrainConfig, tracking_uri: str | None, root: Path | None = None
+) -> Iterator[Claim | None]:
+    """Hold the lock of ``config``'s entry under ``root`` (default: the runs folder) for the
+    block and yield its :class:`Claim`; yield None when another process holds it (it is
+    training the same configuration right now)."""
+    entry = (root or runs_dir()) / UNFINISHED_DIR / f"{resume_key(config, tracking_uri)}.json"
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(file_lock(entry, timeout=0))
+        except LockTimeoutError:
+            yield None
+            return
+        yield Claim(entry, _interrupted_folder(entry))

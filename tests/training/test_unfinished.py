@@ -1,0 +1,179 @@
+"""A resumable run cut off halfway continues from its last checkpoint when trained again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import harness_doubles as doubles
+import mlflow
+import pytest
+import torch
+
+from roma_bench.checkpoint_format import read_checkpoint
+from roma_bench.training import unfinished
+from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE
+from roma_bench.training.config import TrainConfig
+from roma_bench.training.runs import TrainingJob, run_training
+
+FIELDS = {"model_name": "harness-linear", "task": "syn-tiny", "steps": 8, "device": "cpu",
+          "val_every": 2, "checkpoint_every": 3, "plots": False}  # fmt: skip
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROMA_BENCH_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path / "runs"
+
+
+def _train(config: TrainConfig, uri: str, resumable: bool = True):
+    return run_training(TrainingJob(config, resumable=resumable), tracking_uri=uri, progress=False)
+
+
+def _weights(folder) -> dict[str, torch.Tensor]:
+    return read_checkpoint(folder / MODEL_FILE)["state_dict"]
+
+
+def test_a_killed_run_continues_from_its_last_checkpoint_and_ends_as_an_uninterrupted_one(
+    runs, monkeypatch
+):
+    uri = f"sqlite:///{runs / 'mlflow.db'}"
+    config = TrainConfig(**FIELDS)
+    doubles.install(monkeypatch, kill_at=5)  # dies before step 5: last checkpoint after step 3
+    with pytest.raises(doubles.SimulatedKillError):
+        _train(config, uri)
+    (entry,) = (runs / unfinished.UNFINISHED_DIR).glob("*.json")
+    folder = json.loads(entry.read_text())["out_dir"]
+    killed_run = json.loads((Path(folder) / "run.json").read_text())["run_id"]
+
+    opened = doubles.install(monkeypatch)
+    resumed = _train(config, uri)
+    assert resumed.status == "FINISHED" and str(resumed.out_dir.resolve()) == folder
+    assert resumed.run_id == killed_run  # the same MLflow run, now finished
+    assert mlflow.MlflowClient(uri).get_run(killed_run).info.status == "FINISHED"
+    assert opened["syn-tiny"].served == [3, 4, 5, 6, 7]  # steps 0-2 were not trained again
+    assert not entry.exists()  # nothing left to continue
+
+    doubles.install(monkeypatch)
+    straight = _train(config, f"sqlite:///{runs / 'other.db'}", resumable=False)
+    assert resumed.best_val_loss == straight.best_val_loss
+    assert resumed.steps_done == straight.steps_done == 8
+    for name, weight in _weights(straight.out_dir).items():
+        assert torch.equal(_weights(resumed.out_dir)[name], weight), name
+
+    again = doubles.install(monkeypatch)
+    rerun = _train(config, uri)  # finished and released: a rerun is a new run from step 0
+    assert rerun.run_id != resumed.run_id and again["syn-tiny"].served[0] == 0
+
+
+def test_a_run_killed_before_its_first_checkpoint_restarts_in_the_same_run(runs, monkeypatch):
+    uri = f"sqlite:///{runs / 'mlflow.db'}"
+    config = TrainConfig(**FIELDS)
+    doubles.install(monkeypatch, kill_at=1)
+    with pytest.raises(doubles.SimulatedKillError):
+        _train(config, uri)
+    (entry,) = (runs / unfinished.UNFINISHED_DIR).glob("*.json")
+    folder = json.loads(entry.read_text())["out_dir"]
+    assert not (Path(folder) / STATE_FILE).exists()
+    opened = doubles.install(monkeypatch)
+    result = _train(config, uri)
+    assert str(result.out_dir.resolve()) == folder and opened["syn-tiny"].served[0] == 0
+
+
+def test_another_configuration_or_store_does_not_continue_the_run(runs, monkeypatch):
+    uri = f"sqlite:///{runs / 'mlflow.db'}"
+    config = TrainConfig(**FIELDS)
+    doubles.install(monkeypatch, kill_at=5)
+    with pytest.raises(doubles.SimulatedKillError):
+        _train(config, uri)
+    for other, other_uri in ((TrainConfig(**{**FIELDS, "seed": 1}), uri),
+                             (config, f"sqlite:///{runs / 'other.db'}")):  # fmt: skip
+        opened = doubles.install(monkeypatch)
+        assert _train(other, other_uri).status == "FINISHED"
+        assert opened["syn-tiny"].served[0] == 0
+    assert len(list((runs / unfinished.UNFINISHED_DIR).glob("*.json"))) == 1  # still there
+
+
+def test_a_folder_whose_run_left_the_store_trains_again_with_a_warning(runs, monkeypatch, capsys):
+    uri = f"sqlite:///{runs / 'mlflow.db'}"
+    config = TrainConfig(**FIELDS)
+    doubles.install(monkeypatch, kill_at=5)
+    with pytest.raises(doubles.SimulatedKillError):
+        _train(config, uri)
+    (entry,) = (runs / unfinished.UNFINISHED_DIR).glob("*.json")
+    folder = Path(json.loads(entry.read_text())["out_dir"])
+    run_id = json.loads((folder / "run.json").read_text())["run_id"]
+    mlflow.MlflowClient(uri).delete_run(run_id)  # deleted in the UI; the folder stays
+    opened = doubles.install(monkeypatch)
+    assert _train(config, uri).status == "FINISHED"
+    assert opened["syn-tiny"].served[0] == 0
+    assert f"its MLflow run {run_id} was deleted" in capsys.readouterr().err
+
+
+def test_a_claim_held_by_another_holder_is_not_given_twice(tmp_path):
+    config = TrainConfig(**FIELDS)
+    with unfinished.claim(config, "sqlite:///a.db", tmp_path) as first:
+        assert first is not None and first.folder is None
+        with unfinished.claim(config, "sqlite:///a.db", tmp_path) as second:
+            assert second is None  # the same configuration is training right now
+        with unfinished.claim(config, "sqlite:///b.db", tmp_path) as elsewhere:
+            assert elsewhere is not None  # another store: another key
+        run_folder = tmp_path / "run"
+        run_folder.mkdir()
+        (run_folder / "run.json").write_text("{}")
+        first.register(run_folder)
+    with unfinished.claim(config, "sqlite:///a.db", tmp_path) as later:
+        assert later.folder == run_folder.resolve()
+        later.release()
+    with unfinished.claim(config, "sqlite:///a.db", tmp_path) as released:
+        assert released.folder is None
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"out_dir": "/nowhere/at/all"}', "[]"])
+def test_a_damaged_or_dangling_entry_means_a_new_run(tmp_path, text):
+    config = TrainConfig(**FIELDS)
+    key = unfinished.resume_key(config, "u")
+    (tmp_path / unfinished.UNFINISHED_DIR).mkdir()
+    (tmp_path / unfinished.UNFINISHED_DIR / f"{key}.json").write_text(text)
+    with unfinished.claim(config, "u", tmp_path) as held:
+        assert held is not None and held.folder is None
+
+
+def test_the_key_names_the_configuration_and_the_store():
+    config = TrainConfig(**FIELDS)
+    key = unfinished.resume_key(config, "u")
+    assert key == unfinished.resume_key(TrainConfig(**FIELDS), "u") and len(key) == 24
+    assert key != unfinished.resume_key(config, "v")
+    assert key != unfinished.resume_key(TrainConfig(**{**FIELDS, "steps": 9}), "u")
+
+
+def test_boards_studies_and_budget_checks_train_resumable_jobs(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from roma_bench import budgets, results
+    from roma_bench.studies import common
+
+    jobs: list[TrainingJob] = []
+
+    def record(job, **_):
+        jobs.append(job)
+        return SimpleNamespace(status="FINISHED", checkpoint=tmp_path / "model.safetensors")
+
+    monkeypatch.setattr(results, "run_trainings", lambda js, **_: jobs.extend(js) or [])
+    results.run_leaderboard("km-tiny", ["gcn"], seeds=1, folder=tmp_path)
+    monkeypatch.setattr(budgets, "run_training", record)
+    budgets.tracked_runner(None)(TrainConfig(**FIELDS))
+    monkeypatch.setattr(common, "run_training", record)
+    common.train_in_study(TrainConfig(**FIELDS), None, tracking_uri=None, parent=None,
+                          study="noise", run_name="r")  # fmt: skip
+    assert len(jobs) == 3 and all(job.resumable for job in jobs)
+
+
+def test_a_long_budget_run_checkpoints_every_few_hundred_steps():
+    from roma_bench import budgets
+
+    long = budgets.budget_config("km-tiny", "gcn", budgets.Budget(16000, 1e-2, 800), seed=0)
+    assert long.checkpoint_every == budgets.CHECKPOINT_EVERY < long.steps
+    short = budgets.budget_config("km-tiny", "gcn", budgets.Budget(200, 1e-2, 10), seed=0)
+    assert short.checkpoint_every == 200
