@@ -35,21 +35,28 @@ def _weights(folder) -> dict[str, torch.Tensor]:
     return read_checkpoint(folder / MODEL_FILE)["state_dict"]
 
 
-def test_a_killed_run_continues_from_its_last_checkpoint_and_ends_as_an_uninterrupted_one(
-    runs, monkeypatch
-):
+def _killed(runs: Path, monkeypatch, kill_at: int) -> tuple[str, TrainConfig, Path, Path, str]:
+    """A resumable run of :data:`FIELDS` killed before step ``kill_at``: ``(tracking URI,
+    config, its unfinished entry, its run folder, its MLflow run id)``."""
     uri = f"sqlite:///{runs / 'mlflow.db'}"
     config = TrainConfig(**FIELDS)
-    doubles.install(monkeypatch, kill_at=5)  # dies before step 5: last checkpoint after step 3
+    doubles.install(monkeypatch, kill_at=kill_at)
     with pytest.raises(doubles.SimulatedKillError):
         _train(config, uri)
     (entry,) = (runs / unfinished.UNFINISHED_DIR).glob("*.json")
-    folder = json.loads(entry.read_text())["out_dir"]
-    killed_run = json.loads((Path(folder) / "run.json").read_text())["run_id"]
+    folder = Path(json.loads(entry.read_text())["out_dir"])
+    return uri, config, entry, folder, json.loads((folder / "run.json").read_text())["run_id"]
+
+
+def test_a_killed_run_continues_from_its_last_checkpoint_and_ends_as_an_uninterrupted_one(
+    runs, monkeypatch
+):
+    # dies before step 5: its last checkpoint is after step 3
+    uri, config, entry, folder, killed_run = _killed(runs, monkeypatch, kill_at=5)
 
     opened = doubles.install(monkeypatch)
     resumed = _train(config, uri)
-    assert resumed.status == "FINISHED" and str(resumed.out_dir.resolve()) == folder
+    assert resumed.status == "FINISHED" and resumed.out_dir.resolve() == folder
     assert resumed.run_id == killed_run  # the same MLflow run, now finished
     assert mlflow.MlflowClient(uri).get_run(killed_run).info.status == "FINISHED"
     assert opened["syn-tiny"].served == [3, 4, 5, 6, 7]  # steps 0-2 were not trained again
@@ -68,42 +75,26 @@ def test_a_killed_run_continues_from_its_last_checkpoint_and_ends_as_an_uninterr
 
 
 def test_a_run_killed_before_its_first_checkpoint_restarts_in_the_same_run(runs, monkeypatch):
-    uri = f"sqlite:///{runs / 'mlflow.db'}"
-    config = TrainConfig(**FIELDS)
-    doubles.install(monkeypatch, kill_at=1)
-    with pytest.raises(doubles.SimulatedKillError):
-        _train(config, uri)
-    (entry,) = (runs / unfinished.UNFINISHED_DIR).glob("*.json")
-    folder = json.loads(entry.read_text())["out_dir"]
-    assert not (Path(folder) / STATE_FILE).exists()
+    uri, config, _, folder, killed_run = _killed(runs, monkeypatch, kill_at=1)
+    assert not (folder / STATE_FILE).exists()
     opened = doubles.install(monkeypatch)
     result = _train(config, uri)
-    assert str(result.out_dir.resolve()) == folder and opened["syn-tiny"].served[0] == 0
+    assert result.out_dir.resolve() == folder and opened["syn-tiny"].served[0] == 0
+    assert result.run_id == killed_run
 
 
 def test_another_configuration_or_store_does_not_continue_the_run(runs, monkeypatch):
-    uri = f"sqlite:///{runs / 'mlflow.db'}"
-    config = TrainConfig(**FIELDS)
-    doubles.install(monkeypatch, kill_at=5)
-    with pytest.raises(doubles.SimulatedKillError):
-        _train(config, uri)
+    uri, config, entry, _, _ = _killed(runs, monkeypatch, kill_at=5)
     for other, other_uri in ((TrainConfig(**{**FIELDS, "seed": 1}), uri),
                              (config, f"sqlite:///{runs / 'other.db'}")):  # fmt: skip
         opened = doubles.install(monkeypatch)
         assert _train(other, other_uri).status == "FINISHED"
         assert opened["syn-tiny"].served[0] == 0
-    assert len(list((runs / unfinished.UNFINISHED_DIR).glob("*.json"))) == 1  # still there
+    assert entry.exists()  # still there for the configuration it names
 
 
 def test_a_folder_whose_run_left_the_store_trains_again_with_a_warning(runs, monkeypatch, capsys):
-    uri = f"sqlite:///{runs / 'mlflow.db'}"
-    config = TrainConfig(**FIELDS)
-    doubles.install(monkeypatch, kill_at=5)
-    with pytest.raises(doubles.SimulatedKillError):
-        _train(config, uri)
-    (entry,) = (runs / unfinished.UNFINISHED_DIR).glob("*.json")
-    folder = Path(json.loads(entry.read_text())["out_dir"])
-    run_id = json.loads((folder / "run.json").read_text())["run_id"]
+    uri, config, _, _, run_id = _killed(runs, monkeypatch, kill_at=5)
     mlflow.MlflowClient(uri).delete_run(run_id)  # deleted in the UI; the folder stays
     opened = doubles.install(monkeypatch)
     assert _train(config, uri).status == "FINISHED"
