@@ -29,7 +29,7 @@ from roma_bench.config import ConfigError
 from roma_bench.models.base import load_checkpoint
 from roma_bench.paths import runs_dir
 from roma_bench.registry import build_model, get_model_class
-from roma_bench.tracking.environment import environment_tags, reset_cpu_peak_memory
+from roma_bench.tracking.environment import environment_tags, git_commit, reset_cpu_peak_memory
 from roma_bench.tracking.runs import TrackedRun, resolve_tracking_uri
 from roma_bench.tracking.tags import tag
 from roma_bench.training import data as task_data
@@ -118,13 +118,24 @@ def train(
         return _train_on_device(config, options)
     with unfinished.claim(config, resolve_tracking_uri(tracking_uri)) as held:
         if held is not None and held.folder is not None and _reopenable(held.folder, tracking_uri):
-            print(f"{config.model_name} on {config.task} (seed {config.seed}): continuing the "
-                  f"interrupted run in {held.folder}", file=sys.stderr)  # fmt: skip
-            options = replace(options, resume=True, out_dir=held.folder)
+            options = _continuing(config, options, held)
         result = _train_on_device(config, replace(options, claim=held))
         if held is not None:  # finished or failed: either way nothing is left to continue
             held.release()
         return result
+
+
+def _continuing(config: TrainConfig, options: RunOptions, held: unfinished.Claim) -> RunOptions:
+    """``options`` that continue ``held.folder``; says so, and warns when the code changed
+    since the run started (tag ``started_at_commit``, see :mod:`~roma_bench.training.unfinished`)."""
+    print(f"{config.model_name} on {config.task} (seed {config.seed}): continuing the "
+          f"interrupted run in {held.folder}", file=sys.stderr)  # fmt: skip
+    now = git_commit()
+    if held.commit and held.commit.removesuffix("-dirty") != now.removesuffix("-dirty"):
+        print(f"warning: that run started at commit {held.commit[:12]}, the code now is at "
+              f"{now[:12]}: its weights come from both", file=sys.stderr)  # fmt: skip
+    tags = {**(options.tags or {}), tag("started_at_commit"): held.commit or "unknown"}
+    return replace(options, resume=True, out_dir=held.folder, tags=tags)
 
 
 def _reopenable(folder: Path, tracking_uri: str | None) -> bool:

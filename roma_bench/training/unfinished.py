@@ -12,6 +12,11 @@ run from its last checkpoint (``last.safetensors``, every ``checkpoint_every`` s
 every batch and every RNG draw is a function of ``(seed, step)``, it ends with the weights
 an uninterrupted run would have (:mod:`roma_bench.training.fit`).
 
+The entry also records the code commit that started the run. A run continued with other
+code ends with weights no single commit would give: it says so on stderr, and its MLflow run
+keeps the commit that started it in tag ``roma.started_at_commit`` (its ``git_commit`` tag
+names the code that finished it).
+
 While a run trains, its process holds the entry's file lock (:mod:`roma_bench.locks`), so
 two processes never continue the same folder: a second process training the same
 configuration at the same time trains a run of its own, neither resuming nor registering.
@@ -29,6 +34,7 @@ from pathlib import Path
 from roma_bench.files import atomic_write_text
 from roma_bench.locks import LockTimeoutError, file_lock
 from roma_bench.paths import runs_dir
+from roma_bench.tracking.environment import git_commit
 from roma_bench.training.checkpointing import STATE_FILE
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.run_record import RUN_FILE
@@ -47,28 +53,36 @@ def resume_key(config: TrainConfig, tracking_uri: str | None) -> str:
 @dataclass(frozen=True)
 class Claim:
     """The right to train one configuration: ``folder`` is the interrupted run to continue
-    (None: start a new run, then :meth:`register` its folder)."""
+    (None: start a new run, then :meth:`register` its folder), ``commit`` the code commit
+    that started it ("" when the entry does not say)."""
 
     entry: Path
     folder: Path | None
+    commit: str = ""
 
     def register(self, out_dir: Path) -> None:
-        """Name ``out_dir`` as this configuration's unfinished run (atomically)."""
-        atomic_write_text(self.entry, json.dumps({"out_dir": str(Path(out_dir).resolve())}))
+        """Name ``out_dir`` as this configuration's unfinished run, with the commit that
+        started it (atomically)."""
+        record = {"out_dir": str(Path(out_dir).resolve()), "commit": self.commit or git_commit()}
+        atomic_write_text(self.entry, json.dumps(record))
 
     def release(self) -> None:
         """The run ended (finished or failed): nothing left to continue."""
         self.entry.unlink(missing_ok=True)
 
 
-def _interrupted_folder(entry: Path) -> Path | None:
-    """The folder ``entry`` names when it still holds a run to continue (its ``run.json`` or
-    training state), else None (no entry, a damaged one, or the folder was deleted)."""
+def _interrupted(entry: Path) -> tuple[Path | None, str]:
+    """``(folder, commit)`` of ``entry`` when its folder still holds a run to continue (its
+    ``run.json`` or training state), else ``(None, "")`` (no entry, a damaged one, or the
+    folder was deleted)."""
     try:
-        folder = Path(json.loads(entry.read_text())["out_dir"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return folder if (folder / STATE_FILE).is_file() or (folder / RUN_FILE).is_file() else None
+        record = json.loads(entry.read_text())
+        folder, commit = Path(record["out_dir"]), str(record.get("commit", ""))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, ""
+    if (folder / STATE_FILE).is_file() or (folder / RUN_FILE).is_file():
+        return folder, commit
+    return None, ""
 
 
 @contextmanager
@@ -85,4 +99,4 @@ def claim(
         except LockTimeoutError:
             yield None
             return
-        yield Claim(entry, _interrupted_folder(entry))
+        yield Claim(entry, *_interrupted(entry))

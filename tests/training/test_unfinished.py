@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from roma_bench.checkpoint_format import read_checkpoint
+from roma_bench.tracking.environment import git_commit
 from roma_bench.training import unfinished
 from roma_bench.training.checkpointing import MODEL_FILE, STATE_FILE
 from roma_bench.training.config import TrainConfig
@@ -53,12 +54,15 @@ def test_a_killed_run_continues_from_its_last_checkpoint_and_ends_as_an_uninterr
 ):
     # dies before step 5: its last checkpoint is after step 3
     uri, config, entry, folder, killed_run = _killed(runs, monkeypatch, kill_at=5)
+    assert json.loads(entry.read_text())["commit"] == git_commit()
 
     opened = doubles.install(monkeypatch)
     resumed = _train(config, uri)
     assert resumed.status == "FINISHED" and resumed.out_dir.resolve() == folder
     assert resumed.run_id == killed_run  # the same MLflow run, now finished
-    assert mlflow.MlflowClient(uri).get_run(killed_run).info.status == "FINISHED"
+    run = mlflow.MlflowClient(uri).get_run(killed_run)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["roma.started_at_commit"] == run.data.tags["git_commit"]
     assert opened["syn-tiny"].served == [3, 4, 5, 6, 7]  # steps 0-2 were not trained again
     assert not entry.exists()  # nothing left to continue
 
@@ -72,6 +76,18 @@ def test_a_killed_run_continues_from_its_last_checkpoint_and_ends_as_an_uninterr
     again = doubles.install(monkeypatch)
     rerun = _train(config, uri)  # finished and released: a rerun is a new run from step 0
     assert rerun.run_id != resumed.run_id and again["syn-tiny"].served[0] == 0
+
+
+def test_a_run_continued_with_other_code_says_so_and_keeps_its_first_commit(
+    runs, monkeypatch, capsys
+):
+    uri, config, entry, folder, run_id = _killed(runs, monkeypatch, kill_at=5)
+    entry.write_text(json.dumps({"out_dir": str(folder), "commit": "0" * 40}))
+    doubles.install(monkeypatch)
+    assert _train(config, uri).run_id == run_id
+    assert "that run started at commit 000000000000" in capsys.readouterr().err
+    tags = mlflow.MlflowClient(uri).get_run(run_id).data.tags
+    assert tags["roma.started_at_commit"] == "0" * 40 and tags["git_commit"] == git_commit()
 
 
 def test_a_run_killed_before_its_first_checkpoint_restarts_in_the_same_run(runs, monkeypatch):
