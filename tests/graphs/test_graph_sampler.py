@@ -153,6 +153,23 @@ def test_walks_follow_the_stepwise_rule_draw_for_draw(graph, walk_length):
         assert torch.equal(torch.rand(4, generator=a), torch.rand(4, generator=b))
 
 
+def test_walk_tables_share_the_csr_unless_a_node_is_isolated(graph):
+    """At scale the tables are per sampler process: without isolated nodes ``start`` and
+    ``targets`` are views of the CSR, not copies (+8 N + 8 E bytes), and walking leaves
+    the CSR as it was."""
+    sampler = RandomWalkSampler(graph, batch_nodes=64, walk_length=8)
+    start, _, _, targets = sampler._walk_tables
+    indptr, indices = sampler._indptr.clone(), sampler._indices.clone()
+    assert np.shares_memory(start, sampler._indptr.numpy())
+    assert np.shares_memory(targets, sampler._indices.numpy())
+    sampler.sample(torch.Generator().manual_seed(0))
+    assert torch.equal(sampler._indptr, indptr) and torch.equal(sampler._indices, indices)
+    dead_ends = RandomWalkSampler(graph, batch_nodes=8, allowed=torch.tensor([0, 2, 4, 61]))
+    start, _, _, targets = dead_ends._walk_tables
+    assert not np.shares_memory(targets, dead_ends._indices.numpy())
+    assert len(targets) == len(dead_ends._indices) + int((np.diff(dead_ends._indptr) == 0).sum())
+
+
 def test_walks_on_a_graph_without_edges_stay_put():
     sampler = RandomWalkSampler(dgl.graph(([], []), num_nodes=5), batch_nodes=3, walk_length=4)
     roots = torch.tensor([4, 0, 2])
