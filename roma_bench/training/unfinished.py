@@ -17,6 +17,8 @@ code ends with weights no single commit would give: it says so on stderr, and it
 keeps the commit that started it in tag ``roma.started_at_commit`` (its ``git_commit`` tag
 names the code that finished it).
 
+``roma-bench info`` lists the unfinished runs of the runs folder (:func:`unfinished_runs`).
+
 While a run trains, its process holds the entry's file lock (:mod:`roma_bench.locks`), so
 two processes never continue the same folder: a second process training the same
 configuration at the same time trains a run of its own, neither resuming nor registering.
@@ -31,16 +33,20 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from roma_bench.checkpoint_format import CheckpointError
 from roma_bench.files import atomic_write_text
-from roma_bench.locks import LockTimeoutError, file_lock
+from roma_bench.locks import LockTimeoutError, file_lock, is_locked
 from roma_bench.paths import runs_dir
 from roma_bench.tracking.environment import git_commit
-from roma_bench.training.checkpointing import STATE_FILE
+from roma_bench.training.checkpointing import STATE_FILE, read_checkpoint_extra
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.run_record import RUN_FILE
+from roma_bench.training.run_record import RUN_FILE, resume_config_of
 
 #: Sub-folder of the runs folder holding one entry per unfinished resumable run.
 UNFINISHED_DIR = "unfinished"
+#: How long a claim waits for an entry's lock before it concludes that another process is
+#: training the same configuration.
+CLAIM_WAIT_SECONDS = 2.0
 
 
 def resume_key(config: TrainConfig, tracking_uri: str | None) -> str:
@@ -90,13 +96,55 @@ def claim(
     config: TrainConfig, tracking_uri: str | None, root: Path | None = None
 ) -> Iterator[Claim | None]:
     """Hold the lock of ``config``'s entry under ``root`` (default: the runs folder) for the
-    block and yield its :class:`Claim`; yield None when another process holds it (it is
-    training the same configuration right now)."""
+    block and yield its :class:`Claim`; yield None when another process holds it for
+    :data:`CLAIM_WAIT_SECONDS` (it is training the same configuration right now)."""
     entry = (root or runs_dir()) / UNFINISHED_DIR / f"{resume_key(config, tracking_uri)}.json"
     with ExitStack() as stack:
         try:
-            stack.enter_context(file_lock(entry, timeout=0))
+            # a short wait: `roma-bench info` takes the lock for an instant to see if it is held
+            stack.enter_context(file_lock(entry, timeout=CLAIM_WAIT_SECONDS))
         except LockTimeoutError:
             yield None
             return
         yield Claim(entry, *_interrupted(entry))
+
+
+@dataclass(frozen=True)
+class UnfinishedRun:
+    """A run a rerun of its command would continue: its folder, what it trains, the step
+    of its last checkpoint (0: none yet) and whether a process is training it now."""
+
+    folder: Path
+    model: str
+    task: str
+    seed: int
+    steps: int
+    step: int
+    commit: str
+    training_now: bool
+
+    def describe(self) -> str:
+        state = "training now" if self.training_now else "interrupted"
+        return (f"{self.model} on {self.task} seed {self.seed}: step {self.step} of "
+                f"{self.steps}, {state} ({self.folder})")  # fmt: skip
+
+
+def unfinished_runs(root: Path | None = None) -> list[UnfinishedRun]:
+    """Every entry of ``root`` (default: the runs folder) whose folder still holds a run,
+    in entry order; a folder whose files cannot be read is left out."""
+    runs = []
+    for entry in sorted(((root or runs_dir()) / UNFINISHED_DIR).glob("*.json")):
+        folder, commit = _interrupted(entry)
+        if folder is None:
+            continue
+        try:
+            config, _ = resume_config_of(folder)
+            state = folder / STATE_FILE
+            step = int(read_checkpoint_extra(state)["step"]) if state.is_file() else 0
+            runs.append(UnfinishedRun(
+                folder, str(config["model_name"]), str(config["task"]), int(config["seed"]),
+                int(config["steps"]), step, commit, is_locked(entry),
+            ))  # fmt: skip
+        except (CheckpointError, KeyError, TypeError, ValueError):
+            continue
+    return runs

@@ -118,7 +118,27 @@ def test_a_folder_whose_run_left_the_store_trains_again_with_a_warning(runs, mon
     assert f"its MLflow run {run_id} was deleted" in capsys.readouterr().err
 
 
-def test_a_claim_held_by_another_holder_is_not_given_twice(tmp_path):
+def test_info_lists_the_runs_a_rerun_would_continue(runs, monkeypatch, capsys):
+    from roma_bench.cli import main
+
+    uri, config, _, folder, _ = _killed(runs, monkeypatch, kill_at=5)
+    (run,) = unfinished.unfinished_runs()
+    assert (run.folder, run.model, run.task, run.seed) == (folder, "harness-linear", "syn-tiny", 0)
+    assert (run.step, run.steps, run.training_now) == (3, 8, False)
+    with unfinished.claim(config, uri):
+        assert unfinished.unfinished_runs()[0].training_now
+    capsys.readouterr()
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "unfinished runs (1; a rerun of their command continues them):" in out
+    assert f"harness-linear on syn-tiny seed 0: step 3 of 8, interrupted ({folder})" in out
+    assert main(["info", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["unfinished_runs"]
+    assert [(r["folder"], r["step"]) for r in listed] == [(str(folder), 3)]
+
+
+def test_a_claim_held_by_another_holder_is_not_given_twice(tmp_path, monkeypatch):
+    monkeypatch.setattr(unfinished, "CLAIM_WAIT_SECONDS", 0.1)
     config = TrainConfig(**FIELDS)
     with unfinished.claim(config, "sqlite:///a.db", tmp_path) as first:
         assert first is not None and first.folder is None
