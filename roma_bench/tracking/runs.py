@@ -161,11 +161,16 @@ class TrackedRun:
         if run_id is not None:
             # MLflow refuses to resume a run outside the process's active experiment (which an
             # earlier set_experiment, e.g. a sweep's, may have changed): select the run's own.
-            run_experiment = self.client.get_run(run_id).info.experiment_id
-            mlflow.set_experiment(experiment_id=run_experiment)
+            earlier = self.client.get_run(run_id)
+            mlflow.set_experiment(experiment_id=earlier.info.experiment_id)
             self._run = mlflow.start_run(run_id=run_id, nested=nested and active is not None)
-            # the tags of this session (a continued board run joins the new board's parent)
+            # the tags of this session (a continued board run joins the new board's parent);
+            # why it stopped before is history now: ``failure`` becomes ``interrupted``
             fresh = {**dict(tags or {}), **alive}
+            failure = earlier.data.tags.get(tag("failure"))
+            if failure is not None:
+                fresh[tag("interrupted")] = failure
+                self.client.delete_tag(run_id, tag("failure"))
             if fresh:
                 self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in fresh.items()])
         else:

@@ -63,6 +63,8 @@ def test_a_killed_run_continues_from_its_last_checkpoint_and_ends_as_an_uninterr
     run = mlflow.MlflowClient(uri).get_run(killed_run)
     assert run.info.status == "FINISHED"
     assert run.data.tags["roma.started_at_commit"] == run.data.tags["git_commit"]
+    assert "roma.failure" not in run.data.tags  # why it stopped is kept as history
+    assert run.data.tags["roma.interrupted"].startswith("SimulatedKillError")
     assert opened["syn-tiny"].served == [3, 4, 5, 6, 7]  # steps 0-2 were not trained again
     assert not entry.exists()  # nothing left to continue
 
