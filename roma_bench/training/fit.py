@@ -117,7 +117,11 @@ def train(
             and int(os.environ.get("WORLD_SIZE", "1")) == 1):  # fmt: skip
         return _train_on_device(config, options)
     with unfinished.claim(config, resolve_tracking_uri(tracking_uri)) as held:
-        if held is not None and held.folder is not None and _reopenable(held.folder, tracking_uri):
+        if (
+            held is not None
+            and held.folder is not None
+            and unfinished.reopenable(held.folder, tracking_uri)
+        ):
             options = _continuing(config, options, held)
         result = _train_on_device(config, replace(options, claim=held))
         if held is not None:  # finished or failed: either way nothing is left to continue
@@ -136,22 +140,6 @@ def _continuing(config: TrainConfig, options: RunOptions, held: unfinished.Claim
               f"{now[:12]}: its weights come from both", file=sys.stderr)  # fmt: skip
     tags = {**(options.tags or {}), tag("started_at_commit"): held.commit or "unknown"}
     return replace(options, resume=True, out_dir=held.folder, tags=tags)
-
-
-def _reopenable(folder: Path, tracking_uri: str | None) -> bool:
-    """True when ``folder``'s MLflow run is in the store and not deleted (it can be
-    continued); else a warning, and the configuration trains as a new run."""
-    from mlflow import MlflowClient
-
-    try:
-        run = MlflowClient(resolve_tracking_uri(tracking_uri)).get_run(resume_run_id_of(folder))
-        if run.info.lifecycle_stage == "deleted":
-            raise LookupError(f"its MLflow run {run.info.run_id} was deleted")
-        return True
-    except Exception as err:  # no such run, a damaged run.json or state: start over
-        print(f"warning: not continuing the interrupted run in {folder} ({err}); "
-              "training it again from step 0", file=sys.stderr)  # fmt: skip
-        return False
 
 
 def _train_on_device(config: TrainConfig, options: RunOptions) -> TrainResult:

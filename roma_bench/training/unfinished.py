@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from roma_bench.paths import runs_dir
 from roma_bench.tracking.environment import git_commit
 from roma_bench.training.checkpointing import STATE_FILE, read_checkpoint_extra
 from roma_bench.training.config import TrainConfig
-from roma_bench.training.run_record import RUN_FILE, resume_config_of
+from roma_bench.training.run_record import RUN_FILE, resume_config_of, resume_run_id_of
 
 #: Sub-folder of the runs folder holding one entry per unfinished resumable run.
 UNFINISHED_DIR = "unfinished"
@@ -89,6 +90,24 @@ def _interrupted(entry: Path) -> tuple[Path | None, str]:
     if (folder / STATE_FILE).is_file() or (folder / RUN_FILE).is_file():
         return folder, commit
     return None, ""
+
+
+def reopenable(folder: Path, tracking_uri: str | None) -> bool:
+    """True when ``folder``'s MLflow run is in the store and not deleted (it can be
+    continued); else a warning, and the configuration trains as a new run."""
+    from mlflow import MlflowClient
+
+    from roma_bench.tracking.runs import resolve_tracking_uri
+
+    try:
+        run = MlflowClient(resolve_tracking_uri(tracking_uri)).get_run(resume_run_id_of(folder))
+        if run.info.lifecycle_stage == "deleted":
+            raise LookupError(f"its MLflow run {run.info.run_id} was deleted")
+        return True
+    except Exception as err:  # no such run, a damaged run.json or state: start over
+        print(f"warning: not continuing the interrupted run in {folder} ({err}); "
+              "training it again from step 0", file=sys.stderr)  # fmt: skip
+        return False
 
 
 @contextmanager
