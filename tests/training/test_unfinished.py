@@ -206,3 +206,21 @@ def test_a_long_budget_run_checkpoints_every_few_hundred_steps():
     assert long.checkpoint_every == budgets.CHECKPOINT_EVERY < long.steps
     short = budgets.budget_config("km-tiny", "gcn", budgets.Budget(200, 1e-2, 10), seed=0)
     assert short.checkpoint_every == 200
+
+
+def test_a_reopened_run_takes_this_sessions_tags_and_keeps_why_it_stopped(runs):
+    from roma_bench.tracking.runs import TrackedRun
+
+    uri = f"sqlite:///{runs / 'mlflow.db'}"
+    with pytest.raises(RuntimeError), TrackedRun("syn-tiny", tracking_uri=uri,
+                                                 tags={"roma.leaderboard": "old"}) as first:  # fmt: skip
+        raise RuntimeError("host went away")
+    again = TrackedRun("syn-tiny", tracking_uri=uri, run_id=first.run_id,
+                       tags={"roma.leaderboard": "new", "mlflow.parentRunId": "p2"})  # fmt: skip
+    again.finish("FINISHED")
+    run = mlflow.MlflowClient(uri).get_run(first.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["roma.leaderboard"] == "new"
+    assert run.data.tags["mlflow.parentRunId"] == "p2"  # joins the new command's parent run
+    assert run.data.tags["roma.interrupted"] == "RuntimeError: host went away"
+    assert "roma.failure" not in run.data.tags
