@@ -104,7 +104,7 @@ def to_markdown(
         "(a result file without predictions) is shown, never ranked.",
         "",
     ]
-    budget = budget_paragraph(board.task, folder)
+    budget = budget_paragraph(board.task, folder, {int(r["steps"]) for r in board.rows})
     if budget:
         lines += [budget, ""]
     if board.timed_runs and math.isfinite(board.wall_time_s):

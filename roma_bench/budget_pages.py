@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from roma_bench.budgets import (
@@ -123,11 +123,13 @@ def budget_plot(task: str, rows: Sequence[dict], path: Path) -> Path:
     return doubling_curves(series, path, f"Budget check on {task}", metric)
 
 
-def budget_paragraph(task: str, folder: Path | None = None) -> str:
+def budget_paragraph(task: str, folder: Path | None = None, row_steps: Collection[int] = ()) -> str:
     """What a board's page says about its training budget: the card's budget, the tuning
     grid and each model's chosen rate, and the doubling check's verdicts at that budget.
 
-    Empty for a task without a card or without a budget.
+    ``row_steps``: the steps of the board's rows; rows at other steps than the card's budget
+    (a board trained before the card's budget changed) are named, with the command that
+    retrains them. Empty for a task without a card or without a budget.
     """
     try:
         card = load_card(task)
@@ -136,11 +138,21 @@ def budget_paragraph(task: str, folder: Path | None = None) -> str:
     if card.budget is None:
         return ""
     budget = Budget.of_card(card)
+    other = sorted(set(row_steps) - {budget.steps})
     text = (
         f"Training budget (rows at {budget.steps} steps): the card's {budget.steps} optimizer "
         f"steps, {budget.warmup_steps} warm-up steps then cosine decay, early stopping off, "
         "every learned model alike."
     )
+    if other:
+        at = " and ".join(str(s) for s in other)
+        text = (
+            f"Training budget: the card's {budget.steps} optimizer steps, "
+            f"{budget.warmup_steps} warm-up steps then cosine decay, early stopping off, every "
+            f"learned model alike. **Rows at {at} steps on this page were trained before the "
+            f"card's budget changed** (column steps); `roma-bench leaderboard run --task "
+            f"{task}` trains them at {budget.steps}."
+        )
     swept_at = card.budget.tuning_steps
     tuned = [r for r in tuning_rows(task, folder) if r["steps"] == swept_at]
     if tuned:

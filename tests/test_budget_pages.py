@@ -77,7 +77,21 @@ def test_the_board_page_states_the_budget_the_tuning_and_the_check(tmp_path, mon
     assert "gcn (lr 0.002) 100 → 200 steps: +0.5% ± 0.0%, converged" in text
     board = Leaderboard("km-page", "2.0", "abc", rows=[])
     assert text in to_markdown(board, "files", folder=tmp_path)
+    assert text.startswith("Training budget (rows at 100 steps)")
+    assert budget_pages.budget_paragraph("km-page", tmp_path, {100}) == text
     assert budget_pages.budget_paragraph("no-such-card", tmp_path) == ""
+
+
+def test_a_board_trained_before_its_cards_budget_changed_says_so(tmp_path, monkeypatch):
+    write_budget_card(tmp_path, monkeypatch, "km-page",
+                      {"steps": 8000, "lr": 2e-3, "warmup_steps": 400})  # fmt: skip
+    text = budget_pages.budget_paragraph("km-page", tmp_path, {2000, 8000})
+    assert text.startswith("Training budget: the card's 8000 optimizer steps, 400 warm-up")
+    assert "(rows at 8000 steps)" not in text
+    assert (
+        "**Rows at 2000 steps on this page were trained before the card's budget changed**" in text
+    )
+    assert "`roma-bench leaderboard run --task km-page` trains them at 8000." in text
 
 
 def test_the_check_table_shows_the_paired_standard_error(tmp_path):
