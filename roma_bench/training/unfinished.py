@@ -39,6 +39,7 @@ from roma_bench.files import atomic_write_text
 from roma_bench.locks import LockTimeoutError, file_lock, is_locked
 from roma_bench.paths import runs_dir
 from roma_bench.tracking.environment import git_commit
+from roma_bench.tracking.runs import resolve_tracking_uri
 from roma_bench.training.checkpointing import STATE_FILE, read_checkpoint_extra
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.run_record import RUN_FILE, resume_config_of, resume_run_id_of
@@ -96,8 +97,6 @@ def reopenable(folder: Path, tracking_uri: str | None) -> bool:
     """True when ``folder``'s MLflow run is in the store and not deleted (it can be
     continued); else a warning, and the configuration trains as a new run."""
     from mlflow import MlflowClient
-
-    from roma_bench.tracking.runs import resolve_tracking_uri
 
     try:
         run = MlflowClient(resolve_tracking_uri(tracking_uri)).get_run(resume_run_id_of(folder))
