@@ -116,12 +116,9 @@ def train(
     if not (resumable and out_dir is None and not resume and trial is None
             and int(os.environ.get("WORLD_SIZE", "1")) == 1):  # fmt: skip
         return _train_on_device(config, options)
-    with unfinished.claim(config, resolve_tracking_uri(tracking_uri)) as held:
-        if (
-            held is not None
-            and held.folder is not None
-            and unfinished.reopenable(held.folder, tracking_uri)
-        ):
+    uri = resolve_tracking_uri(tracking_uri)
+    with unfinished.claim(config, uri) as held:
+        if held is not None and held.folder is not None and unfinished.reopenable(held.folder, uri):
             options = _continuing(config, options, held)
         result = _train_on_device(config, replace(options, claim=held))
         if held is not None:  # finished or failed: either way nothing is left to continue

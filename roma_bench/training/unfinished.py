@@ -39,7 +39,6 @@ from roma_bench.files import atomic_write_text
 from roma_bench.locks import LockTimeoutError, file_lock, is_locked
 from roma_bench.paths import runs_dir
 from roma_bench.tracking.environment import git_commit
-from roma_bench.tracking.runs import resolve_tracking_uri
 from roma_bench.training.checkpointing import STATE_FILE, read_checkpoint_extra
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.run_record import RUN_FILE, resume_config_of, resume_run_id_of
@@ -93,13 +92,14 @@ def _interrupted(entry: Path) -> tuple[Path | None, str]:
     return None, ""
 
 
-def reopenable(folder: Path, tracking_uri: str | None) -> bool:
-    """True when ``folder``'s MLflow run is in the store and not deleted (it can be
-    continued); else a warning, and the configuration trains as a new run."""
+def reopenable(folder: Path, tracking_uri: str) -> bool:
+    """True when ``folder``'s MLflow run is in the store at ``tracking_uri`` (resolved, as
+    :func:`claim`'s) and not deleted (it can be continued); else a warning, and the
+    configuration trains as a new run."""
     from mlflow import MlflowClient
 
     try:
-        run = MlflowClient(resolve_tracking_uri(tracking_uri)).get_run(resume_run_id_of(folder))
+        run = MlflowClient(tracking_uri).get_run(resume_run_id_of(folder))
         if run.info.lifecycle_stage == "deleted":
             raise LookupError(f"its MLflow run {run.info.run_id} was deleted")
         return True
