@@ -138,21 +138,19 @@ def budget_paragraph(task: str, folder: Path | None = None, row_steps: Collectio
     if card.budget is None:
         return ""
     budget = Budget.of_card(card)
-    other = sorted(set(row_steps) - {budget.steps})
-    text = (
-        f"Training budget (rows at {budget.steps} steps): the card's {budget.steps} optimizer "
-        f"steps, {budget.warmup_steps} warm-up steps then cosine decay, early stopping off, "
-        "every learned model alike."
+    schedule = (
+        f"the card's {budget.steps} optimizer steps, {budget.warmup_steps} warm-up steps then "
+        "cosine decay, early stopping off, every learned model alike."
     )
+    other = sorted(set(row_steps) - {budget.steps})
     if other:
-        at = " and ".join(str(s) for s in other)
         text = (
-            f"Training budget: the card's {budget.steps} optimizer steps, "
-            f"{budget.warmup_steps} warm-up steps then cosine decay, early stopping off, every "
-            f"learned model alike. **Rows at {at} steps on this page were trained before the "
-            f"card's budget changed** (column steps); `roma-bench leaderboard run --task "
-            f"{task}` trains them at {budget.steps}."
+            f"Training budget: {schedule} **Rows at {' and '.join(map(str, other))} steps on "
+            "this page were trained before the card's budget changed** (column steps); "
+            f"`roma-bench leaderboard run --task {task}` trains them at {budget.steps}."
         )
+    else:
+        text = f"Training budget (rows at {budget.steps} steps): {schedule}"
     swept_at = card.budget.tuning_steps
     tuned = [r for r in tuning_rows(task, folder) if r["steps"] == swept_at]
     if tuned:
