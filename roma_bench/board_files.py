@@ -108,13 +108,7 @@ def to_markdown(
     if budget:
         lines += [budget, ""]
     if board.timed_runs and math.isfinite(board.wall_time_s):
-        lines += [
-            f"Measured time to run this board: {board.wall_time_s / 60:.1f} min wall clock "
-            f"from the first run's start to the last run's end ({board.timed_runs} runs, "
-            f"training, validation and test scoring included; the runs' training times add "
-            f"up to {board.train_time_total_s / 60:.1f} min).",
-            "",
-        ]
+        lines += [measured_time(board), ""]
     if board.code_commits:
         lines += [code_line(board.code_commits), ""]
     for learning_task in sorted({r["learning_task"] for r in board.rows}):
@@ -178,3 +172,20 @@ def code_line(commits: dict[str, int]) -> str:
         for commit, n in commits.items()
     )
     return f"Code that trained the runs (git commit, runs): {said}."
+
+
+def measured_time(board: Leaderboard) -> str:
+    """The page's sentence on how long the board took (:func:`roma_bench.leaderboard.board_times`)."""
+    text = (
+        f"Measured time to run this board: {board.wall_time_s / 60:.1f} min wall clock while any "
+        f"of its runs was running (from the first run's start to the last run's end, less any "
+        f"stretch when none was; {board.timed_runs} runs, training, validation and test scoring "
+        f"included; the runs' training times add up to {board.train_time_total_s / 60:.1f} min)."
+    )
+    if board.continued_runs:
+        runs = "run was" if board.continued_runs == 1 else "runs were"
+        text += (
+            f" {board.continued_runs} {runs} cut off and continued from the last checkpoint in "
+            "a later session; the time from that checkpoint to the continuation is not counted."
+        )
+    return text

@@ -26,6 +26,7 @@ board's files (CSV and Markdown page) are written by :mod:`roma_bench.board_file
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,10 @@ class RunRecord:
     validation_curve: list[list[float]] = field(default_factory=list)
     #: ms since the epoch when the run ended (0: not recorded, older files)
     end_time: int = 0
+    #: ``[[from, to], …]`` ms since the epoch: each stop of a run that was cut off and
+    #: continued from its last checkpoint, from that checkpoint to the continuation (empty:
+    #: never cut off, or not recorded)
+    stopped: list[list[int]] = field(default_factory=list)
 
     @classmethod
     def from_run(cls, run: Any) -> RunRecord:
@@ -106,6 +111,7 @@ class RunRecord:
             leaderboard_command=tags.get(COMMAND_TAG, ""),
             metrics={k[5:]: v for k, v in data.items() if k.startswith("test_")},
             code_commit=tags.get("git_commit", ""),
+            stopped=stopped_intervals(tags.get(tag("stopped_ms"), "")),
         )
 
 
@@ -166,20 +172,60 @@ class Leaderboard:
     train_time_total_s: float = float("nan")
     #: finished runs the times are over
     timed_runs: int = 0
+    #: of those, runs that were cut off and continued from a checkpoint
+    continued_runs: int = 0
     #: ``{code commit: runs}`` of the counted runs (``git_commit`` tag; "" when unknown)
     code_commits: dict[str, int] = field(default_factory=dict)
 
 
+def stopped_intervals(text: str) -> list[list[int]]:
+    """The ``roma.stopped_ms`` tag (JSON ``[[from, to], …]``) as a list; ``[]`` when it is
+    absent or not such a list."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    if not isinstance(value, list):
+        return []
+    return [[int(a), int(b)] for a, b in (v for v in value if isinstance(v, list) and len(v) == 2)]
+
+
+def active_intervals(record: RunRecord) -> list[tuple[int, int]]:
+    """``[start, end]`` of a run (ms) less its stops: the stretches a process worked on it."""
+    pieces = [(record.start_time, record.end_time)]
+    for begin, finish in sorted(record.stopped):
+        pieces = [
+            piece
+            for start, end in pieces
+            for piece in ((start, min(end, begin)), (max(start, finish), end))
+            if piece[1] > piece[0]
+        ]
+    return pieces
+
+
+def union_length(intervals: Iterable[tuple[int, int]]) -> int:
+    """Length of the union of ``[start, end]`` intervals (the time covered by any of them)."""
+    total, reach = 0, None
+    for start, end in sorted(intervals):
+        if reach is None or start > reach:
+            total, reach = total + end - start, end
+        elif end > reach:
+            total, reach = total + end - reach, end
+    return total
+
+
 def board_times(records: Sequence[RunRecord]) -> tuple[float, float]:
-    """``(wall, total)`` seconds of a board's finished runs: wall = last end − first start
-    (shards running side by side overlap in it; NaN when a run has no recorded end), total =
-    the sum of their training times."""
+    """``(wall, total)`` seconds of a board's finished runs: wall = the time during which any
+    of them was running — from the first run's start to the last run's end, less the
+    stretches when none was (a stop between sessions of a run continued from its checkpoint
+    is not running; shards side by side overlap); NaN when a run has no recorded end —, total
+    = the sum of their training times."""
     if not records:
         return float("nan"), float("nan")
     total = float(sum(r.train_time for r in records))
     if any(r.end_time <= 0 for r in records):
         return float("nan"), total
-    return (max(r.end_time for r in records) - min(r.start_time for r in records)) / 1000, total
+    return union_length(i for r in records for i in active_intervals(r)) / 1000, total
 
 
 def check_versions(
@@ -277,4 +323,5 @@ def build_leaderboard(
     commits = Counter(r.code_commit for r in counted)
     return Leaderboard(task, version, checksum, rows, excluded=other, primary=primary,
                        wall_time_s=wall, train_time_total_s=total, timed_runs=len(counted),
+                       continued_runs=sum(bool(r.stopped) for r in counted),
                        code_commits=dict(commits.most_common()))  # fmt: skip

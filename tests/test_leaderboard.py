@@ -318,8 +318,23 @@ def test_the_board_states_its_measured_wall_time(store, tmp_path):
     board = build_leaderboard(task, shifted, primary=PRIMARY)
     assert (board.wall_time_s, board.train_time_total_s, board.timed_runs) == (150.0, 60.0, 2)
     text = to_markdown(board, "files")
-    assert "Measured time to run this board: 2.5 min wall clock from the first run's start to " \
-        "the last run's end (2 runs," in text and "add up to 1.0 min)" in text  # fmt: skip
+    assert "Measured time to run this board: 2.5 min wall clock while any of its runs was " \
+        "running (from the first run's start to the last run's end, less any stretch when none " \
+        "was; 2 runs," in text and "add up to 1.0 min)." in text  # fmt: skip
+    assert "continued from the last checkpoint" not in text
+    # the first run cut off from 20 s to 50 s: 10 s of it overlap the second run, 10 s do not
+    cut = [dataclasses.replace(shifted[0], stopped=[[21_000, 51_000]]), shifted[1]]
+    assert board_times(cut) == (140.0, 60.0)
+    board = build_leaderboard(task, cut, primary=PRIMARY)
+    assert board.continued_runs == 1
+    assert "2.3 min wall clock" in to_markdown(board, "files")
+    assert "1 run was cut off and continued from the last checkpoint in a later session; the " \
+        "time from that checkpoint to the continuation is not counted." in to_markdown(
+        board, "files")  # fmt: skip
+    # a stop between sessions when no other run ran is not board time either
+    apart = [dataclasses.replace(shifted[0], end_time=3_661_000, stopped=[[31_000, 3_631_000]]),
+             dataclasses.replace(shifted[1], start_time=3_661_000, end_time=3_721_000)]  # fmt: skip
+    assert board_times(apart) == (120.0, 60.0)
     mixed = [dataclasses.replace(shifted[0], code_commit="0123456789abcdef" * 2 + "-dirty"),
              dataclasses.replace(shifted[1], code_commit="")]  # fmt: skip
     assert build_leaderboard(task, mixed, primary=PRIMARY).code_commits == {

@@ -12,7 +12,7 @@ TAG_KEYS = (
     "command", "out_dir", "status", "failure", "num_parameters", "wall_time_s",
     "cpu_peak_memory_mb", "gpu_peak_memory_mb", "learnable", "steps_done", "stopped_early",
     "leaderboard", "leaderboard_command", "study", "host", "pid", "heartbeat",
-    "started_at_commit", "interrupted",
+    "started_at_commit", "interrupted", "stopped_ms",
 )  # fmt: skip
 
 

@@ -5,11 +5,17 @@ under autocast (CUDA only), guard against NaN/inf and divergence, backward (with
 grad scaler for fp16), clip the gradient norm, AdamW step, scheduler step. Validation
 every ``val_every`` steps saves the best weights (``model.safetensors``) and drives early
 stopping and Optuna pruning; ``last.safetensors`` is written every ``checkpoint_every`` steps.
+
+A run continued from ``last.safetensors`` after its process was cut off records the stop in
+its bookkeeping, ``book["stopped"] = [[from, to], …]`` (ms since the epoch, from the last
+checkpoint's save to the continuation's first step; tag ``roma.stopped_ms``), so that a
+board's measured time leaves out the hours between two sessions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import sys
 import time
@@ -85,6 +91,11 @@ def _autocast(device: torch.device, enabled: bool):
     return torch.autocast("cuda", dtype=dtype), scaler
 
 
+def epoch_ms() -> int:
+    """Wall-clock time, milliseconds since the epoch (MLflow's unit for run times)."""
+    return int(time.time() * 1000)
+
+
 @torch.no_grad()
 def validation_loss(
     model: HarnessModel, batches, config: TrainConfig, device: torch.device
@@ -155,6 +166,7 @@ class TrainingLoop:
         )
 
     def save_state(self) -> None:
+        self.book["saved_at"] = epoch_ms()  # where a stop would begin if this process dies
         if self.learnable and self.context.is_main:
             save_training_state(
                 self.out_dir, self.model, self.optimizer, self.scheduler, self.scaler,
@@ -271,6 +283,8 @@ class TrainingLoop:
             disable=not (self.progress and self.context.is_main), dynamic_ncols=True,
             desc=f"{config.model_name} {config.task}", file=sys.stderr,
         )  # fmt: skip
+        if self.step and "saved_at" in self.book:  # continued from a cut-off process's state
+            self.book.setdefault("stopped", []).append([self.book["saved_at"], epoch_ms()])
         segment_start = time.perf_counter()
         try:
             while self.step < config.steps and not self.book["stopped_early"]:
@@ -317,6 +331,7 @@ class TrainingLoop:
             tag("stopped_early"): self.book["stopped_early"],
             tag("world_size"): self.context.world_size,
             tag("effective_batch_nodes"): self.book.get("effective_batch_nodes", 0),
+            tag("stopped_ms"): json.dumps(self.book.get("stopped", [])),
         }
 
     def result(self, run_id, status, started, num_parameters, message="") -> TrainResult:

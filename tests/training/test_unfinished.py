@@ -224,3 +224,34 @@ def test_a_reopened_run_takes_this_sessions_tags_and_keeps_why_it_stopped(runs):
     assert run.data.tags["mlflow.parentRunId"] == "p2"  # joins the new command's parent run
     assert run.data.tags["roma.interrupted"] == "RuntimeError: host went away"
     assert "roma.failure" not in run.data.tags
+
+
+def test_a_continued_run_records_its_stop_for_the_boards_measured_time(runs, monkeypatch):
+    """The stop runs from the killed process's last checkpoint to the continuation's start;
+    a board reading the run leaves it out of its wall clock."""
+    from roma_bench.leaderboard import RunRecord, active_intervals
+    from roma_bench.training import loop
+
+    clock = iter(range(10_000_000, 20_000_000, 1_000))  # ms, one second per call
+    monkeypatch.setattr(loop, "epoch_ms", lambda: next(clock))
+    uri, config, _, _, run_id = _killed(runs, monkeypatch, kill_at=5)
+    saved = next(clock) - 1_000  # the checkpoint after step 3 took the last reading
+    for _ in range(3_600):  # an hour passes before the rerun
+        next(clock)
+    doubles.install(monkeypatch)
+    _train(config, uri)
+    run = mlflow.MlflowClient(uri).get_run(run_id)
+    (stop,) = json.loads(run.data.tags["roma.stopped_ms"])
+    assert stop == [saved, saved + 3_602_000]
+    record = RunRecord.from_run(run)
+    assert record.stopped == [stop]
+    record.start_time, record.end_time = saved - 5_000, saved + 3_700_000
+    assert active_intervals(record) == [
+        (saved - 5_000, saved),
+        (saved + 3_602_000, saved + 3_700_000),
+    ]
+
+    doubles.install(monkeypatch)
+    straight = _train(config, f"sqlite:///{runs / 'other.db'}", resumable=False)
+    tags = mlflow.MlflowClient(f"sqlite:///{runs / 'other.db'}").get_run(straight.run_id).data.tags
+    assert json.loads(tags["roma.stopped_ms"]) == []
