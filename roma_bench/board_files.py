@@ -175,7 +175,8 @@ def code_line(commits: dict[str, int]) -> str:
 
 
 def measured_time(board: Leaderboard) -> str:
-    """The page's sentence on how long the board took (:func:`roma_bench.leaderboard.board_times`)."""
+    """The page's sentence on how long the board took (see :func:`~roma_bench.leaderboard.
+    board_times`)."""
     text = (
         f"Measured time to run this board: {board.wall_time_s / 60:.1f} min wall clock while any "
         f"of its runs was running (from the first run's start to the last run's end, less any "

@@ -183,11 +183,9 @@ def stopped_intervals(text: str) -> list[list[int]]:
     absent or not such a list."""
     try:
         value = json.loads(text) if text else []
-    except ValueError:
+        return [[int(begin), int(end)] for begin, end in value]
+    except (TypeError, ValueError):
         return []
-    if not isinstance(value, list):
-        return []
-    return [[int(a), int(b)] for a, b in (v for v in value if isinstance(v, list) and len(v) == 2)]
 
 
 def active_intervals(record: RunRecord) -> list[tuple[int, int]]:

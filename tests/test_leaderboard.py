@@ -335,6 +335,10 @@ def test_the_board_states_its_measured_wall_time(store, tmp_path):
     apart = [dataclasses.replace(shifted[0], end_time=3_661_000, stopped=[[31_000, 3_631_000]]),
              dataclasses.replace(shifted[1], start_time=3_661_000, end_time=3_721_000)]  # fmt: skip
     assert board_times(apart) == (120.0, 60.0)
+    from roma_bench.leaderboard import stopped_intervals
+
+    assert stopped_intervals("[[1, 2], [5, 9]]") == [[1, 2], [5, 9]]
+    assert all(stopped_intervals(bad) == [] for bad in ("", "bad", "[1]", '{"a": 1}', "[[1]]"))
     mixed = [dataclasses.replace(shifted[0], code_commit="0123456789abcdef" * 2 + "-dirty"),
              dataclasses.replace(shifted[1], code_commit="")]  # fmt: skip
     assert build_leaderboard(task, mixed, primary=PRIMARY).code_commits == {
