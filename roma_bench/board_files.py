@@ -140,7 +140,10 @@ def to_markdown(
         if improving:
             lines += ["", "Still improving at the end of the budget (the last quarter of the "
                       "validation-loss curve falls > 5% and > 2 standard errors; "
-                      f"roma_bench.convergence): {', '.join(improving)}."]  # fmt: skip
+                      f"roma_bench.convergence): {', '.join(improving)}. The curve of a run "
+                      "often falls in its last quarter as the cosine schedule anneals the rate; "
+                      "whether a longer budget would help is the doubling check's question "
+                      "(the training-budget paragraph above)."]  # fmt: skip
         failed = [f"{r['model']} ({r['failed_runs']})" for r in rows if r["failed_runs"]]
         if failed:
             lines += ["", f"Failed runs (not in the means): {', '.join(failed)}."]

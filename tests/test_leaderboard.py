@@ -295,7 +295,10 @@ def test_a_model_still_improving_at_the_end_of_its_budget_is_flagged(store, tmp_
     assert rows == {"slow": "2/2", "done": "0/2"}
     assert (
         "Still improving at the end of the budget (the last quarter of the validation-loss curve "
-        "falls > 5% and > 2 standard errors; roma_bench.convergence): slow (2/2 runs)."
+        "falls > 5% and > 2 standard errors; roma_bench.convergence): slow (2/2 runs). The curve "
+        "of a run often falls in its last quarter as the cosine schedule anneals the rate; whether "
+        "a longer budget would help is the doubling check's question (the training-budget "
+        "paragraph above)."
     ) in md_path.read_text()
 
 
