@@ -16,10 +16,8 @@ Ratios are against ``roma`` measured in the same run.
 from __future__ import annotations
 
 import argparse
-import gc
 import multiprocessing
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -30,36 +28,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's baselines/
 
+from memory import peak_rss_mib, reset_peak_rss
+
 from roma_bench.cards import load_card
 from roma_bench.data.generation import generate_task
 from roma_bench.data.loader import WindowLoader
 from roma_bench.data.spec import task_spec
 from roma_bench.data.store import TaskStore
 from roma_bench.registry import available_models, build_model
-
-
-def _status_mib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return float(line.split()[1]) / 1024.0
-    raise KeyError(field)
-
-
-def reset_peak_rss() -> float:
-    """Reset the peak-RSS mark (Linux) and return the current RSS in MiB."""
-    gc.collect()
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return _status_mib("VmRSS")
-    except (OSError, KeyError):  # not Linux: fall back to the lifetime peak
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def peak_rss_mib() -> float:
-    try:
-        return _status_mib("VmHWM")
-    except (OSError, KeyError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def measure(

@@ -22,7 +22,6 @@ also printed (``OMP_NUM_THREADS=1`` avoids thread oversubscription under load).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -31,14 +30,9 @@ import sys
 import time
 from pathlib import Path
 
+from memory import peak_rss_mib, reset_peak_rss
+
 REFERENCE_ANCHOR_S = 4.45
-
-
-def _rss_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -83,9 +77,7 @@ def worker(args: argparse.Namespace) -> dict:
         optimizer.step()
 
     step(batches[0])  # warm-up
-    baseline = _rss_mb("VmRSS")
-    with contextlib.suppress(OSError):  # reset VmHWM (peak RSS) to the current RSS
-        Path("/proc/self/clear_refs").write_text("5")
+    baseline = reset_peak_rss()  # the peak-RSS mark starts at the current RSS
     walls, cpus = [], []
     for k in range(args.steps):
         t, c = time.perf_counter(), time.process_time()
@@ -97,7 +89,7 @@ def worker(args: argparse.Namespace) -> dict:
         "nodes": batches[0].num_nodes,
         "wall_s": statistics.median(walls),
         "cpu_s": statistics.median(cpus),
-        "peak_mb": _rss_mb("VmHWM"),
+        "peak_mb": peak_rss_mib(),
         "baseline_mb": baseline,
     }
 

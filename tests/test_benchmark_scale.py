@@ -1,47 +1,72 @@
-"""benchmarks/scale.py's pieces on km-tiny: the O(N) array accounting and the summary."""
+"""benchmarks/scale.py's pieces on km-tiny: the O(N) array accounting (benchmarks/memory.py)
+and the summary."""
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import torch
 
-SCALE = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _scale():
-    spec = importlib.util.spec_from_file_location("bench_scale", SCALE)
+def _load(name: str):
+    """``benchmarks/<name>.py`` as a module, with benchmarks/ on ``sys.path`` as when the
+    script runs (its sibling modules import by plain name)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def _scale():
+    return _load("scale")
+
+
+def _memory():
+    return _load("memory")
+
+
 def test_tensor_bytes_counts_each_storage_once():
-    scale = _scale()
+    memory = _memory()
     a = torch.zeros(10, dtype=torch.int64)
-    assert scale.tensor_bytes([a, a[2:], a.view(2, 5)]) == 80
+    assert memory.tensor_bytes([a, a[2:], a.view(2, 5)]) == 80
     seen: set[int] = set()
-    assert scale.tensor_bytes([a], seen) == 80
-    assert scale.tensor_bytes([a, torch.zeros(3)], seen) == 12  # a already counted
+    assert memory.tensor_bytes([a], seen) == 80
+    assert memory.tensor_bytes([a, torch.zeros(3)], seen) == 12  # a already counted
 
 
 def test_on_arrays_counts_the_whole_graph_and_the_sampler(km_tiny_store):
     from roma_bench.data.loader import WindowLoader
     from roma_bench.data.store import TaskStore
 
-    scale = _scale()
+    memory = _memory()
     with TaskStore(km_tiny_store) as store:
         loader = WindowLoader(store, "train", seed=0)
         loader.sample(seed=1)
-        arrays = scale.on_arrays(store, loader._sampler)
+        arrays = memory.on_arrays(store, loader._sampler)
         n, e = store.num_nodes, store.graph.num_edges()
         # at least the COO edges (2 × E int64) and the node arrays (coords, partition, split)
         assert arrays["graph"] >= 2 * e * 8
         assert arrays["nodes"] == n * 2 * 4 + n * 8 + n * 8
         train_nodes = len(store.split.train)
         assert arrays["sampler"] >= (train_nodes + 1) * 8  # its CSR row pointers at least
-        assert scale.on_arrays(store).keys() == {"graph", "nodes"}
+        assert memory.on_arrays(store).keys() == {"graph", "nodes"}
+
+
+def test_reset_peak_rss_starts_the_peak_at_the_current_rss():
+    memory = _memory()
+    before = memory.reset_peak_rss()
+    assert before > 0  # Linux /proc
+    block = torch.ones(64 * 1024**2 // 4)  # 64 MiB touched
+    peak = memory.peak_rss_mib()
+    del block
+    assert peak >= before + 60
+    assert memory.reset_peak_rss() < peak
 
 
 def test_summarize_subtracts_the_arrays_and_forms_ratios(capsys):
