@@ -5,36 +5,16 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
 import pytest
+from budget_doubles import curve_score, fake_run
 from kit import write_budget_card
 
-from roma_bench import budget_board, budget_pages, budgets
-from roma_bench.budget_records import done_keys
+from roma_bench import budget_pages, budgets
 from roma_bench.budgets import Budget
 from roma_bench.cards import BudgetCard, load_card
 from roma_bench.cli.budget import _budget as budget_cli_budget
 from roma_bench.config import ConfigError
-
-
-def fake_run(log: list):
-    """A run that records its config; its 'checkpoint' names the config."""
-
-    def run(config):
-        log.append(config)
-        return Path(f"{config.model_name}-{config.steps}-{config.seed}-{config.optim.lr}")
-
-    return run
-
-
-def curve_score(plateau: dict[str, float]):
-    """Validation error ``plateau + 1/steps`` per model (converged when 1/steps is small)."""
-
-    def score(checkpoint, config):
-        return plateau[config.model_name] + 1.0 / config.steps
-
-    return score
 
 
 def test_doubling_doubles_steps_and_warmup_with_early_stopping_off():
@@ -231,56 +211,6 @@ def test_a_card_tuned_at_fewer_steps_trains_its_board_and_check_at_the_sweeps_ra
         budgets.tuning_steps("km-long", 400)
 
 
-def test_runs_are_recorded_one_by_one_and_a_rerun_skips_them(tmp_path):
-    """A crash after k runs loses nothing: each row reaches the file before the next run,
-    and the rerun trains only what is missing."""
-    log: list = []
-    budget = Budget(100, 1e-3, 5)
-
-    def crash_on_third(config):
-        if len(log) == 2:
-            raise KeyboardInterrupt
-        return fake_run(log)(config)
-
-    def record(row):
-        budgets.record_check_rows("km-tiny", [row], tmp_path)
-
-    with pytest.raises(KeyboardInterrupt):
-        budgets.doubling_runs("km-tiny", ["gcn"], [0, 1], budget, crash_on_third,
-                              curve_score({"gcn": 1}), on_row=record)  # fmt: skip
-    recorded = budgets.check_rows("km-tiny", tmp_path)
-    assert [(r["steps"], r["seed"]) for r in recorded] == [(100, 0), (100, 1)]
-    log.clear()
-    budgets.doubling_runs(
-        "km-tiny", ["gcn"], [0, 1], budget, fake_run(log), curve_score({"gcn": 1}),
-        done=done_keys(recorded), on_row=record,
-    )  # fmt: skip
-    assert [(c.steps, c.seed) for c in log] == [(200, 0), (200, 1)]
-    assert len(budgets.check_rows("km-tiny", tmp_path)) == 4
-
-
-def test_shards_split_the_runs_and_share_one_table(tmp_path):
-    budget, plateau = Budget(100, 1e-3, 5), curve_score({"gcn": 1, "roma": 2})
-    logs: list[list] = [[], [], []]
-    for i, log in enumerate(logs, 1):
-        budgets.tune_learning_rates(
-            "km-tiny", ["gcn", "roma"], budget, fake_run(log), plateau, shard=(i, 3),
-            on_row=lambda row: budgets.write_tuning("km-tiny", [row], tmp_path),
-        )  # fmt: skip
-    trained = [(c.model_name, c.optim.lr) for log in logs for c in log]
-    assert sorted(trained) == sorted(
-        (m, lr) for m in ("gcn", "roma") for lr in budgets.LEARNING_RATES
-    )
-    assert sorted(len(log) for log in logs) == sorted(
-        len(range(i, 2 * len(budgets.LEARNING_RATES), 3)) for i in range(3)
-    )
-    rows = budgets.tuning_rows("km-tiny", tmp_path)
-    assert len(rows) == 2 * len(budgets.LEARNING_RATES)
-    assert sum(r["chosen"] for r in rows) == 2  # one per model
-    with pytest.raises(ValueError, match="shard 4/3"):
-        budgets.run_plan([], fake_run([]), plateau, shard=(4, 3))
-
-
 def test_a_failed_run_is_a_nan_row_and_never_chosen(tmp_path):
     def run(config):  # the highest rate diverges
         return None if config.optim.lr == max(budgets.LEARNING_RATES) else fake_run([])(config)
@@ -307,32 +237,6 @@ def test_a_chain_of_doublings_gives_a_verdict_per_budget():
     ]  # fmt: skip
 
 
-def test_concurrent_writers_keep_every_row(tmp_path):
-    """Rows merged by several processes at once all reach the table (the file lock)."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(3) as pool:
-        pool.starmap(_write_rows, [(tmp_path, seed) for seed in range(6)])
-    rows = budgets.check_rows("km-tiny", tmp_path)
-    assert sorted((r["seed"], r["steps"]) for r in rows) == [
-        (seed, steps) for seed in range(6) for steps in range(1, 11)
-    ]
-
-
-def _write_rows(folder, seed):
-    for steps in range(1, 11):
-        row = {
-            "model": "gcn",
-            "steps": steps,
-            "warmup_steps": 0,
-            "seed": seed,
-            "lr": 1e-3,
-            "val_metric": 0.5,
-        }
-        budgets.record_check_rows("km-tiny", [row], folder)
-
-
 def test_the_check_runs_each_model_at_its_tuned_rate(tmp_path):
     budget = Budget(500, 1e-3, 25)  # km-tiny's sweep ran at 500 steps (card: tuned_at)
     budgets.write_tuning("km-tiny", [
@@ -347,56 +251,6 @@ def test_the_check_runs_each_model_at_its_tuned_rate(tmp_path):
     assert [(c.model_name, c.steps, c.optim.lr) for c in log] == [
         ("gcn", 500, 3e-3), ("gcn", 1000, 3e-3), ("roma", 500, 1e-3), ("roma", 1000, 1e-3)
     ]  # fmt: skip
-
-
-def test_board_runs_that_match_the_budget_become_check_rows(tmp_path, monkeypatch):
-    """A finished board run trained exactly like a check run at B is scored, not retrained;
-    one at another rate, with early stopping, validated at another interval (its best
-    checkpoint is picked among other points), or without its checkpoint is not."""
-    from roma_bench.leaderboard import RunRecord
-    from roma_bench.results import results_dir, write_result
-    from roma_bench.training import checkpointing
-
-    budget, lrs = Budget(100, 1e-3, 5), {"gcn": 3e-3}
-    configs = {}
-    for seed, lr, patience, keep, every in ((0, 3e-3, None, True, 5), (1, 3e-3, None, True, 5),
-                                            (2, 1e-2, None, True, 5), (3, 3e-3, 4, True, 5),
-                                            (4, 3e-3, None, False, 5), (5, 3e-3, None, True, 50)):  # fmt: skip
-        run_id = f"run{seed}"
-        config = budgets.budget_config("km-tiny", "gcn", budget, seed, lr)
-        assert config.val_every == 5  # B / VALIDATIONS_PER_RUN
-        configs[run_id] = config.model_copy(
-            update={"early_stopping_patience": patience, "val_every": every}
-        )
-        record = RunRecord(run_id, "gcn", "tiny", seed, "forecast", "2.0", "", "FINISHED", 0,
-                           10, 1.0, 1.0, "cpu", "cmd", steps=100, metrics={"nrmse": 0.1})  # fmt: skip
-        write_result(record, "km-tiny", results_dir("km-tiny", tmp_path))
-        if keep:
-            (tmp_path / "runs" / "train" / run_id).mkdir(parents=True)
-            (tmp_path / "runs" / "train" / run_id / checkpointing.MODEL_FILE).touch()
-    monkeypatch.setattr(
-        checkpointing, "read_checkpoint_extra",
-        lambda path: {"train_config": configs[path.parent.name].model_dump(mode="json")},
-    )  # fmt: skip
-    scored: list = []
-
-    def score(checkpoint, config):
-        scored.append(config.seed)
-        return 0.5 + config.seed
-
-    rows = budget_board.board_rows("km-tiny", ["gcn"], budget, lrs, score, folder=tmp_path,
-                              runs_root=tmp_path / "runs")  # fmt: skip
-    assert rows == [
-        {"model": "gcn", "steps": 100, "warmup_steps": 5, "seed": s, "lr": 3e-3, "val_metric": 0.5 + s} for s in (0, 1)
-    ]  # fmt: skip
-    # recorded rows are not scored again, and the check then trains only what is missing
-    done = done_keys(rows)
-    assert budget_board.board_rows("km-tiny", ["gcn"], budget, lrs, score, done=done,
-                              folder=tmp_path, runs_root=tmp_path / "runs") == []  # fmt: skip
-    log: list = []
-    budgets.doubling_runs("km-tiny", ["gcn"], [0, 1], budget, fake_run(log),
-                          curve_score({"gcn": 1}), lrs=lrs, done=done)  # fmt: skip
-    assert [(c.steps, c.seed) for c in log] == [(200, 0), (200, 1)]
 
 
 def test_a_failed_run_leaves_its_seed_out_of_the_verdict_and_is_counted():
