@@ -17,7 +17,10 @@ written only from committed CSVs, so a sentence can never disagree with its tabl
   :func:`roma_bench.studies.joint.transfer_section`, nested in its own ``transfer``
   markers); a scaling or noise CSV made under another card (a ``task_version`` column
   that differs from the card's, or a ``metric`` column that is no longer the card's
-  primary) gets one "superseded" line instead of numbers.
+  primary) gets one "superseded" line instead of numbers; every other study says, per task
+  its runs trained on, whether their steps are the card's budget and the doubling check's
+  verdict at those steps (:func:`study_budget_text`), so a study one budget behind its card,
+  or at a budget the check found unconverged, says so.
 
 ``roma-bench leaderboard readme`` rewrites both; ``--check`` only compares (exit 1 and
 the stale section's name when a committed section differs from what the CSVs give).
@@ -33,6 +36,7 @@ from pathlib import Path
 from roma_bench.budget_pages import se_text, verdict_words
 from roma_bench.budgets import budget_check_paths, card_verdicts
 from roma_bench.cards import load_card
+from roma_bench.config import ConfigError
 from roma_bench.files import SectionError, markers, replace_section, section_text
 from roma_bench.ranking import RATIO_REFERENCE, SKILL_REFERENCE, format_ratio, format_skill
 from roma_bench.studies.attention import rank_correlation
@@ -45,7 +49,7 @@ from roma_bench.task_sections import REGENERATE, budgets_section, floors_section
 __all__ = [
     "REGENERATE", "SectionError", "board_summary", "markers", "replace_section",
     "results_section", "section_text", "sections", "stale_sections", "studies_section",
-    "study_summary", "write_sections",
+    "study_budget_text", "study_summary", "write_sections",
 ]  # fmt: skip
 
 ROMA = "roma"
@@ -251,15 +255,50 @@ def _attention_text(frame) -> str:
     )  # fmt: skip
 
 
+def study_budget_text(frame, task: str, folder: Path) -> str:
+    """Per task the study's runs trained on (its ``task`` column, else ``task``) and per
+    distinct ``steps``: whether that is the card's budget, and the doubling check at it
+    (``<folder>/budgets/<task>.csv``, :func:`_doubling_text`); ``""`` for a frame without
+    ``steps``. A task without a loadable card is named without a budget."""
+    if "steps" not in frame.columns:
+        return ""
+    tasks = list(dict.fromkeys(frame["task"])) if "task" in frame.columns else [task]
+    lines = []
+    for name in tasks:
+        rows = frame[frame["task"] == name] if "task" in frame.columns else frame
+        try:
+            budget = load_card(name).budget
+        except (ConfigError, FileNotFoundError, KeyError):
+            budget = None
+        for steps in sorted({int(s) for s in rows["steps"]}):
+            if budget is None:
+                said = "no card budget to compare with."
+            elif budget.steps == steps:
+                said = "the card's budget."
+            else:
+                said = f"not the card's budget ({budget.steps} steps)."
+            check = _doubling_text(name, steps, folder, "../") if budget is not None else ""
+            lines.append(f"- {name}, {steps} steps: {said}{check}")
+    return (
+        "Budget against the cards ([tasks/README.md](../../tasks/README.md#budgets)):\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
 def study_summary(path: Path) -> str:
     """The Markdown subsection for one study CSV ``<study>-<task>.csv``."""
 
     study, _, task = path.stem.partition("-")
     title = f"### {study.capitalize()} on {task} — [{path.stem}.md]({path.stem}.md)\n\n"
+    folder = path.parent.parent  # leaderboards/studies/<csv> -> leaderboards/
+    frame = read_csv(path)
     if study == "transfer":
         begin, end = markers("transfer")
-        return f"{title}{begin}\n{transfer_section(path)}{end}\n"
-    frame = read_csv(path)
+        budget = study_budget_text(frame, task, folder)
+        return f"{title}{begin}\n{transfer_section(path)}{end}\n" + (
+            f"\n{budget}" if budget else ""
+        )
     command = path.read_text().splitlines()[0].removeprefix("# command: ")
     stale = _superseded(frame, task)
     if stale is not None:
@@ -269,7 +308,10 @@ def study_summary(path: Path) -> str:
         "scaling": _scaling_text, "noise": _noise_text, "attention": _attention_text,
     }  # fmt: skip
     body = texts[study](frame) if study in texts else f"{len(frame)} rows."
-    return f"{title}{steps} steps per run. Command: `{command}`\n\n{body}\n"
+    budget = study_budget_text(frame, task, folder)
+    return f"{title}{steps} steps per run. Command: `{command}`\n\n{body}\n" + (
+        f"\n{budget}" if budget else ""
+    )
 
 
 def studies_section(study_csvs: list[Path]) -> str:

@@ -170,3 +170,31 @@ def test_scaling_summary_gives_each_axis_its_own_n(tmp_path):
         "gcn (data axis, 2 points, training nodes N (nested subsets of one store) = 500…1,000)"
         in text
     )
+
+
+def test_a_study_says_per_task_whether_it_ran_at_the_cards_budget_and_its_check(tmp_path):
+    """A study one budget behind its card (or at a budget the check found unconverged) says
+    so under its numbers; a task the check never ran has no verdict, a card's own budget is
+    named as such."""
+    studies = tmp_path / "leaderboards" / "studies"
+    studies.mkdir(parents=True)
+    budgets = tmp_path / "leaderboards" / "budgets"
+    budgets.mkdir()
+    (budgets / "km-tiny.csv").write_text(
+        "model,steps,warmup_steps,seed,lr,val_metric\n"
+        + "".join(f"gcn,{b},{b // 20},{s},0.01,{v}\n" for b, values in
+                  ((300, (1.0, 1.2, 0.8)), (600, (0.5, 0.6, 0.4))) for s, v in enumerate(values))
+    )  # fmt: skip
+    path = studies / "scaling-km-tiny.csv"
+    head = "axis,model,task,seed,width_factor,nodes,task_version,steps,num_parameters,metric,error,status\n"
+    rows = [f"cards,gcn,{task},0,,{n},2.0,{steps},400,delta_nrmse,{e},ok\n"
+            for task, n, steps, e in (("km-tiny", 2000, 300, 0.2), ("km-38k", 38000, 8000, 0.1))]  # fmt: skip
+    path.write_text("# command: roma-bench study scaling\n" + head + "".join(rows))
+    text = study_summary(path)
+    assert "Budget against the cards ([tasks/README.md](../../tasks/README.md#budgets)):" in text
+    assert (
+        "- km-tiny, 300 steps: not the card's budget (2000 steps). Doubling the budget to 600 "
+        "steps ([budgets/km-tiny.md](../budgets/km-tiny.md), validation, paired SE over seeds): "
+        "gcn +50.0% ± 5.8% (not converged)."
+    ) in text
+    assert "- km-38k, 8000 steps: the card's budget.\n" in text
