@@ -97,17 +97,9 @@ def _explicit(args: argparse.Namespace, budget) -> str:
     store, shard, verbosity), so that every shard of one check records one command."""
     import shlex
 
-    from roma_bench.studies.common import current_command
+    from roma_bench.studies.common import current_command, without_options
 
-    words, skip = [], 0
-    for word in shlex.split(current_command()):
-        name = word.split("=", 1)[0]
-        if skip:
-            skip -= 1
-        elif name in _NOT_RECORDED:
-            skip = 0 if "=" in word else _NOT_RECORDED[name]
-        else:
-            words.append(word)
+    words = without_options(shlex.split(current_command()), _NOT_RECORDED)
     if args.steps is None:
         words += ["--steps", str(budget.steps)]
     if args.warmup_steps is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from roma_bench.cli.options import add_base_config_arguments, add_set_argument, base_config
-from roma_bench.limits import steps_arg
+from roma_bench.limits import shard_arg, steps_arg
 
 ORDER = 45
 
@@ -18,7 +18,9 @@ RESUMES = (
     "already trained (<leaderboards>/<task>/runs: a finished result file with the same "
     "`roma-bench train` command, on the same data) is not trained again: its row takes "
     "that run's test scores and run id; so does a row whose command another finished row "
-    "of the study already ran (data fraction 1 and the cross-card run of the same card)."
+    "of the study already ran (data fraction 1 and the cross-card run of the same card). "
+    "Processes started with the same command and --shard 1/N … N/N split the runs and "
+    "share the CSV; the one that finishes last writes the plot and summary."
 )
 STEPS_HELP = (
     "training steps per run (default: the task card's budget: its steps and warm-up, and each "
@@ -149,6 +151,13 @@ def _common(parser: argparse.ArgumentParser, default_seeds: str = "0,1,2") -> No
     )  # fmt: skip
     parser.add_argument("--out-dir", type=Path, help="default <leaderboards>/studies")
     parser.add_argument(
+        "--shard", type=shard_arg, default=(1, 1), metavar="I/N",
+        help="train only shard I of N of the runs (round-robin; processes with the same "
+        "command and the other shards may run concurrently: every shard merges its rows "
+        "into the same CSV under its lock, and the one that finishes last writes the plot "
+        "and summary; not recorded in the command)",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-train", dest="train", action="store_false",
         help="train nothing: rewrite the CSV, plot and summary from the runs that already have "
         "a finished row (an interrupted study's partial result; a rerun without it resumes)",
@@ -219,6 +228,7 @@ def run_transfer(args: argparse.Namespace) -> int:
             base, args.models, args.seeds, protocol=args.protocol, lrs=lrs,
             pretrain_steps=args.pretrain_steps, finetune_steps=args.finetune_steps,
             tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
+            shard=args.shard,
         )  # fmt: skip
     except ValueError as err:
         raise UsageError(str(err)) from None
@@ -246,6 +256,7 @@ def run_scaling(args: argparse.Namespace) -> int:
         base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
         data_fractions=args.data_fractions, lrs=lrs, card_lrs=_card_rates(args),
         seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
+            shard=args.shard,
     )  # fmt: skip
     for fit in fits:
         print(
@@ -261,6 +272,7 @@ def run_noise(args: argparse.Namespace) -> int:
     rows, summary, files = run_noise_study(
         base, args.models, sigmas=args.sigmas, seeds=args.seeds, lrs=lrs,
         tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
+            shard=args.shard,
     )  # fmt: skip
     for row in summary:
         print(
@@ -293,5 +305,9 @@ def _report(rows, files) -> int:
     failed = [r for r in rows if r.get("status") != "ok"]
     for row in failed:
         print(f"failed: {row.get('model')}: {row.get('status')}")
-    print(f"wrote {files.csv}, {files.png}, {files.md}")
+    if getattr(rows, "waiting", 0):
+        print(f"wrote {files.csv}; {rows.waiting} runs of other shards are not finished: the "
+              "plot and summary are written by the shard that finishes last")  # fmt: skip
+    else:
+        print(f"wrote {files.csv}, {files.png}, {files.md}")
     return 1 if failed and len(failed) == len(rows) else 0

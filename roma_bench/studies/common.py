@@ -57,10 +57,32 @@ def study_files(study: str, task: str, out_dir: Path | None = None) -> StudyFile
     return StudyFiles(folder / f"{stem}.csv", folder / f"{stem}.png", folder / f"{stem}.md")
 
 
+#: options that say how an invocation runs, not which rows it trains: never recorded
+#: (option → how many values follow it)
+NOT_RECORDED: Mapping[str, int] = {"--no-train": 0, "--shard": 1}
+
+
+def without_options(words: Sequence[str], options: Mapping[str, int]) -> list[str]:
+    """``words`` less each option of ``options`` and its values (``--opt v`` or
+    ``--opt=v``)."""
+    kept: list[str] = []
+    skip = 0
+    for word in words:
+        name = word.split("=", 1)[0]
+        if skip:
+            skip -= 1
+        elif name in options:
+            skip = 0 if "=" in word else options[name]
+        else:
+            kept.append(word)
+    return kept
+
+
 def current_command() -> str:
     """The command line that is running, as ``roma-bench ...`` when run through the CLI;
-    without ``--no-train``, so that the recorded command is the one that trains the rows."""
-    argv = [arg for arg in sys.argv if arg != "--no-train"]
+    without ``--no-train`` and ``--shard I/N`` (:data:`NOT_RECORDED`), so that the recorded
+    command is the one that trains the rows, whichever shard wrote them."""
+    argv = without_options(sys.argv, NOT_RECORDED)
     if argv and Path(argv[0]).name in ("roma-bench", "__main__.py"):
         argv[0] = "roma-bench"
     return shlex.join(argv)

@@ -106,12 +106,15 @@ def run_joint_study(
     train_fn: TrainFn | None = None,
     command: str | None = None,
     train: bool = True,
+    shard: tuple[int, int] = (1, 1),
 ) -> tuple[list[dict[str, Any]], StudyFiles]:
     """Run both arms per model and seed; rows (one per run) and the files written.
 
     ``lrs``: each model's learning rate (``base``'s for a model not in it). Resumes: the
     runs with a finished row in the CSV are kept, not trained again
     (:func:`~roma_bench.studies.resume.train_missing`).
+    ``shard=(i, n)``: train only shard ``i`` of ``n`` of the runs, the outputs left to the
+    shard that finishes the study (:func:`~roma_bench.studies.resume.train_missing`).
     """
     command = command or current_command()
     plans = plan_joint(base, models, seeds, lrs)
@@ -127,8 +130,10 @@ def run_joint_study(
     }
     with parent_run("transfer", base.task, tracking_uri, params) as parent:
         runs = [_arm_run(plan, arm, config) for plan in plans for arm, config in plan.arms.items()]
-        training = StudyTraining("transfer", train_fn, tracking_uri, parent, train)
+        training = StudyTraining("transfer", train_fn, tracking_uri, parent, train, shard)
         rows = train_missing(runs, KEYS, files, command, training)
+        if rows.waiting:  # another shard writes the outputs
+            return rows, files
         summary = summarize_joint(rows)
         _plot(summary, files.png, base.task)
         write_markdown(

@@ -71,12 +71,15 @@ def run_noise_study(
     train_fn: TrainFn | None = None,
     command: str | None = None,
     train: bool = True,
+    shard: tuple[int, int] = (1, 1),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
     """Train every (model, σ, seed); returns (rows, summary per model and σ, files).
 
     ``sigmas`` defaults to :func:`default_sigmas` of ``base.task``; ``lrs``: each model's
     learning rate (``base``'s for a model not in it). Resumes: the runs with a finished row
     in the CSV are kept, not trained again (:func:`~roma_bench.studies.resume.train_missing`).
+    ``shard=(i, n)``: train only shard ``i`` of ``n`` of the runs, the outputs left to the
+    shard that finishes the study (:func:`~roma_bench.studies.resume.train_missing`).
     """
     sigmas = default_sigmas(base.task) if sigmas is None else sigmas
     if any(s < 0 for s in sigmas):
@@ -92,8 +95,10 @@ def run_noise_study(
               "sigmas": ",".join(f"{s:g}" for s in sigmas), "seeds": ",".join(map(str, seeds)),
               "lrs": learning_rates_text(base, models, lrs)}  # fmt: skip
     with parent_run("noise", base.task, tracking_uri, params) as parent:
-        training = StudyTraining("noise", train_fn, tracking_uri, parent, train)
+        training = StudyTraining("noise", train_fn, tracking_uri, parent, train, shard)
         rows = train_missing(runs, KEYS, files, command, training)
+        if rows.waiting:  # another shard writes the outputs
+            return rows, [], files
         summary = summarize_noise(rows)
         _plot(summary, files.png, base.task, metric)
         body = (

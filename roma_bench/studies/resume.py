@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from roma_bench.locks import file_lock
 from roma_bench.studies.board_runs import board_twin_columns
 from roma_bench.studies.common import StudyFiles, read_csv, train_in_study, write_csv
 from roma_bench.tracking.runs import TrackedRun
@@ -29,7 +30,7 @@ from roma_bench.training.config import TrainConfig
 from roma_bench.training.report import command_for
 from roma_bench.training.runs import TrainFn, require_finished
 
-__all__ = ["StudyRun", "StudyTraining", "train_missing"]
+__all__ = ["StudyRows", "StudyRun", "StudyTraining", "shard_owners", "train_missing"]
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,24 @@ class StudyRun:
 @dataclass(frozen=True)
 class StudyTraining:
     """How a study trains: its name, the trainer, the tracking store and the parent run;
-    ``train=False`` trains nothing (the outputs are written from the finished rows)."""
+    ``train=False`` trains nothing (the outputs are written from the finished rows);
+    ``shard=(i, n)``: train only shard ``i`` of ``n`` of the plan (:func:`train_missing`)."""
 
     study: str
     train_fn: TrainFn | None
     tracking_uri: str | None
     parent: TrackedRun | None
     train: bool = True
+    shard: tuple[int, int] = (1, 1)
+
+
+class StudyRows(list):
+    """The rows :func:`train_missing` returns (a list of dicts, plan order) and ``waiting``:
+    how many planned runs belong to other shards and have no finished row yet. A study
+    whose rows wait writes no plot or summary (they would show part of the study): the
+    shard that finishes last writes them."""
+
+    waiting: int = 0
 
 
 def train_missing(
@@ -66,7 +78,7 @@ def train_missing(
     files: StudyFiles,
     command: str,
     training: StudyTraining,
-) -> list[dict[str, Any]]:
+) -> StudyRows:
     """Every run's row in plan order, training only the runs without a finished row.
 
     A run whose ``keys`` columns match a row of ``files.csv`` with status ``ok`` is not
@@ -79,34 +91,110 @@ def train_missing(
     trained: the finished rows alone are returned (a partial study's plot and summary).
     A run whose config another finished row of this plan already trained takes that row's
     result columns instead of training again (:func:`_same_training`).
+
+    Shards: with ``training.shard = (i, n)`` only the runs of shard ``i`` are trained
+    (:func:`shard_owners`: the plan split round-robin, the runs of one training config
+    together), so that ``n`` processes started with the same command share the plan. Each
+    rewrite of the CSV holds its file lock and merges the rows the other shards wrote
+    meanwhile (:func:`_merge_into_csv`), so none is lost; ``waiting`` of the result counts
+    the other shards' runs still without a finished row.
     """
     from tqdm.auto import tqdm
 
+    index, count = training.shard
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: expected 1 ≤ i ≤ n")
     earlier = _earlier_rows(files.csv, keys)
     _keep_rows_outside_the_plan(files.csv, earlier, {_key(r.identity, keys) for r in runs})
     rows: list[dict[str, Any] | None] = [earlier.get(_key(r.identity, keys)) for r in runs]
-    todo = [i for i, row in enumerate(rows) if row is None or row.get("status") != "ok"]
-    if len(todo) < len(runs):
-        plan = f"training the other {len(todo)}" if training.train else "training none"
-        print(f"{training.study} study: {len(runs) - len(todo)} of {len(runs)} runs already "
-              f"finished in {files.csv}; {plan}", file=sys.stderr)  # fmt: skip
-        write_csv([r for r in rows if r is not None], files.csv, command)
-    if not training.train:
-        if todo:
-            print(f"{training.study} study: {len(todo)} of {len(runs)} runs have no finished "
-                  "row and were not trained (--no-train); the outputs show the others",
-                  file=sys.stderr)  # fmt: skip
-        return [r for r in rows if r is not None and r.get("status") == "ok"]
     commands = [command_for(run.config) if run.execute is None else None for run in runs]
-    for index in tqdm(todo, desc=f"{training.study} study", dynamic_ncols=True):
-        twin = _same_training(commands, rows, index)
-        rows[index] = (
-            _twin_row(runs, rows, index, twin)
-            if twin is not None
-            else _train_row(runs[index], training)
+    owners = shard_owners(commands, count)
+    unfinished = [i for i, row in enumerate(rows) if row is None or row.get("status") != "ok"]
+    todo = [i for i in unfinished if owners[i] == index - 1]
+    if len(unfinished) < len(runs):
+        plan = f"training the other {len(todo)}" if training.train else "training none"
+        print(f"{training.study} study: {len(runs) - len(unfinished)} of {len(runs)} runs "
+              f"already finished in {files.csv}; {plan}", file=sys.stderr)  # fmt: skip
+        rows = _merge_into_csv(runs, rows, keys, files.csv, command)
+    if count > 1 and training.train:
+        print(f"{training.study} study: shard {index}/{count} trains {len(todo)} of the "
+              f"{len(unfinished)} runs without a finished row", file=sys.stderr)  # fmt: skip
+    if not training.train:
+        if unfinished:
+            print(f"{training.study} study: {len(unfinished)} of {len(runs)} runs have no "
+                  "finished row and were not trained (--no-train); the outputs show the others",
+                  file=sys.stderr)  # fmt: skip
+        return StudyRows(r for r in rows if r is not None and r.get("status") == "ok")
+    for i in tqdm(todo, desc=f"{training.study} study", dynamic_ncols=True):
+        twin = _same_training(commands, rows, i)
+        rows[i] = (
+            _twin_row(runs, rows, i, twin) if twin is not None else _train_row(runs[i], training)
         )
-        write_csv([r for r in rows if r is not None], files.csv, command)
-    return [r for r in rows if r is not None]
+        rows = _merge_into_csv(runs, rows, keys, files.csv, command)
+    if count > 1:
+        with file_lock(files.csv):
+            rows = _merged(runs, rows, keys, _earlier_rows(files.csv, keys))
+    result = StudyRows(r for r in rows if r is not None)
+    result.waiting = sum(
+        1 for i, row in enumerate(rows)
+        if owners[i] != index - 1 and (row is None or row.get("status") != "ok")
+    )  # fmt: skip
+    if result.waiting:
+        print(f"{training.study} study: shard {index}/{count} is done; {result.waiting} runs "
+              "of other shards have no finished row yet, so the plot and summary are left to "
+              "the shard that finishes last (or to a rerun with --no-train)", file=sys.stderr)  # fmt: skip
+    return result
+
+
+def shard_owners(commands: Sequence[str | None], count: int) -> list[int]:
+    """The shard (0-based) of each run: run ``k`` goes to shard ``k mod count``, except that
+    a run with the same training command as an earlier run (``commands[k]``, ``None`` for a
+    run made of several trainings) goes where that run went, so that the later row takes
+    the earlier one's result (:func:`_same_training`) instead of a second shard training it
+    again."""
+    first: dict[str, int] = {}
+    owners = []
+    for k, command in enumerate(commands):
+        if command is not None:
+            k = first.setdefault(command, k)
+        owners.append(k % count)
+    return owners
+
+
+def _merge_into_csv(
+    runs: Sequence[StudyRun],
+    rows: Sequence[dict[str, Any] | None],
+    keys: Sequence[str],
+    path: Path,
+    command: str,
+) -> list[dict[str, Any] | None]:
+    """Rewrite the CSV at ``path`` (under its file lock) with ``rows`` merged with the rows
+    it holds now (:func:`_merged`: what other shards wrote since); returns the merged rows."""
+    with file_lock(path):
+        merged = _merged(runs, rows, keys, _earlier_rows(path, keys))
+        write_csv([r for r in merged if r is not None], path, command)
+    return merged
+
+
+def _merged(
+    runs: Sequence[StudyRun],
+    rows: Sequence[dict[str, Any] | None],
+    keys: Sequence[str],
+    on_disk: Mapping[tuple[Any, ...], dict[str, Any]],
+) -> list[dict[str, Any] | None]:
+    """Per planned run: this process's row when it finished, else the CSV's when that
+    finished (another shard's), else whichever exists (this process's first: a fresh
+    failure)."""
+    merged = []
+    for run, mine in zip(runs, rows, strict=True):
+        theirs = on_disk.get(_key(run.identity, keys))
+        if mine is not None and mine.get("status") == "ok":
+            merged.append(mine)
+        elif theirs is not None and theirs.get("status") == "ok":
+            merged.append(theirs)
+        else:
+            merged.append(mine if mine is not None else theirs)
+    return merged
 
 
 def _same_training(

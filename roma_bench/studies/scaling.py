@@ -168,6 +168,7 @@ def run_scaling_study(
     train_fn: TrainFn | None = None,
     command: str | None = None,
     train: bool = True,
+    shard: tuple[int, int] = (1, 1),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], StudyFiles]:
     """Run the axes asked for; returns (rows, fits, files). ``width_factors``: parameter
     axis; ``data_fractions``: data axis (nested training subsets of ``base.task``);
@@ -178,6 +179,8 @@ def run_scaling_study(
     run is its board's run; ``lrs`` for a task not in it). Resumes: the
     runs with a finished row in the CSV are kept, not trained again
     (:func:`~roma_bench.studies.resume.train_missing`).
+    ``shard=(i, n)``: train only shard ``i`` of ``n`` of the runs, the outputs left to the
+    shard that finishes the study (:func:`~roma_bench.studies.resume.train_missing`).
     """
     command = command or current_command()
     files = study_files("scaling", base.task, out_dir)
@@ -203,8 +206,10 @@ def run_scaling_study(
               "data_fractions": ",".join(map(str, data_fractions)), "data_tasks": ",".join(data_tasks),
               "lrs": learning_rates_text(base, models, lrs)}  # fmt: skip
     with parent_run("scaling", base.task, tracking_uri, params) as parent:
-        training = StudyTraining("scaling", train_fn, tracking_uri, parent, train)
+        training = StudyTraining("scaling", train_fn, tracking_uri, parent, train, shard)
         rows = train_missing(runs, KEYS, files, command, training)
+        if rows.waiting:  # another shard writes the outputs
+            return rows, [], files
         fits = fit_rows(rows)
         _plot(rows, fits, files.png, base.task)
         body = (

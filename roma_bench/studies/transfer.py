@@ -110,6 +110,7 @@ def run_transfer_study(
     train_fn: TrainFn | None = None,
     command: str | None = None,
     train: bool = True,
+    shard: tuple[int, int] = (1, 1),
 ) -> tuple[list[dict[str, Any]], StudyFiles]:
     """Run the study; returns its rows and the files written.
 
@@ -120,11 +121,13 @@ def run_transfer_study(
     resume: a rerun trains only the rows without a finished one in the CSV (a finetune row
     is its pretrain → fine-tune → scratch chain, retrained whole when it did not finish).
     ``train=False`` trains nothing and writes the outputs from the finished rows.
+    ``shard=(i, n)``: train only shard ``i`` of ``n`` of the runs, the outputs left to the
+    shard that finishes the study (:func:`~roma_bench.studies.resume.train_missing`).
     """
     if protocol == "joint":
         return run_joint_study(
             base, models, seeds, lrs=lrs, tracking_uri=tracking_uri, out_dir=out_dir,
-            train_fn=train_fn, command=command, train=train,
+            train_fn=train_fn, command=command, train=train, shard=shard,
         )  # fmt: skip
     if protocol != "finetune":
         raise ValueError(f"transfer study: unknown protocol {protocol!r} (joint or finetune)")
@@ -143,9 +146,11 @@ def run_transfer_study(
         "lrs": learning_rates_text(base, models, lrs),
     }
     with parent_run("transfer", base.task, tracking_uri, params) as parent:
-        training = StudyTraining("transfer", train_fn, tracking_uri, parent, train)
+        training = StudyTraining("transfer", train_fn, tracking_uri, parent, train, shard)
         rows = train_missing([_chain_run(plan) for plan in plans], FINETUNE_KEYS, files,
                              command, training)  # fmt: skip
+        if rows.waiting:  # another shard writes the outputs
+            return rows, files
         write_csv(rows, files.csv, command)
         summary = summarize_transfer(rows)
         _plot(summary, files.png, base.task)

@@ -1,4 +1,5 @@
-"""A recording trainer for the study tests: it records each config and returns a known error.
+"""A recording trainer for the study tests (it records each config and returns a known error),
+and :func:`run_study`, a small study of each kind trained with it.
 
 ``tests/studies`` is on ``sys.path`` when its tests run (pytest's rootdir import mode), so
 ``from study_doubles import RecordingTrainer`` works from every test in this folder.
@@ -11,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from roma_bench.cards import load_card
+from roma_bench.studies.noise import run_noise_study
+from roma_bench.studies.scaling import run_scaling_study
+from roma_bench.studies.transfer import run_transfer_study
 from roma_bench.training.config import TrainConfig
 from roma_bench.training.fit import TrainResult
 
@@ -47,3 +51,34 @@ class RecordingTrainer:
             final_val_loss=error, steps_done=config.steps, wall_time=0.1,
             num_parameters=10 * width**2, status="FINISHED", metrics=metrics,
         )  # fmt: skip
+
+
+def pde_scores(config: TrainConfig) -> dict[str, float]:
+    """The latent-PDE scores the joint protocol reads besides the forecast error."""
+    return {"pde_residual": 0.1, "coarse_error": 0.3}
+
+
+def run_study(
+    study: str, trainer: RecordingTrainer, out_dir: Path, tracking: str, steps: int = 5,
+    train: bool = True, shard: tuple[int, int] = (1, 1),
+) -> tuple[list[dict], Path]:  # fmt: skip
+    """Four runs of ``study`` (two settings × seeds 0, 1; ``shard``: only that shard's);
+    its rows and CSV."""
+    options = {"tracking_uri": tracking, "out_dir": out_dir, "train_fn": trainer, "command": "c",
+               "train": train, "shard": shard}  # fmt: skip
+    if study == "transfer":
+        base = TrainConfig(model_name="roma", task="km-tiny", steps=steps)
+        rows, files = run_transfer_study(base, ["roma"], [0, 1], **options)
+    elif study == "scaling":
+        base = TrainConfig(model_name="gcn", task="km-tiny", steps=steps)
+        rows, _, files = run_scaling_study(base, ["gcn"], width_factors=(1, 2), seeds=(0, 1),
+                                           **options)  # fmt: skip
+    else:
+        base = TrainConfig(model_name="gcn", task="km-tiny", steps=steps)
+        rows, _, files = run_noise_study(base, ["gcn"], sigmas=(0.0, 0.01), seeds=(0, 1), **options)
+    return rows, files.csv
+
+
+def run_ids(study: str, rows) -> list[str]:
+    column = "run" if study == "transfer" else "run_id"
+    return [str(r[column]) for r in rows]

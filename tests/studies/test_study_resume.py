@@ -12,7 +12,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import yaml
-from study_doubles import RecordingTrainer
+from study_doubles import RecordingTrainer, pde_scores, run_ids, run_study
 
 from roma_bench import budgets
 from roma_bench.cli import main
@@ -25,36 +25,6 @@ from roma_bench.studies.transfer import run_transfer_study
 from roma_bench.training.config import TrainConfig
 
 STUDIES = ("transfer", "scaling", "noise")
-
-
-def pde_scores(config: TrainConfig) -> dict[str, float]:
-    """The latent-PDE scores the joint protocol reads besides the forecast error."""
-    return {"pde_residual": 0.1, "coarse_error": 0.3}
-
-
-def run_study(
-    study: str, trainer: RecordingTrainer, out_dir: Path, tracking: str, steps: int = 5,
-    train: bool = True,
-) -> tuple[list[dict], Path]:  # fmt: skip
-    """Four runs of ``study`` (two settings × seeds 0, 1); its rows and CSV."""
-    options = {"tracking_uri": tracking, "out_dir": out_dir, "train_fn": trainer, "command": "c",
-               "train": train}  # fmt: skip
-    if study == "transfer":
-        base = TrainConfig(model_name="roma", task="km-tiny", steps=steps)
-        rows, files = run_transfer_study(base, ["roma"], [0, 1], **options)
-    elif study == "scaling":
-        base = TrainConfig(model_name="gcn", task="km-tiny", steps=steps)
-        rows, _, files = run_scaling_study(base, ["gcn"], width_factors=(1, 2), seeds=(0, 1),
-                                           **options)  # fmt: skip
-    else:
-        base = TrainConfig(model_name="gcn", task="km-tiny", steps=steps)
-        rows, _, files = run_noise_study(base, ["gcn"], sigmas=(0.0, 0.01), seeds=(0, 1), **options)
-    return rows, files.csv
-
-
-def run_ids(study: str, rows) -> list[str]:
-    column = "run" if study == "transfer" else "run_id"
-    return [str(r[column]) for r in rows]
 
 
 def interrupt_at_the_third_run(study: str, tmp_path: Path, tracking: str) -> None:
