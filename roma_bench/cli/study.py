@@ -256,7 +256,7 @@ def run_scaling(args: argparse.Namespace) -> int:
         base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
         data_fractions=args.data_fractions, lrs=lrs, card_lrs=_card_rates(args),
         seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
-            shard=args.shard,
+        shard=args.shard,
     )  # fmt: skip
     for fit in fits:
         print(
@@ -272,7 +272,7 @@ def run_noise(args: argparse.Namespace) -> int:
     rows, summary, files = run_noise_study(
         base, args.models, sigmas=args.sigmas, seeds=args.seeds, lrs=lrs,
         tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
-            shard=args.shard,
+        shard=args.shard,
     )  # fmt: skip
     for row in summary:
         print(
