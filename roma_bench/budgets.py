@@ -37,6 +37,7 @@ from roma_bench.budget_records import COLUMNS, RowKey, mark_chosen, merge_rows, 
 from roma_bench.cards import TaskCard, load_card
 from roma_bench.config import ConfigError
 from roma_bench.convergence import DOUBLING_THRESHOLD, doubling_check
+from roma_bench.limits import shard_position
 from roma_bench.paths import leaderboard_dir
 from roma_bench.training.config import OptimConfig, TrainConfig
 from roma_bench.training.evaluate import evaluate_checkpoint
@@ -192,15 +193,13 @@ def run_plan(
     ``model, steps, warmup_steps, seed, lr, val_metric`` (NaN for a failed run). ``on_row`` sees each
     row as soon as it is scored, so the caller can write it before the next run starts.
     """
-    index, count = shard
-    if not 1 <= index <= count:
-        raise ValueError(f"shard {index}/{count}: expected 1 ≤ i ≤ n")
+    position, count = shard_position(shard)
     rows = []
     for k, config in enumerate(plan):
         row = {"model": config.model_name, "steps": config.steps,
                "warmup_steps": config.optim.warmup_steps, "seed": config.seed,
                "lr": config.optim.lr}  # fmt: skip
-        if k % count != index - 1 or row_key({**row, "val_metric": 0}) in done:
+        if k % count != position or row_key({**row, "val_metric": 0}) in done:
             continue
         checkpoint = run(config)
         row["val_metric"] = math.nan if checkpoint is None else score(checkpoint, config)

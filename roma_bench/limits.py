@@ -63,3 +63,13 @@ def shard_arg(text: str) -> tuple[int, int]:
             f"a shard i/n must have 1 ≤ i ≤ n ≤ {COUNT_MAX}, got {text}"
         )
     return i, n
+
+
+def shard_position(shard: tuple[int, int]) -> tuple[int, int]:
+    """``(i - 1, n)`` for shard ``i`` of ``n``: entry ``k`` of a plan split round-robin
+    belongs to the shard when ``k mod n = i - 1``. Raises ``ValueError`` unless
+    ``1 ≤ i ≤ n`` — the runners' guard for callers that bypass :func:`shard_arg`."""
+    index, count = shard
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: expected 1 ≤ i ≤ n")
+    return index - 1, count

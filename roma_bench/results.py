@@ -47,6 +47,7 @@ from roma_bench.leaderboard import (
     fetch_runs,
     tracked_record,
 )
+from roma_bench.limits import shard_position
 from roma_bench.paths import leaderboard_dir
 from roma_bench.predictions import evaluate_predictions_file
 from roma_bench.registry import get_model_class
@@ -283,8 +284,6 @@ def board_entries(
     """The (model, size, seed) runs of shard ``i`` of ``n``: entry ``k`` of the board's
     model-major order belongs to shard ``k mod n + 1``, so shards are disjoint, together
     cover the board, and each gets every model's seeds spread evenly."""
-    index, count = shard
-    if not 1 <= index <= count:
-        raise ValueError(f"shard {index}/{count}: expected 1 ≤ i ≤ n")
+    position, count = shard_position(shard)
     everything = [(m, s, seed) for m in models for s in sizes for seed in range(seeds)]
-    return [entry for k, entry in enumerate(everything) if k % count == index - 1]
+    return [entry for k, entry in enumerate(everything) if k % count == position]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from roma_bench.limits import shard_position
 from roma_bench.locks import file_lock
 from roma_bench.studies.board_runs import board_twin_columns
 from roma_bench.studies.common import StudyFiles, read_csv, train_in_study, write_csv
@@ -101,16 +102,15 @@ def train_missing(
     """
     from tqdm.auto import tqdm
 
-    index, count = training.shard
-    if not 1 <= index <= count:
-        raise ValueError(f"shard {index}/{count}: expected 1 ≤ i ≤ n")
+    position, count = shard_position(training.shard)
+    index = position + 1
     earlier = _earlier_rows(files.csv, keys)
     _keep_rows_outside_the_plan(files.csv, earlier, {_key(r.identity, keys) for r in runs})
     rows: list[dict[str, Any] | None] = [earlier.get(_key(r.identity, keys)) for r in runs]
     commands = [command_for(run.config) if run.execute is None else None for run in runs]
     owners = shard_owners(commands, count)
     unfinished = [i for i, row in enumerate(rows) if row is None or row.get("status") != "ok"]
-    todo = [i for i in unfinished if owners[i] == index - 1]
+    todo = [i for i in unfinished if owners[i] == position]
     if len(unfinished) < len(runs):
         plan = f"training the other {len(todo)}" if training.train else "training none"
         print(f"{training.study} study: {len(runs) - len(unfinished)} of {len(runs)} runs "
@@ -137,7 +137,7 @@ def train_missing(
     result = StudyRows(r for r in rows if r is not None)
     result.waiting = sum(
         1 for i, row in enumerate(rows)
-        if owners[i] != index - 1 and (row is None or row.get("status") != "ok")
+        if owners[i] != position and (row is None or row.get("status") != "ok")
     )  # fmt: skip
     if result.waiting:
         print(f"{training.study} study: shard {index}/{count} is done; {result.waiting} runs "
