@@ -97,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data-tasks", type=_csv(str), default=[],
         help="cross-card comparison (axis 'cards', reported apart from data scaling): the "
         "same model on tasks of growing size, e.g. km-tiny,km-38k,km-314k, each at that "
-        "card's tuned rate (so a card's run is its board's run)",
+        "card's own budget (its steps, warm-up and tuned rate, so a card's run is its "
+        "board's run); with --steps, every card at that many steps",
     )  # fmt: skip
     scaling.add_argument(
         "--data-fractions", type=_csv(float), default=[],
@@ -195,14 +196,15 @@ def _model_configs(args: argparse.Namespace) -> dict[str, Any]:
     return {model: base_config(args, model, schedule(model)) for model in args.models}
 
 
-def _card_rates(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Each ``--data-tasks`` card's learning rate per model, resolved as ``_base`` resolves
-    ``--task``'s: the card's tuned rate (its board's), beneath ``--config`` and ``--set``."""
-    rates: dict[str, dict[str, float]] = {}
-    for task in args.data_tasks:
-        configs = _model_configs(argparse.Namespace(**{**vars(args), "task": task}))
-        rates[task] = {model: config.optim.lr for model, config in configs.items()}
-    return rates
+def _card_configs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Each ``--data-tasks`` card's base TrainConfig per model, resolved as ``_base``
+    resolves ``--task``'s: the card's own budget (steps, warm-up, tuned rate: its board's
+    runs; with ``--steps``, that many steps on every card in each card's schedule shape),
+    beneath ``--config`` and ``--set``."""
+    return {
+        task: _model_configs(argparse.Namespace(**{**vars(args), "task": task}))
+        for task in args.data_tasks
+    }
 
 
 def run_transfer(args: argparse.Namespace) -> int:
@@ -254,7 +256,7 @@ def run_scaling(args: argparse.Namespace) -> int:
     base, lrs = _base(args)
     rows, fits, files = run_scaling_study(
         base, args.models, width_factors=args.width_factors, data_tasks=args.data_tasks,
-        data_fractions=args.data_fractions, lrs=lrs, card_lrs=_card_rates(args),
+        data_fractions=args.data_fractions, lrs=lrs, card_configs=_card_configs(args),
         seeds=args.seeds, tracking_uri=args.tracking_uri, out_dir=args.out_dir, train=args.train,
         shard=args.shard,
     )  # fmt: skip

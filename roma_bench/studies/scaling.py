@@ -13,7 +13,9 @@ on the same validation and test sets; N = the training nodes used,
 
 *Cross-card comparison* (axis ``cards``, reported separately: the tasks differ in more than
 their size, e.g. their held-out sets): the same model trained on each of ``data_tasks``
-(``km-tiny`` → ``km-38k`` → ...); N = the task's node count.
+(``km-tiny`` → ``km-38k`` → ...), each at that card's own budget (``card_configs``: the
+card's steps, warm-up and tuned rate, the budget its doubling check found converged, so a
+card's run is its board's run); N = the task's node count.
 
 Fit: ``L = a·N^(−α)`` by least squares on ``log L = log a − α log N``:
 with ``X = [1, log N]`` and residual variance ``s² = RSS/(n − 2)``, the covariance of
@@ -162,7 +164,7 @@ def run_scaling_study(
     data_tasks: Sequence[str] = (),
     seeds: Sequence[int] = (0,),
     lrs: Mapping[str, float] | None = None,
-    card_lrs: Mapping[str, Mapping[str, float]] | None = None,
+    card_configs: Mapping[str, Mapping[str, TrainConfig]] | None = None,
     tracking_uri: str | None = None,
     out_dir: Path | None = None,
     train_fn: TrainFn | None = None,
@@ -174,9 +176,10 @@ def run_scaling_study(
     axis; ``data_fractions``: data axis (nested training subsets of ``base.task``);
     ``data_tasks``: the cross-card axis (``cards``).
 
-    ``lrs``: each model's learning rate (``base``'s for a model not in it); ``card_lrs``:
-    per cross-card task, each model's rate there (the card's tuned rate, so that a card's
-    run is its board's run; ``lrs`` for a task not in it). Resumes: the
+    ``lrs``: each model's learning rate (``base``'s for a model not in it);
+    ``card_configs``: per cross-card task, each model's config there (the card's budget:
+    steps, warm-up and tuned rate, so that a card's run is its board's run; ``base`` on
+    that task at ``lrs`` for a task or model not in it). Resumes: the
     runs with a finished row in the CSV are kept, not trained again
     (:func:`~roma_bench.studies.resume.train_missing`).
     ``shard=(i, n)``: train only shard ``i`` of ``n`` of the runs, the outputs left to the
@@ -198,8 +201,7 @@ def run_scaling_study(
                 runs.append(_scaling_run("data", model, float(nodes), config))
         for task in data_tasks:
             for seed in seeds:
-                rates = (card_lrs or {}).get(task, lrs)
-                config = model_config(base, model, rates, seed=seed, task=task)
+                config = _card_config(base, model, lrs, card_configs, task, seed)
                 runs.append(_scaling_run("cards", model, float(task_nodes(task)), config))
     params = {"task": base.task, "models": ",".join(models), "steps": base.steps,
               "width_factors": ",".join(map(str, width_factors)),
@@ -215,7 +217,7 @@ def run_scaling_study(
         body = (
             f"Budget: {base.steps} steps per run, size {base.size}, seeds "
             f"{','.join(map(str, seeds))}; learning rate per model: "
-            f"{params['lrs'].replace(',', ', ')}{_card_rates_text(data_tasks, card_lrs)}; "
+            f"{params['lrs'].replace(',', ', ')}{_card_budgets_text(data_tasks, card_configs)}; "
             f"width factors {params['width_factors']}. "
             "Fit L = a·N^(−α) by log-log least squares; ± is the standard error of α.\n\n"
             + markdown_table(fits)
@@ -225,17 +227,40 @@ def run_scaling_study(
     return rows, fits, files
 
 
-def _card_rates_text(
-    data_tasks: Sequence[str], card_lrs: Mapping[str, Mapping[str, float]] | None
+def _card_config(
+    base: TrainConfig,
+    model: str,
+    lrs: Mapping[str, float] | None,
+    card_configs: Mapping[str, Mapping[str, TrainConfig]] | None,
+    task: str,
+    seed: int,
+) -> TrainConfig:
+    """The cross-card run of ``model`` on ``task``: the card's own config when
+    ``card_configs`` has one (its budget), else ``base`` moved to ``task``."""
+    card = (card_configs or {}).get(task, {}).get(model)
+    if card is None:
+        return model_config(base, model, lrs, seed=seed, task=task)
+    return card.model_copy(update={"seed": seed})
+
+
+def _card_budgets_text(
+    data_tasks: Sequence[str], card_configs: Mapping[str, Mapping[str, TrainConfig]] | None
 ) -> str:
-    """``"; cross-card runs at each card's own rate (km-tiny: roma=0.01, ...)"`` or ``""``."""
-    cards = [t for t in data_tasks if t in (card_lrs or {})]
-    if not card_lrs or not cards:
+    """``"; cross-card runs per card (km-tiny: 2000 steps, warm-up 100, roma=0.01, ...;
+    ...)"`` or ``""``: each card's steps, warm-up and rates (its own budget unless the
+    study gave ``--steps``; the studies' README says which)."""
+    cards = [t for t in data_tasks if (card_configs or {}).get(t)]
+    if not card_configs or not cards:
         return ""
-    each = "; ".join(
-        f"{t}: " + ", ".join(f"{m}={r:g}" for m, r in card_lrs[t].items()) for t in cards
-    )
-    return f"; cross-card runs at each card's own tuned rate ({each})"
+
+    def one(task: str) -> str:
+        configs = card_configs[task]
+        shapes = sorted({(c.steps, c.optim.warmup_steps) for c in configs.values()})
+        schedule = ", ".join(f"{steps} steps, warm-up {warmup}" for steps, warmup in shapes)
+        rates = ", ".join(f"{m}={c.optim.lr:g}" for m, c in configs.items())
+        return f"{task}: {schedule}, {rates}"
+
+    return f"; cross-card runs per card ({'; '.join(one(t) for t in cards)})"
 
 
 def _scaling_run(axis: str, model: str, knob: float, config: TrainConfig) -> StudyRun:

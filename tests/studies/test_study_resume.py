@@ -279,18 +279,32 @@ def test_two_rows_of_one_training_config_train_it_once(tmp_path: Path, tracking:
     assert list(read_csv(files.csv)["run_id"]) == ["run1", "run2", "run2"]
 
 
-def test_the_cross_card_runs_train_at_each_cards_own_tuned_rate(
+def test_the_cross_card_runs_train_at_each_cards_own_budget(
     budget_cards: Path, tmp_path: Path, tracking: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``--data-tasks``: a card's run is its board's run (the card's tuned rate), not a run at
-    ``--task``'s rates; the summary names the rates."""
+    """``--data-tasks``: a card's run is its board's run (the card's steps, warm-up and
+    tuned rate), not a run at ``--task``'s budget; the summary names each card's budget.
+    With ``--steps``, every card trains that many steps, each in its own schedule shape."""
     trainer = study_cli("scaling", "km-nobudget", tmp_path / "cards", tracking, monkeypatch,
                         "--data-tasks", "km-budget,km-nobudget")  # fmt: skip
-    default = TrainConfig(model_name="gcn", task="km-nobudget").optim.lr
-    rates = {(c.task, c.model_name, c.optim.lr) for c in trainer.configs}
-    assert rates == {
-        ("km-nobudget", "gcn", default), ("km-nobudget", "roma", default),
-        ("km-budget", "gcn", TUNED["gcn"]), ("km-budget", "roma", CARD_LR),
+    default = TrainConfig(model_name="gcn", task="km-nobudget")
+    steps, warmup, lr = default.steps, default.optim.warmup_steps, default.optim.lr
+    runs = {(c.task, c.model_name, c.steps, c.optim.warmup_steps, c.optim.lr)
+            for c in trainer.configs}  # fmt: skip
+    assert runs == {
+        ("km-nobudget", "gcn", steps, warmup, lr), ("km-nobudget", "roma", steps, warmup, lr),
+        ("km-budget", "gcn", 120, 12, TUNED["gcn"]), ("km-budget", "roma", 120, 12, CARD_LR),
     }  # fmt: skip
     md = next((tmp_path / "cards").glob("*.md")).read_text()
-    assert f"km-budget: gcn={TUNED['gcn']:g}, roma={CARD_LR:g}" in md
+    assert (
+        f"cross-card runs per card (km-budget: 120 steps, warm-up 12, gcn={TUNED['gcn']:g}, "
+        f"roma={CARD_LR:g}" in md
+    )
+    trainer = study_cli("scaling", "km-nobudget", tmp_path / "steps", tracking, monkeypatch,
+                        "--data-tasks", "km-budget,km-nobudget", "--steps", "60")  # fmt: skip
+    runs = {(c.task, c.model_name, c.steps, c.optim.warmup_steps, c.optim.lr)
+            for c in trainer.configs}  # fmt: skip
+    assert runs == {
+        ("km-nobudget", "gcn", 60, warmup, lr), ("km-nobudget", "roma", 60, warmup, lr),
+        ("km-budget", "gcn", 60, 6, TUNED["gcn"]), ("km-budget", "roma", 60, 6, CARD_LR),
+    }  # fmt: skip
