@@ -65,8 +65,9 @@ def card_budget_summary(card_path: Path, folder: Path, link_prefix: str) -> tupl
 def _budget_status(verdicts: list[dict], steps: int) -> str:
     """What the verdicts say of the budget ``steps``: per model converged or not there, the
     checked models without a verdict there, and the smallest budget whose verdicts cover
-    every checked model and all say converged (the one the criterion asks for). A model
-    checked at more than one rate counts once per rate (``model (lr r)``)."""
+    every checked model and all say converged (the one the criterion asks for), else each
+    model's first converged budget. A model checked at more than one rate counts once per
+    rate (``model (lr r)``)."""
     rates: dict[str, set[float]] = {}
     for v in verdicts:
         rates.setdefault(v["model"], set()).add(v["lr"])
@@ -95,7 +96,12 @@ def _budget_status(verdicts: list[dict], steps: int) -> str:
         if set(models) == set(checked) and all(v["converged"] for v in models.values())
     ]  # fmt: skip
     text += f" Smallest budget converged for every checked model ({', '.join(checked)}): "
-    return text + (f"{converged[0]} steps." if converged else "none yet.")
+    if converged:
+        return text + f"{converged[0]} steps."
+    first = {m: min((b for b, ms in by_steps.items() if m in ms and ms[m]["converged"]),
+                    default=None) for m in checked}  # fmt: skip
+    each = [f"{m} at {b} steps" if b is not None else f"{m} not yet" for m, b in first.items()]
+    return text + f"none yet (first converged budget per model: {', '.join(each)})."
 
 
 def budgets_section(

@@ -34,7 +34,8 @@ def test_budgets_section_gives_every_verdict_and_what_the_budget_lacks(tmp_path)
         "- **km-x**: 400 steps, 20 warm-up, learning rates swept at 200 steps. Check: "
         "[budgets/km-x.md](../leaderboards/budgets/km-x.md). At the budget (400 → 800): "
         "converged for gcn; not checked for roma. Smallest budget converged for every "
-        "checked model (gcn, roma): none yet.\n"
+        "checked model (gcn, roma): none yet (first converged budget per model: gcn at 400 "
+        "steps, roma not yet).\n"
     ) in text
     assert (
         "| km-x | 200 → 400 | roma | 0.001 | 2 → 1 | +50.0% ± 0.0% | 2 | not converged | yes |"
