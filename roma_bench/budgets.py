@@ -289,6 +289,18 @@ def card_verdicts(task: str, folder: Path | None = None) -> list[dict]:
     return doubling_verdicts(check_rows(task, folder), shape=shape)
 
 
+def first_converged(
+    verdicts: Sequence[dict], key: Callable[[dict], str] = lambda v: v["model"]
+) -> dict[str, int]:
+    """The smallest budget (``steps``) at which each model converged, by ``key(verdict)``
+    (default the model's name); a model with no converged verdict is absent."""
+    first: dict[str, int] = {}
+    for v in verdicts:
+        if v["converged"]:
+            first[key(v)] = min(v["steps"], first.get(key(v), v["steps"]))
+    return first
+
+
 def tune_learning_rates(
     task: str, models: Sequence[str], budget: Budget, run: RunFn, score: ScoreFn,
     lrs: Sequence[float] = LEARNING_RATES, seed: int = 0, learning_task: str = "forecast",

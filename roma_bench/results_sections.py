@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from roma_bench.budget_pages import se_text, verdict_words
-from roma_bench.budgets import budget_check_paths, card_verdicts
+from roma_bench.budgets import budget_check_paths, card_verdicts, first_converged
 from roma_bench.cards import load_card
 from roma_bench.config import ConfigError
 from roma_bench.files import SectionError, markers, replace_section, section_text
@@ -139,10 +139,7 @@ def _doubling_text(task: str, steps: int, folder: Path, link_prefix: str) -> str
         f" Doubling the budget to {2 * steps} steps ([budgets/{task}.md]"
         f"({link_prefix}budgets/{task}.md), validation, paired SE over seeds): {said}."
     )
-    first = {}
-    for v in sorted(verdicts, key=lambda v: v["steps"]):
-        if v["converged"] and v["model"] not in first:
-            first[v["model"]] = v["steps"]
+    first = first_converged(verdicts)
     checked = sorted({v["model"] for v in at_board})
     later = [f"{m} at {first[m]} steps" for m in checked if m in first and first[m] > steps]
     if later:

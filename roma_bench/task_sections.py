@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 
 from roma_bench.budget_pages import resolved_text, se_text, seeds_text, verdict_text
-from roma_bench.budgets import budget_check_paths, card_verdicts
+from roma_bench.budgets import budget_check_paths, card_verdicts, first_converged
 from roma_bench.cards import load_card
 from roma_bench.convergence import DOUBLING_THRESHOLD
 from roma_bench.training.headroom import FLOORS, Headroom
@@ -98,9 +98,8 @@ def _budget_status(verdicts: list[dict], steps: int) -> str:
     text += f" Smallest budget converged for every checked model ({', '.join(checked)}): "
     if converged:
         return text + f"{converged[0]} steps."
-    first = {m: min((b for b, ms in by_steps.items() if m in ms and ms[m]["converged"]),
-                    default=None) for m in checked}  # fmt: skip
-    each = [f"{m} at {b} steps" if b is not None else f"{m} not yet" for m, b in first.items()]
+    first = first_converged(verdicts, key=label)
+    each = [f"{m} at {first[m]} steps" if m in first else f"{m} not yet" for m in checked]
     return text + f"none yet (first converged budget per model: {', '.join(each)})."
 
 

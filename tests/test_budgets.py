@@ -11,7 +11,7 @@ from budget_doubles import curve_score, fake_run
 from kit import write_budget_card
 
 from roma_bench import budget_pages, budgets
-from roma_bench.budgets import Budget
+from roma_bench.budgets import Budget, first_converged
 from roma_bench.cards import BudgetCard, load_card
 from roma_bench.cli.budget import _budget as budget_cli_budget
 from roma_bench.config import ConfigError
@@ -273,3 +273,16 @@ def test_a_failed_run_leaves_its_seed_out_of_the_verdict_and_is_counted():
     assert (
         budgets.doubling_verdicts([r for r in rows if r["steps"] == 100] + every_seed_failed) == []
     )
+
+
+def test_first_converged_is_each_models_smallest_converged_budget_in_any_order():
+    verdicts = [
+        {"model": "roma", "lr": 0.03, "steps": 16000, "converged": True},
+        {"model": "gcn", "lr": 0.01, "steps": 8000, "converged": True},
+        {"model": "gcn", "lr": 0.01, "steps": 4000, "converged": True},
+        {"model": "roma", "lr": 0.03, "steps": 8000, "converged": False},
+        {"model": "fno", "lr": 0.01, "steps": 2000, "converged": False},
+    ]
+    assert first_converged(verdicts) == {"gcn": 4000, "roma": 16000}  # fno never converged
+    by_rate = first_converged(verdicts, key=lambda v: f"{v['model']} (lr {v['lr']:g})")
+    assert by_rate == {"gcn (lr 0.01)": 4000, "roma (lr 0.03)": 16000}
