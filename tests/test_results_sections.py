@@ -92,6 +92,29 @@ def test_a_board_beyond_the_checked_budgets_says_the_check_has_no_verdict_there(
     ) in text
 
 
+def test_a_model_checked_only_below_the_boards_budget_gets_its_last_verdict(tmp_path):
+    """km-314k's case: roma has a verdict at the board's 800 steps, gcn converged earlier
+    and was not checked there; the line says where gcn's check stopped, and how."""
+    path = tmp_path / "km-x.csv"
+    path.write_text(
+        BOARD_HEADER
+        + "forecast,1,gcn,tiny,800,10,3,0 1 2,0,True,delta_nrmse,0.5,2.5,0.5,0.1,2.0,0/3\n"
+    )
+    write_gcn_check(tmp_path)
+    with (tmp_path / "budgets" / "km-x.csv").open("a") as rows:
+        rows.write("".join(f"roma,{b},{b // 20},{s},0.03,{v}\n" for b, values in
+                           ((800, (1.0, 1.1, 0.9)), (1600, (0.99, 1.09, 0.9)))
+                           for s, v in enumerate(values)))  # fmt: skip
+    text = board_summary(path)
+    assert "Doubling the budget to 1600 steps" in text
+    assert "roma +0.7%" in text
+    assert (
+        "The other checked models have no verdict at 800 steps; their last: gcn +1.1% ± 0.6% "
+        "from 400 to 800 steps: converged."
+    ) in text
+    assert "First converged budget" not in text
+
+
 def test_a_study_scored_on_an_old_primary_is_superseded_not_summarised(tmp_path):
     path = tmp_path / "noise-km-tiny.csv"
     path.write_text(
