@@ -9,6 +9,9 @@ process:
   :func:`roma_bench.training.data.training_batches` (DataLoader workers when > 0), with
   the time spent blocked on the next batch measured separately.
 
+The model steps run half before and half after the loop steps (A-B-A), so that drift of a
+shared machine during the measurement moves both medians alike.
+
 Each with the subgraph-encoding cache (:mod:`roma_bench.data.encoding_cache`) ``off`` (what
 the first run on a seed's stream pays: every encoding computed) and ``warm`` (what every later
 run of a board on that seed sees: encodings read from disk).
@@ -18,8 +21,14 @@ of the loop step spent waiting for data (target < 10 %) and the median wait (rec
 and unpickling a batch that is ready costs about a millisecond). Run it alone on the machine with
 ``OMP_NUM_THREADS=1`` (the model step's threads; workers use one thread each).
 
+``--steps`` defaults to 200: gcn's model step is ≈ 14 ms, so over 30 steps a single
+scheduling hiccup of the 2-core machine (≈ 0.1 s) moves its waiting fraction by ≈ 20 points
+(measured: 6–22 % for the same configuration at 30 steps, 6–7 % at 200). The training
+default is ``num_workers=1``; with 2 workers the main process and the workers oversubscribe
+2 cores.
+
     OMP_NUM_THREADS=1 python benchmarks/loop.py [--models roma gcn] [--workers 0 1 2] \
-        [--cache off warm] [--steps 30]
+        [--cache off warm] [--steps 200]
 """
 
 from __future__ import annotations
@@ -67,17 +76,23 @@ def measure(model_name: str, task: str, steps: int, workers: int, cache: str, ou
             loop.train_items[k]  # computes and stores the item's encodings
     for _ in range(2):  # warm-up (the first DataLoader batch includes starting the workers)
         loop.train_step()
-    # model step alone: the next batches built beforehand, handed over from memory
+    # model step alone: the next batches built beforehand, handed over from memory; half of
+    # its steps before the loop's and half after, so that a machine that speeds up or slows
+    # down during the measurement moves both medians alike (A-B-A)
     prebuilt = [loop.train_items[loop.step + k] for k in range(steps)]
     fetch = loop.next_batch
     source = iter(prebuilt)
-    loop.next_batch = lambda: next(source)  # type: ignore[method-assign]
-    model_times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        loop.train_step()
-        model_times.append(time.perf_counter() - start)
-    loop.next_batch = fetch  # type: ignore[method-assign]
+    model_times: list[float] = []
+
+    def model_steps(count: int) -> None:
+        loop.next_batch = lambda: next(source)  # type: ignore[method-assign]
+        for _ in range(count):
+            start = time.perf_counter()
+            loop.train_step()
+            model_times.append(time.perf_counter() - start)
+        loop.next_batch = fetch  # type: ignore[method-assign]
+
+    model_steps(steps // 2)
     waits: list[float] = []
 
     def timed_fetch():
@@ -92,6 +107,7 @@ def measure(model_name: str, task: str, steps: int, workers: int, cache: str, ou
         start = time.perf_counter()
         loop.train_step()
         loop_times.append(time.perf_counter() - start)
+    model_steps(steps - steps // 2)
     model_s, loop_s = statistics.median(model_times), statistics.median(loop_times)
     return {
         "model": model_name, "workers": workers, "cache": cache, "model_step_s": model_s,
@@ -106,7 +122,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["roma", "gcn"])
     parser.add_argument("--workers", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--cache", nargs="+", choices=["off", "warm"], default=["off", "warm"])
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     print(f"{'model':6} {'workers':>7} {'cache':>5} {'model s/step':>12} {'loop s/step':>11} "
