@@ -43,25 +43,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch
+from harness import training_loop
 
 from roma_bench.data.encoding_cache import CACHE_ENV
-from roma_bench.registry import build_model
-from roma_bench.training.config import TrainConfig
-from roma_bench.training.data import open_task_data
-from roma_bench.training.distributed import SilentRun
-from roma_bench.training.loop import TrainingLoop
-
-
-def _loop(model_name: str, task: str, steps: int, workers: int, out: Path) -> TrainingLoop:
-    config = TrainConfig(
-        model_name=model_name, task=task, steps=10 * steps + 10, device="cpu", amp=False,
-        num_workers=workers, plots=False,
-    )  # fmt: skip
-    data = open_task_data(task, progress=False)
-    model = build_model(model_name, data.spec, config.size)
-    return TrainingLoop(
-        config, model, data, torch.device("cpu"), SilentRun("bench"), out, None, False, True
-    )
 
 
 def measure(model_name: str, task: str, steps: int, workers: int, cache: str, out: Path) -> dict:
@@ -70,7 +54,7 @@ def measure(model_name: str, task: str, steps: int, workers: int, cache: str, ou
     ``cache``: ``off`` (no encoding cache) or ``warm`` (a fresh cache folder under ``out``,
     filled with every item this measurement reads before the clock starts)."""
     os.environ[CACHE_ENV] = "off" if cache == "off" else str(out / f"cache-{model_name}-{workers}")
-    loop = _loop(model_name, task, steps, workers, out)
+    loop = training_loop(model_name, task, steps, workers, out)
     if cache == "warm":
         for k in range(loop.step, loop.step + 2 * steps + 2 * workers + 4):
             loop.train_items[k]  # computes and stores the item's encodings

@@ -11,7 +11,9 @@ import os as _os
 # DGL reads its backend at import; pin it so DGL never asks (and never prints about it).
 _os.environ.setdefault("DGLBACKEND", "pytorch")
 # Idle OpenMP threads sleep instead of spinning: on a machine shared with other jobs a
-# spinning pool turns oversubscription into a 10-50x slowdown. Read when torch first loads
+# spinning pool turns oversubscription into a 10-50x slowdown (benchmarks/contention.py: a
+# twin job slows ROMA-tiny's step ≈ 1x with PASSIVE, ≈ 5x with libgomp's default spin; the
+# price is that a lone 2-thread run gains little over 1 thread). Read when torch first loads
 # OpenMP, so it only takes effect when roma_bench is imported before torch (as the CLI does).
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
