@@ -29,6 +29,7 @@ Run it alone on the machine.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -57,9 +58,8 @@ def child(task: str, steps: int, max_seconds: float, forever: bool) -> None:
         loop = training_loop("roma", task, steps, 0, Path(tmp))
         import torch
 
-        prebuilt = [loop.train_items[loop.step + k] for k in range(8)]
-        count = iter(range(10**9))
-        loop.next_batch = lambda: prebuilt[next(count) % len(prebuilt)]  # type: ignore[method-assign]
+        batches = itertools.cycle([loop.train_items[loop.step + k] for k in range(8)])
+        loop.next_batch = lambda: next(batches)  # type: ignore[method-assign]
         for _ in range(2):  # warm-up
             loop.train_step()
         if forever:
